@@ -1,0 +1,23 @@
+// Checks and helpers shared by the op definitions in this folder.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+#include "autograd/ops.h"
+
+namespace ag::detail {
+
+inline Backend& backend_of(const Tensor& t) { return backend(t.device()); }
+
+// Throws "<op>: ..." unless t is a defined floating-point tensor.
+void check_float(const Tensor& t, const char* op);
+// Throws unless a and b share device and dtype.
+void check_compatible(const Tensor& a, const Tensor& b, const char* op);
+// Throws unless t has exactly `ndim` dimensions.
+void check_dim(const Tensor& t, int ndim, const char* op);
+// Maps a possibly negative axis into [0, ndim).
+int normalize_axis(int axis, int ndim, const char* op);
+// t as a kernel argument of `shape`, broadcast dimensions given stride 0.
+TensorRef broadcast_ref(const Tensor& t, const Shape& shape);
+
+}  // namespace ag::detail

@@ -1,0 +1,57 @@
+// Tensor creation, dtype and copies, and clear errors on misuse.
+#include "tests/gradcheck.h"
+
+namespace ag::test {
+
+TEST(Tensor, Creation) {
+  Tensor z = zeros({2, 3});
+  EXPECT_EQ(z.shape(), (Shape{2, 3}));
+  EXPECT_EQ(z.strides(), (Shape{3, 1}));
+  EXPECT_EQ(z.dtype(), DType::F32);
+  EXPECT_EQ(z.device(), Device::CPU);
+  EXPECT_TRUE(values_near(z, std::vector<double>(6, 0.0)));
+  EXPECT_TRUE(values_near(ones({2}, DType::F64), {1, 1}));
+  EXPECT_TRUE(values_near(full({3}, 2.5), {2.5, 2.5, 2.5}));
+  EXPECT_TRUE(values_near(arange(4), {0, 1, 2, 3}));
+  EXPECT_EQ(from_vector(std::vector<int32_t>{3, 1}, {2}).to_vector<int32_t>(),
+            (std::vector<int32_t>{3, 1}));
+  EXPECT_EQ(zeros({}).numel(), 1);
+  EXPECT_EQ(zeros({0, 3}).numel(), 0);
+}
+
+TEST(Tensor, DtypeConversionAndClone) {
+  Tensor d = from_vector(std::vector<double>{1.5, -2.25}, {2});
+  Tensor f = d.to(DType::F32);
+  EXPECT_EQ(f.dtype(), DType::F32);
+  EXPECT_TRUE(values_near(f, {1.5, -2.25}));
+  Tensor c = d.clone();
+  c.fill_(0.0);
+  EXPECT_TRUE(values_near(d, {1.5, -2.25}));  // the clone owns its memory
+  EXPECT_DOUBLE_EQ(sum(d).item(), -0.75);
+}
+
+TEST(Tensor, CopyIntoStridedView) {
+  Tensor x = zeros({2, 2}, DType::F64);
+  transpose(x, 0, 1).copy_(from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2}));
+  EXPECT_TRUE(values_near(x, {1, 3, 2, 4}));
+  Tensor y = zeros({3, 3}, DType::F64);
+  slice(slice(y, 0, 1, 3), 1, 1, 3).fill_(5.0);  // a non-contiguous window
+  EXPECT_TRUE(values_near(y, {0, 0, 0, 0, 5, 5, 0, 5, 5}));
+}
+
+TEST(Tensor, MisuseThrowsClearErrors) {
+  EXPECT_THROW(from_vector(std::vector<float>{1, 2, 3}, {2, 2}), std::runtime_error);
+  EXPECT_THROW(zeros({2}).item(), std::runtime_error);
+  EXPECT_THROW(zeros({-1}), std::runtime_error);
+  EXPECT_THROW(Tensor().shape(), std::runtime_error);
+  EXPECT_THROW(zeros({2}).copy_(zeros({3})), std::runtime_error);
+  EXPECT_THROW(from_vector(std::vector<int32_t>{1}, {1}).set_requires_grad(), std::runtime_error);
+  try {
+    zeros({2}, DType::F32, Device::CUDA);
+    FAIL() << "a CUDA tensor in a build without a CUDA backend";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("cuda"), std::string::npos);
+  }
+}
+
+}  // namespace ag::test

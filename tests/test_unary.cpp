@@ -1,0 +1,54 @@
+// Unary ops: forward values at hand-checked points, and gradient checks.
+#include <cmath>
+
+#include "tests/gradcheck.h"
+
+namespace ag::test {
+
+TEST(Unary, ForwardValues) {
+  Tensor x = from_vector(std::vector<double>{-1.0, 0.0, 2.0}, {3});
+  Tensor p = from_vector(std::vector<double>{0.25, 1.0, 4.0}, {3});
+  EXPECT_TRUE(values_near(neg(x), {1, 0, -2}));
+  EXPECT_TRUE(values_near(exp(x), {std::exp(-1.0), 1.0, std::exp(2.0)}));
+  EXPECT_TRUE(values_near(log(p), {std::log(0.25), 0.0, std::log(4.0)}));
+  EXPECT_TRUE(values_near(sqrt(p), {0.5, 1.0, 2.0}));
+  EXPECT_TRUE(values_near(pow(p, 1.5), {0.125, 1.0, 8.0}));
+  EXPECT_TRUE(values_near(square(x), {1, 0, 4}));
+  EXPECT_TRUE(values_near(sigmoid(x), {1 / (1 + std::exp(1.0)), 0.5, 1 / (1 + std::exp(-2.0))}));
+  EXPECT_TRUE(values_near(silu(x), {-1 / (1 + std::exp(1.0)), 0.0, 2 / (1 + std::exp(-2.0))}));
+  EXPECT_TRUE(values_near(tanh(x), {std::tanh(-1.0), 0.0, std::tanh(2.0)}));
+  EXPECT_TRUE(values_near(affine(x, 3.0, 1.0), {-2, 1, 7}));
+  EXPECT_TRUE(values_near(x * 2.0 + 1.0, {-1, 1, 5}));
+  EXPECT_TRUE(values_near(x / 4.0 - 1.0, {-1.25, -1, -0.5}));
+}
+
+TEST(Unary, ExtremeInputsStayFinite) {
+  Tensor x = from_vector(std::vector<float>{-100.f, 100.f}, {2});
+  EXPECT_TRUE(values_near(sigmoid(x), {0.0, 1.0}));
+  EXPECT_TRUE(values_near(silu(x), {0.0, 100.0}, 1e-4));
+  EXPECT_TRUE(values_near(tanh(x), {-1.0, 1.0}));
+}
+
+TEST(Unary, Gradcheck) {
+  Tensor x = rand_leaf({2, 3}, 11);
+  Tensor p = (square(rand_leaf({2, 3}, 12)) + 0.5).detach().set_requires_grad(true);
+  EXPECT_TRUE(gradcheck([](auto& v) { return neg(v[0]); }, {x}));
+  EXPECT_TRUE(gradcheck([](auto& v) { return exp(v[0]); }, {x}));
+  EXPECT_TRUE(gradcheck([](auto& v) { return log(v[0]); }, {p}));
+  EXPECT_TRUE(gradcheck([](auto& v) { return sqrt(v[0]); }, {p}));
+  EXPECT_TRUE(gradcheck([](auto& v) { return pow(v[0], 2.5); }, {p}));
+  EXPECT_TRUE(gradcheck([](auto& v) { return pow(v[0], -1.0); }, {p}));
+  EXPECT_TRUE(gradcheck([](auto& v) { return square(v[0]); }, {x}));
+  EXPECT_TRUE(gradcheck([](auto& v) { return sigmoid(v[0]); }, {x}));
+  EXPECT_TRUE(gradcheck([](auto& v) { return silu(v[0]); }, {x}));
+  EXPECT_TRUE(gradcheck([](auto& v) { return tanh(v[0]); }, {x}));
+  EXPECT_TRUE(gradcheck([](auto& v) { return affine(v[0], -3.0, 2.0); }, {x}));
+}
+
+TEST(Unary, GradcheckNonContiguous) {
+  Tensor x = rand_leaf({3, 4}, 13);
+  EXPECT_TRUE(gradcheck([](auto& v) { return silu(transpose(v[0], 0, 1)); }, {x}));
+  EXPECT_TRUE(gradcheck([](auto& v) { return exp(slice(v[0], 1, 1, 3)); }, {x}));
+}
+
+}  // namespace ag::test
