@@ -1,0 +1,93 @@
+// Times the engine's ops on the shapes a small MNIST U-Net uses (float32,
+// batch 64): forward, or forward + backward with a given output gradient.
+// Prints one line per case, "name<TAB>median milliseconds", for
+// bench/ops_vs_torch.py, which runs the same cases in PyTorch beside it.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "autograd/ops.h"
+
+using namespace ag;
+
+namespace {
+
+struct Case {
+  std::string name;
+  std::function<void()> run;
+};
+
+double median_ms(const std::function<void()>& f, int warmup, int reps) {
+  for (int i = 0; i < warmup; ++i) f();
+  std::vector<double> ms;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    f();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                     .count());
+  }
+  std::nth_element(ms.begin(), ms.begin() + reps / 2, ms.end());
+  return ms[reps / 2];
+}
+
+Tensor leaf(const Shape& s, uint64_t seed) {
+  Generator g(seed);
+  return randn(s, &g).set_requires_grad();
+}
+
+// y = f(inputs); y.backward(dy) with a fixed random dy; grads cleared after.
+std::function<void()> fwd_bwd(std::function<Tensor()> f, std::vector<Tensor> inputs) {
+  Tensor dy;
+  {
+    NoGradGuard no_grad;
+    Generator g(99);
+    dy = randn(f().shape(), &g);
+  }
+  return [f, inputs, dy] {
+    f().backward(dy);
+    for (const Tensor& t : inputs) t.zero_grad();
+  };
+}
+
+std::function<void()> fwd(std::function<Tensor()> f) {
+  return [f] {
+    NoGradGuard no_grad;
+    f();
+  };
+}
+
+std::vector<Case> cases() {
+  Tensor a = leaf({1024, 1024}, 1), b = leaf({1024, 1024}, 2);
+  Tensor x = leaf({64, 32, 28, 28}, 3), w = leaf({32, 32, 3, 3}, 4), bias = leaf({32}, 5);
+  Tensor h = leaf({64, 64, 14, 14}, 6), gamma = leaf({64}, 7), beta = leaf({64}, 8);
+  Tensor att = leaf({64, 196, 196}, 9);
+  Tensor q = leaf({64, 196, 64}, 10), k = leaf({64, 196, 64}, 11);
+  Tensor chan = leaf({32, 1, 1}, 12);
+  return {
+      {"matmul_1024_fwd", fwd([=] { return matmul(a, b); })},
+      {"conv3x3_fwd", fwd([=] { return conv2d(x, w, bias, 1, 1); })},
+      {"conv3x3_fwd_bwd", fwd_bwd([=] { return conv2d(x, w, bias, 1, 1); }, {x, w, bias})},
+      {"group_norm_fwd_bwd", fwd_bwd([=] { return group_norm(h, 32, gamma, beta); }, {h, gamma, beta})},
+      {"softmax_fwd_bwd", fwd_bwd([=] { return softmax(att, -1); }, {att})},
+      {"bmm_qk_fwd_bwd", fwd_bwd([=] { return matmul(q, transpose(k, 1, 2)); }, {q, k})},
+      {"silu_fwd_bwd", fwd_bwd([=] { return silu(x); }, {x})},
+      {"add_bias_fwd_bwd", fwd_bwd([=] { return add(x, chan); }, {x, chan})},
+      {"upsample_fwd_bwd", fwd_bwd([=] { return upsample_nearest2x(h); }, {h})},
+      {"sum_nhw_fwd_bwd", fwd_bwd([=] { return sum(x, {0, 2, 3}); }, {x})},
+      {"mse_fwd_bwd", fwd_bwd([=] { return mse_loss(x, chan * 1.0 + x * 0.5); }, {x, chan})},
+      {"dropout_fwd", fwd([=] { return dropout(x, 0.1, true); })},
+      {"randn_1m", fwd([] { return randn({1 << 20}); })},
+  };
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int reps = argc > 1 ? std::max(3, std::atoi(argv[1])) : 15;
+  for (const Case& c : cases())
+    std::printf("%s\t%.3f\n", c.name.c_str(), median_ms(c.run, 3, reps));
+  return 0;
+}
