@@ -5,6 +5,7 @@
 
 #include "autograd/cpu/cpu_backend.h"
 #include "autograd/cpu/strided.h"
+#include "autograd/cpu/vec_math.h"
 
 namespace ag {
 
@@ -90,7 +91,7 @@ void binary_dispatch(BinaryOp op, const TensorRef& a, const TensorRef& b, const 
 
 template <class T>
 inline T sigmoid(T x) {
-  return T(1) / (T(1) + std::exp(-x));
+  return T(1) / (T(1) + cpu::vexp(-x));
 }
 
 // Runs y[i] = f(x[i]) over contiguous buffers, across cores when large.
@@ -104,7 +105,7 @@ template <class T>
 void unary_typed(UnaryOp op, const T* x, T* y, int64_t n, T alpha, T beta) {
   switch (op) {
     case UnaryOp::Neg: return map(x, y, n, [](T v) { return -v; });
-    case UnaryOp::Exp: return map(x, y, n, [](T v) { return std::exp(v); });
+    case UnaryOp::Exp: return map(x, y, n, [](T v) { return cpu::vexp(v); });
     case UnaryOp::Log: return map(x, y, n, [](T v) { return std::log(v); });
     case UnaryOp::Sqrt: return map(x, y, n, [](T v) { return std::sqrt(v); });
     case UnaryOp::Pow: return map(x, y, n, [alpha](T v) { return std::pow(v, alpha); });

@@ -6,6 +6,7 @@
 
 #include "autograd/cpu/cpu_backend.h"
 #include "autograd/cpu/dispatch.h"
+#include "autograd/cpu/vec_math.h"
 
 namespace ag {
 
@@ -28,9 +29,11 @@ GroupDims group_dims(const TensorRef& x, int64_t G) {
 template <class T>
 void group_stats(const T* xg, int64_t M, double eps, T* mean, T* rstd) {
   double s = 0.0;
+#pragma omp simd reduction(+ : s)
   for (int64_t i = 0; i < M; ++i) s += xg[i];
   const double m = s / static_cast<double>(M);
   double ss = 0.0;
+#pragma omp simd reduction(+ : ss)
   for (int64_t i = 0; i < M; ++i) {
     const double d = xg[i] - m;
     ss += d * d;
@@ -74,6 +77,7 @@ void group_norm_dx(const T* x, const T* gamma, const T* mean, const T* rstd, con
     double sum_dxhat = 0.0, sum_dxhat_xhat = 0.0;
     for (int64_t c = 0; c < Cg; ++c) {
       const double g = gamma[c0 + c];
+#pragma omp simd reduction(+ : sum_dxhat, sum_dxhat_xhat)
       for (int64_t i = c * d.HW; i < (c + 1) * d.HW; ++i) {
         const double dxhat = dy[base + i] * g;
         sum_dxhat += dxhat;
@@ -106,6 +110,7 @@ void group_norm_dparams(const T* x, const T* mean, const T* rstd, const T* dy, G
       const double m = mean[ng], r = rstd[ng];
       const T* xc = x + (n * d.C + c) * d.HW;
       const T* dyc = dy + (n * d.C + c) * d.HW;
+#pragma omp simd reduction(+ : sum_dy_xhat, sum_dy)
       for (int64_t i = 0; i < d.HW; ++i) {
         sum_dy_xhat += dyc[i] * (xc[i] - m) * r;
         sum_dy += dyc[i];
@@ -129,8 +134,9 @@ void softmax_forward_impl(const T* x, int64_t outer, int64_t D, int64_t inner, T
     T mx = xl[0];
     for (int64_t k = 1; k < D; ++k) mx = std::max(mx, xl[k * inner]);
     double s = 0.0;
+#pragma omp simd reduction(+ : s)
     for (int64_t k = 0; k < D; ++k) {
-      const T e = std::exp(xl[k * inner] - mx);
+      const T e = cpu::vexp(xl[k * inner] - mx);
       yl[k * inner] = e;
       s += e;
     }
@@ -148,6 +154,7 @@ void softmax_backward_impl(const T* y, const T* dy, int64_t outer, int64_t D, in
   for (int64_t line = 0; line < lines; ++line) {
     const int64_t start = line / inner * D * inner + line % inner;
     double dot = 0.0;
+#pragma omp simd reduction(+ : dot)
     for (int64_t k = 0; k < D; ++k) {
       const int64_t j = start + k * inner;
       dot += static_cast<double>(dy[j]) * y[j];

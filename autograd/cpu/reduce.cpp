@@ -23,6 +23,7 @@ void sum_rows(const T* x, int64_t outer, int64_t R, T* out) {
   for (int64_t o = 0; o < outer; ++o) {
     const T* row = x + o * R;
     double acc = 0.0;
+#pragma omp simd reduction(+ : acc)
     for (int64_t r = 0; r < R; ++r) acc += row[r];
     out[o] = static_cast<T>(acc);
   }

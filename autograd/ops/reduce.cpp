@@ -1,5 +1,5 @@
-// sum and mean over axes. A multi-axis sum runs as successive single-axis
-// sums, innermost axis first, each viewing the tensor as (outer, R, inner).
+// sum and mean over axes. Each run of adjacent axes is one pass viewing the
+// tensor as (outer, R, inner); runs are summed innermost first.
 #include <algorithm>
 
 #include "autograd/ops/common.h"
@@ -16,16 +16,19 @@ std::vector<int> normalized_axes(std::vector<int> axes, int ndim, const char* op
   return axes;
 }
 
-// Sums contiguous x over one axis, keeping it as size 1.
-Tensor sum_one_axis(const Tensor& x, int axis) {
+// Sums contiguous x over the adjacent axes [first, last] at once, keeping
+// them as size 1: x viewed as (outer, R, inner).
+Tensor sum_axis_run(const Tensor& x, int first, int last) {
   const Shape& s = x.shape();
-  int64_t outer = 1, inner = 1;
-  for (int i = 0; i < axis; ++i) outer *= s[i];
-  for (size_t i = axis + 1; i < s.size(); ++i) inner *= s[i];
+  int64_t outer = 1, R = 1, inner = 1;
   Shape out_shape = s;
-  out_shape[axis] = 1;
+  for (int i = 0; i < static_cast<int>(s.size()); ++i) {
+    if (i < first) outer *= s[i];
+    else if (i > last) inner *= s[i];
+    else R *= s[i], out_shape[i] = 1;
+  }
   Tensor y = empty(out_shape, x.dtype(), x.device());
-  detail::backend_of(x).sum_axis(x.ref(), outer, s[axis], inner, y.ref());
+  detail::backend_of(x).sum_axis(x.ref(), outer, R, inner, y.ref());
   return y;
 }
 
@@ -45,7 +48,12 @@ Tensor sum(const Tensor& x, std::vector<int> axes, bool keepdim) {
   detail::check_float(x, "sum");
   axes = normalized_axes(std::move(axes), x.dim(), "sum");
   Tensor y = axes.empty() ? x.clone() : x.contiguous();
-  for (auto it = axes.rbegin(); it != axes.rend(); ++it) y = sum_one_axis(y, *it);
+  for (int end = static_cast<int>(axes.size()) - 1; end >= 0;) {
+    int begin = end;
+    while (begin > 0 && axes[begin - 1] == axes[begin] - 1) --begin;
+    y = sum_axis_run(y, axes[begin], axes[end]);
+    end = begin - 1;
+  }
   Shape out_shape = reduced_shape(x.shape(), axes, keepdim);
   y = make_view(y, out_shape, contiguous_strides(out_shape), 0);
   if (!needs_grad({x})) return y;
