@@ -11,8 +11,8 @@ CachingAllocator::CachingAllocator(RawAlloc raw_alloc, RawFree raw_free)
 
 CachingAllocator::~CachingAllocator() { empty_cache(); }
 
-// Small blocks round to 512 bytes; larger ones to a quarter of their power of
-// two, so reuse is likely and waste stays under 25%.
+// Small blocks round to 512 bytes; larger ones to a multiple of an eighth of
+// the next power of two, so reuse is likely and waste stays under 25%.
 size_t CachingAllocator::round_size(size_t nbytes) {
   if (nbytes <= 512) return 512;
   size_t pow2 = 1;
