@@ -92,7 +92,8 @@ def main():
         torch.set_num_threads(os.cpu_count())
         theirs = {name: median_ms(f) for name, f in torch_cases(torch).items()}
     header = f"{'case':22s} {'ours ms':>9s} {'torch ms':>9s} {'torch/ours':>10s}"
-    print(f"float32, median of {REPS}, {os.cpu_count()} threads"
+    print(f"float32, median of {REPS}, {os.cpu_count()} threads, "
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}"
           + (f", PyTorch {torch.__version__}" if torch else ", PyTorch not installed"))
     print(header)
     for name, ms in mine.items():

@@ -121,6 +121,36 @@ void group_norm_dparams(const T* x, const T* mean, const T* rstd, const T* dy, G
   }
 }
 
+// One softmax line of D elements at `stride` apart. Called with the literal
+// stride 1 for the common last-axis case, so that loop compiles to vector code.
+template <class T>
+inline void softmax_line(const T* x, int64_t D, int64_t stride, T* y) {
+  T mx = x[0];
+#pragma omp simd reduction(max : mx)
+  for (int64_t k = 1; k < D; ++k) mx = std::max(mx, x[k * stride]);
+  double s = 0.0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t k = 0; k < D; ++k) {
+    const T e = cpu::vexp(x[k * stride] - mx);
+    y[k * stride] = e;
+    s += e;
+  }
+  const T inv = static_cast<T>(1.0 / s);
+#pragma omp simd
+  for (int64_t k = 0; k < D; ++k) y[k * stride] *= inv;
+}
+
+// dx = y * (dy - sum_D(dy * y)) along one line.
+template <class T>
+inline void softmax_line_backward(const T* y, const T* dy, int64_t D, int64_t stride, T* dx) {
+  double dot = 0.0;
+#pragma omp simd reduction(+ : dot)
+  for (int64_t k = 0; k < D; ++k) dot += static_cast<double>(dy[k * stride]) * y[k * stride];
+  const T t = static_cast<T>(dot);
+#pragma omp simd
+  for (int64_t k = 0; k < D; ++k) dx[k * stride] = y[k * stride] * (dy[k * stride] - t);
+}
+
 // Softmax over the middle axis of (outer, D, inner): one (o, i) line per iteration.
 template <class T>
 void softmax_forward_impl(const T* x, int64_t outer, int64_t D, int64_t inner, T* y) {
@@ -129,23 +159,13 @@ void softmax_forward_impl(const T* x, int64_t outer, int64_t D, int64_t inner, T
 #pragma omp parallel for schedule(static) if (lines * D >= cpu::kParallelGrain)
   for (int64_t line = 0; line < lines; ++line) {
     const int64_t start = line / inner * D * inner + line % inner;
-    const T* xl = x + start;
-    T* yl = y + start;
-    T mx = xl[0];
-    for (int64_t k = 1; k < D; ++k) mx = std::max(mx, xl[k * inner]);
-    double s = 0.0;
-#pragma omp simd reduction(+ : s)
-    for (int64_t k = 0; k < D; ++k) {
-      const T e = cpu::vexp(xl[k * inner] - mx);
-      yl[k * inner] = e;
-      s += e;
-    }
-    const T inv = static_cast<T>(1.0 / s);
-    for (int64_t k = 0; k < D; ++k) yl[k * inner] *= inv;
+    if (inner == 1)
+      softmax_line(x + start, D, 1, y + start);
+    else
+      softmax_line(x + start, D, inner, y + start);
   }
 }
 
-// dx = y * (dy - sum_D(dy * y)).
 template <class T>
 void softmax_backward_impl(const T* y, const T* dy, int64_t outer, int64_t D, int64_t inner,
                            T* dx) {
@@ -153,17 +173,10 @@ void softmax_backward_impl(const T* y, const T* dy, int64_t outer, int64_t D, in
 #pragma omp parallel for schedule(static) if (lines * D >= cpu::kParallelGrain)
   for (int64_t line = 0; line < lines; ++line) {
     const int64_t start = line / inner * D * inner + line % inner;
-    double dot = 0.0;
-#pragma omp simd reduction(+ : dot)
-    for (int64_t k = 0; k < D; ++k) {
-      const int64_t j = start + k * inner;
-      dot += static_cast<double>(dy[j]) * y[j];
-    }
-    const T t = static_cast<T>(dot);
-    for (int64_t k = 0; k < D; ++k) {
-      const int64_t j = start + k * inner;
-      dx[j] = y[j] * (dy[j] - t);
-    }
+    if (inner == 1)
+      softmax_line_backward(y + start, dy + start, D, 1, dx + start);
+    else
+      softmax_line_backward(y + start, dy + start, D, inner, dx + start);
   }
 }
 
