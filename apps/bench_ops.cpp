@@ -26,8 +26,8 @@ double median_ms(const std::function<void()>& f, int warmup, int reps) {
   for (int i = 0; i < reps; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     f();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                     .count());
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::nth_element(ms.begin(), ms.begin() + reps / 2, ms.end());
   return ms[reps / 2];
@@ -70,13 +70,18 @@ std::vector<Case> cases() {
       {"matmul_1024_fwd", fwd([=] { return matmul(a, b); })},
       {"conv3x3_fwd", fwd([=] { return conv2d(x, w, bias, 1, 1); })},
       {"conv3x3_fwd_bwd", fwd_bwd([=] { return conv2d(x, w, bias, 1, 1); }, {x, w, bias})},
-      {"group_norm_fwd_bwd", fwd_bwd([=] { return group_norm(h, 32, gamma, beta); }, {h, gamma, beta})},
+      {"group_norm_fwd_bwd",
+       fwd_bwd([=] { return group_norm(h, 32, gamma, beta); }, {h, gamma, beta})},
       {"softmax_fwd_bwd", fwd_bwd([=] { return softmax(att, -1); }, {att})},
       {"bmm_qk_fwd_bwd", fwd_bwd([=] { return matmul(q, transpose(k, 1, 2)); }, {q, k})},
       {"silu_fwd_bwd", fwd_bwd([=] { return silu(x); }, {x})},
       {"add_bias_fwd_bwd", fwd_bwd([=] { return add(x, chan); }, {x, chan})},
       {"upsample_fwd_bwd", fwd_bwd([=] { return upsample_nearest2x(h); }, {h})},
-      {"sum_nhw_fwd_bwd", fwd_bwd([=] { return sum(x, {0, 2, 3}); }, {x})},
+      {"sum_nhw_fwd_bwd", fwd_bwd(
+                              [=] {
+                                return sum(x, {0, 2, 3});
+                              },
+                              {x})},
       {"mse_fwd_bwd", fwd_bwd([=] { return mse_loss(x, chan * 1.0 + x * 0.5); }, {x, chan})},
       {"dropout_fwd", fwd([=] { return dropout(x, 0.1, true); })},
       {"randn_1m", fwd([] { return randn({1 << 20}); })},

@@ -29,8 +29,7 @@ Mlp init_mlp(int64_t hidden, Generator& gen) {
   auto param = [&](const Shape& s, double scale) {
     return (randn(s, &gen) * scale).detach().set_requires_grad();
   };
-  return {param({1, hidden}, 1.5), param({hidden}, 0.5), param({hidden, 1}, 0.3),
-          param({1}, 0.0)};
+  return {param({1, hidden}, 1.5), param({hidden}, 0.5), param({hidden, 1}, 0.3), param({1}, 0.0)};
 }
 
 void sgd_momentum(const std::vector<Tensor>& params, std::vector<Tensor>& velocity, double lr,
@@ -78,7 +77,6 @@ int main() {
   NoGradGuard no_grad;
   std::vector<float> pred = model(x).to_vector<float>();
   std::printf("     x   sin(3x)  network\n");
-  for (int64_t i = 0; i < n; i += 51)
-    std::printf("%6.2f  %7.3f  %7.3f\n", xs[i], ys[i], pred[i]);
+  for (int64_t i = 0; i < n; i += 51) std::printf("%6.2f  %7.3f  %7.3f\n", xs[i], ys[i], pred[i]);
   return 0;
 }

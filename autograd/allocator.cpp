@@ -39,8 +39,8 @@ void* CachingAllocator::allocate(size_t nbytes) {
       stats_.cached = 0;
       ptr = raw_alloc_(size);
       if (!ptr)
-        throw std::runtime_error("out of memory: cannot allocate " +
-                                 std::to_string(size) + " bytes");
+        throw std::runtime_error("out of memory: cannot allocate " + std::to_string(size) +
+                                 " bytes");
     }
     ++stats_.system_allocs;
   }

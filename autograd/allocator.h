@@ -10,9 +10,9 @@
 namespace ag {
 
 struct AllocatorStats {
-  size_t in_use = 0;       // bytes handed out and not yet returned
-  size_t peak_in_use = 0;  // the high-water mark of in_use
-  size_t cached = 0;       // bytes held in free lists
+  size_t in_use = 0;         // bytes handed out and not yet returned
+  size_t peak_in_use = 0;    // the high-water mark of in_use
+  size_t cached = 0;         // bytes held in free lists
   size_t system_allocs = 0;  // calls that reached the system allocator
 };
 

@@ -1,9 +1,9 @@
 #include "autograd/backend.h"
 
-#include "autograd/device.h"
-
 #include <stdexcept>
 #include <string>
+
+#include "autograd/device.h"
 
 namespace ag {
 

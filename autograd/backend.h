@@ -21,7 +21,9 @@ struct TensorRef {
   int64_t numel() const;
   bool is_contiguous() const;
   template <class T>
-  T* ptr() const { return static_cast<T*>(data); }
+  T* ptr() const {
+    return static_cast<T*>(data);
+  }
 };
 
 enum class BinaryOp { Add, Sub, Mul, Div };
@@ -36,9 +38,12 @@ struct GemmArgs {
   bool trans_a = false, trans_b = false;
   int64_t M = 0, N = 0, K = 0;
   double alpha = 1.0, beta = 0.0;
-  const void* A = nullptr; int64_t lda = 0, stride_a = 0;
-  const void* B = nullptr; int64_t ldb = 0, stride_b = 0;
-  void* C = nullptr; int64_t ldc = 0, stride_c = 0;
+  const void* A = nullptr;
+  int64_t lda = 0, stride_a = 0;
+  const void* B = nullptr;
+  int64_t ldb = 0, stride_b = 0;
+  void* C = nullptr;
+  int64_t ldc = 0, stride_c = 0;
   int64_t batch = 1;
   DType dtype = DType::F32;
 };
@@ -64,64 +69,56 @@ class Backend {
   // out = a op b; a and b carry out's shape with broadcast (0) or any strides.
   virtual void binary(BinaryOp op, const TensorRef& a, const TensorRef& b,
                       const TensorRef& out) = 0;
-  virtual void unary(UnaryOp op, const TensorRef& x, const TensorRef& y,
-                     double alpha, double beta) = 0;
+  virtual void unary(UnaryOp op, const TensorRef& x, const TensorRef& y, double alpha,
+                     double beta) = 0;
   // dx = dy * f'(x), given x and y = f(x).
   virtual void unary_backward(UnaryOp op, const TensorRef& x, const TensorRef& y,
-                              const TensorRef& dy, const TensorRef& dx,
-                              double alpha) = 0;
+                              const TensorRef& dy, const TensorRef& dx, double alpha) = 0;
 
   // x viewed as (outer, R, inner): out[o, i] = sum_r x[o, r, i].
-  virtual void sum_axis(const TensorRef& x, int64_t outer, int64_t R,
-                        int64_t inner, const TensorRef& out) = 0;
+  virtual void sum_axis(const TensorRef& x, int64_t outer, int64_t R, int64_t inner,
+                        const TensorRef& out) = 0;
   // out (one element) = sum (a - b)^2, a and b of equal shape.
-  virtual void squared_error_sum(const TensorRef& a, const TensorRef& b,
-                                 const TensorRef& out) = 0;
+  virtual void squared_error_sum(const TensorRef& a, const TensorRef& b, const TensorRef& out) = 0;
 
   virtual void gemm(const GemmArgs& args) = 0;
 
   // x (N, C, H, W), w (K, C, R, S), bias (K) or null data, y (N, K, P, Q).
-  virtual void conv2d_forward(const TensorRef& x, const TensorRef& w,
-                              const TensorRef& bias, const TensorRef& y,
-                              const Conv2dParams& p) = 0;
+  virtual void conv2d_forward(const TensorRef& x, const TensorRef& w, const TensorRef& bias,
+                              const TensorRef& y, const Conv2dParams& p) = 0;
   // Outputs with null data are not wanted.
-  virtual void conv2d_backward(const TensorRef& x, const TensorRef& w,
-                               const TensorRef& dy, const TensorRef& dx,
-                               const TensorRef& dw, const TensorRef& dbias,
+  virtual void conv2d_backward(const TensorRef& x, const TensorRef& w, const TensorRef& dy,
+                               const TensorRef& dx, const TensorRef& dw, const TensorRef& dbias,
                                const Conv2dParams& p) = 0;
   // x (N, C, H, W) -> y (N, C, 2H, 2W), nearest neighbour.
   virtual void upsample_nearest2x_forward(const TensorRef& x, const TensorRef& y) = 0;
   virtual void upsample_nearest2x_backward(const TensorRef& dy, const TensorRef& dx) = 0;
 
   // x (N, C, *) in G groups; gamma, beta (C); mean, rstd (N, G) saved for backward.
-  virtual void group_norm_forward(const TensorRef& x, const TensorRef& gamma,
-                                  const TensorRef& beta, int64_t G, double eps,
-                                  const TensorRef& y, const TensorRef& mean,
+  virtual void group_norm_forward(const TensorRef& x, const TensorRef& gamma, const TensorRef& beta,
+                                  int64_t G, double eps, const TensorRef& y, const TensorRef& mean,
                                   const TensorRef& rstd) = 0;
   virtual void group_norm_backward(const TensorRef& x, const TensorRef& gamma,
                                    const TensorRef& mean, const TensorRef& rstd,
-                                   const TensorRef& dy, int64_t G,
-                                   const TensorRef& dx, const TensorRef& dgamma,
-                                   const TensorRef& dbeta) = 0;
+                                   const TensorRef& dy, int64_t G, const TensorRef& dx,
+                                   const TensorRef& dgamma, const TensorRef& dbeta) = 0;
 
   // Softmax over the middle axis of x viewed as (outer, D, inner).
-  virtual void softmax_forward(const TensorRef& x, int64_t outer, int64_t D,
-                               int64_t inner, const TensorRef& y) = 0;
-  virtual void softmax_backward(const TensorRef& y, const TensorRef& dy,
-                                int64_t outer, int64_t D, int64_t inner,
-                                const TensorRef& dx) = 0;
+  virtual void softmax_forward(const TensorRef& x, int64_t outer, int64_t D, int64_t inner,
+                               const TensorRef& y) = 0;
+  virtual void softmax_backward(const TensorRef& y, const TensorRef& dy, int64_t outer, int64_t D,
+                                int64_t inner, const TensorRef& dx) = 0;
 
   // table viewed as (T, inner), idx (N) int32: out (N, inner) = table[idx].
-  virtual void gather_rows(const TensorRef& table, const TensorRef& idx,
-                           const TensorRef& out) = 0;
+  virtual void gather_rows(const TensorRef& table, const TensorRef& idx, const TensorRef& out) = 0;
   // dtable[idx[n]] += dout[n]; dtable must be zeroed by the caller.
   virtual void scatter_add_rows(const TensorRef& dout, const TensorRef& idx,
                                 const TensorRef& dtable) = 0;
 
   // Philox 4x32-10 stream (see autograd/philox.h): element i of out is
   // defined by (seed, offset, i) alone, identically on every backend.
-  virtual void random(RandomKind kind, uint64_t seed, uint64_t offset,
-                      double p, const TensorRef& out) = 0;
+  virtual void random(RandomKind kind, uint64_t seed, uint64_t offset, double p,
+                      const TensorRef& out) = 0;
 };
 
 // The backend for a device; throws a clear error if this build has none.

@@ -19,10 +19,9 @@ SavedTensor::SavedTensor(const Tensor& t) : t_(t.detach()), version_(t.version()
 
 const Tensor& SavedTensor::get() const {
   if (t_.defined() && t_.version() != version_)
-    throw std::runtime_error(
-        "a tensor saved for backward was modified in place (version " +
-        std::to_string(version_) + " -> " + std::to_string(t_.version()) +
-        "); modify a clone() instead");
+    throw std::runtime_error("a tensor saved for backward was modified in place (version " +
+                             std::to_string(version_) + " -> " + std::to_string(t_.version()) +
+                             "); modify a clone() instead");
   return t_;
 }
 
@@ -127,8 +126,9 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
   for (const std::shared_ptr<Node>& node_ptr : topological_order(root.grad_fn())) {
     Node* node = node_ptr.get();
     if (node->released)
-      throw std::runtime_error("backward() through a graph that an earlier backward() already "
-                               "released; run the forward pass again");
+      throw std::runtime_error(
+          "backward() through a graph that an earlier backward() already "
+          "released; run the forward pass again");
     auto it = grads.find(node);
     if (it == grads.end()) {
       node->release();

@@ -73,8 +73,8 @@ Tensor upsample_nearest2x(const Tensor& x);  // (N, C, H, W) -> (N, C, 2H, 2W)
 
 // normalization (ops/norm.cpp)
 // x (N, C, *), gamma and beta (C): normalize over each of G channel groups.
-Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& gamma,
-                  const Tensor& beta, double eps = 1e-5);
+Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& gamma, const Tensor& beta,
+                  double eps = 1e-5);
 Tensor softmax(const Tensor& x, int axis);
 
 // randomness and indexing (ops/random.cpp, ops/index.cpp)

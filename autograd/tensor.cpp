@@ -8,9 +8,7 @@
 
 namespace ag {
 
-Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
-  data = backend(d).allocate(n);
-}
+Storage::Storage(size_t n, Device d) : nbytes(n), device(d) { data = backend(d).allocate(n); }
 
 Storage::~Storage() { backend(device).deallocate(data, nbytes); }
 
@@ -33,8 +31,8 @@ int64_t Tensor::size(int d) const {
   int n = dim();
   if (d < 0) d += n;
   if (d < 0 || d >= n)
-    throw std::runtime_error("size(" + std::to_string(d) + ") of a " +
-                             std::to_string(n) + "-d tensor");
+    throw std::runtime_error("size(" + std::to_string(d) + ") of a " + std::to_string(n) +
+                             "-d tensor");
   return shape()[d];
 }
 
@@ -69,8 +67,7 @@ TensorRef Tensor::ref() const {
 Tensor& Tensor::set_requires_grad(bool r) {
   if (r && !is_floating(dtype()))
     throw std::runtime_error("only floating-point tensors can require grad");
-  if (!is_leaf())
-    throw std::runtime_error("requires_grad can only be changed on leaf tensors");
+  if (!is_leaf()) throw std::runtime_error("requires_grad can only be changed on leaf tensors");
   impl()->requires_grad = r;
   return *this;
 }
@@ -81,8 +78,7 @@ void Tensor::zero_grad() const { impl()->grad.reset(); }
 
 void Tensor::backward(const Tensor& grad_output) const { run_backward(*this, grad_output); }
 
-Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides,
-                 int64_t offset) {
+Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset) {
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = base.storage();
   impl->shape = shape;
@@ -126,8 +122,8 @@ namespace {
 template <class T>
 Tensor from_host(const std::vector<T>& data, const Shape& shape, DType dtype, Device device) {
   if (static_cast<int64_t>(data.size()) != shape_numel(shape))
-    throw std::runtime_error("from_vector: " + std::to_string(data.size()) +
-                             " values for shape " + shape_str(shape));
+    throw std::runtime_error("from_vector: " + std::to_string(data.size()) + " values for shape " +
+                             shape_str(shape));
   Tensor t = empty(shape, dtype, device);
   backend(device).copy_from_host(data.data(), t.data_ptr(), data.size() * sizeof(T));
   return t;
@@ -193,8 +189,9 @@ Tensor Tensor::to(Device d) const {
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
-  DType want = std::is_same_v<T, float> ? DType::F32
-               : std::is_same_v<T, double> ? DType::F64 : DType::I32;
+  DType want = std::is_same_v<T, float>    ? DType::F32
+               : std::is_same_v<T, double> ? DType::F64
+                                           : DType::I32;
   Tensor host = to(Device::CPU).to(want).contiguous();
   std::vector<T> out(static_cast<size_t>(numel()));
   std::memcpy(out.data(), host.data_ptr(), out.size() * sizeof(T));

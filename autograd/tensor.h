@@ -32,8 +32,8 @@ struct Storage {
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
   Shape shape;
-  Shape strides;        // in elements
-  int64_t offset = 0;   // in elements
+  Shape strides;       // in elements
+  int64_t offset = 0;  // in elements
   DType dtype = DType::F32;
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;  // accumulated by backward (leaves only)
@@ -101,8 +101,7 @@ Tensor ones(const Shape& shape, DType dtype = DType::F32, Device device = Device
 Tensor full(const Shape& shape, double value, DType dtype = DType::F32,
             Device device = Device::CPU);
 Tensor arange(int64_t n, DType dtype = DType::F32, Device device = Device::CPU);
-Tensor from_vector(const std::vector<float>& data, const Shape& shape,
-                   Device device = Device::CPU);
+Tensor from_vector(const std::vector<float>& data, const Shape& shape, Device device = Device::CPU);
 Tensor from_vector(const std::vector<double>& data, const Shape& shape,
                    Device device = Device::CPU);
 Tensor from_vector(const std::vector<int32_t>& data, const Shape& shape,
@@ -118,7 +117,6 @@ Tensor randn(const Shape& shape, Generator* gen = nullptr, DType dtype = DType::
 
 Shape contiguous_strides(const Shape& shape);
 // A new TensorImpl viewing `base`'s storage; no autograd history.
-Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides,
-                 int64_t offset);
+Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset);
 
 }  // namespace ag

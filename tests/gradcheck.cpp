@@ -1,7 +1,7 @@
 #include "tests/gradcheck.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 
 namespace ag::test {
 
@@ -72,16 +72,15 @@ Tensor rand_leaf(const Shape& shape, uint64_t seed, double scale) {
         max_err = std::max(max_err, std::abs(analytic - numeric));
         if (!close(analytic, numeric, opt))
           return ::testing::AssertionFailure()
-                 << "d out[" << j << "] / d input" << i << "[" << k << "]: backward "
-                 << analytic << ", central difference " << numeric;
+                 << "d out[" << j << "] / d input" << i << "[" << k << "]: backward " << analytic
+                 << ", central difference " << numeric;
       }
     }
   }
   return ::testing::AssertionSuccess() << "max abs error " << max_err;
 }
 
-::testing::AssertionResult gradcheck_directional(const Fn& f,
-                                                 const std::vector<Tensor>& inputs,
+::testing::AssertionResult gradcheck_directional(const Fn& f, const std::vector<Tensor>& inputs,
                                                  int directions, GradcheckOptions opt) {
   for (const Tensor& t : inputs) check_input(t);
   for (int d = 0; d < directions; ++d) {
@@ -104,8 +103,7 @@ Tensor rand_leaf(const Shape& shape, uint64_t seed, double scale) {
       std::vector<Tensor> saved;
       for (size_t i = 0; i < inputs.size(); ++i) {
         saved.push_back(inputs[i].clone());
-        if (inputs[i].requires_grad())
-          inputs[i].copy_(add(inputs[i], u[i] * (sign * opt.eps)));
+        if (inputs[i].requires_grad()) inputs[i].copy_(add(inputs[i], u[i] * (sign * opt.eps)));
       }
       double value = sum(mul(f(inputs), v)).item();
       for (size_t i = 0; i < inputs.size(); ++i) inputs[i].copy_(saved[i]);
@@ -113,9 +111,8 @@ Tensor rand_leaf(const Shape& shape, uint64_t seed, double scale) {
     };
     double numeric = (shifted(1.0) - shifted(-1.0)) / (2 * opt.eps);
     if (!close(analytic, numeric, opt))
-      return ::testing::AssertionFailure()
-             << "direction " << d << ": backward " << analytic << ", central difference "
-             << numeric;
+      return ::testing::AssertionFailure() << "direction " << d << ": backward " << analytic
+                                           << ", central difference " << numeric;
   }
   return ::testing::AssertionSuccess();
 }
@@ -124,8 +121,7 @@ Tensor rand_leaf(const Shape& shape, uint64_t seed, double scale) {
                                        double tol) {
   std::vector<double> got = t.to_vector<double>();
   if (got.size() != expected.size())
-    return ::testing::AssertionFailure()
-           << got.size() << " values, expected " << expected.size();
+    return ::testing::AssertionFailure() << got.size() << " values, expected " << expected.size();
   for (size_t i = 0; i < got.size(); ++i)
     if (!(std::abs(got[i] - expected[i]) <= tol))
       return ::testing::AssertionFailure()

@@ -16,7 +16,7 @@ namespace ag::test {
 using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 
 struct GradcheckOptions {
-  double eps = 1e-6;   // finite-difference step, per op as needed
+  double eps = 1e-6;  // finite-difference step, per op as needed
   double atol = 1e-6;
   double rtol = 1e-5;  // |analytic - numeric| <= atol + rtol * |numeric|
 };
@@ -25,10 +25,8 @@ struct GradcheckOptions {
 // perturbed and differentiated, the others held fixed. f may return any shape.
 ::testing::AssertionResult gradcheck(const Fn& f, const std::vector<Tensor>& inputs,
                                      GradcheckOptions opt = {});
-::testing::AssertionResult gradcheck_directional(const Fn& f,
-                                                 const std::vector<Tensor>& inputs,
-                                                 int directions = 3,
-                                                 GradcheckOptions opt = {});
+::testing::AssertionResult gradcheck_directional(const Fn& f, const std::vector<Tensor>& inputs,
+                                                 int directions = 3, GradcheckOptions opt = {});
 
 // A float64 leaf of standard normals (seeded), requiring grad.
 Tensor rand_leaf(const Shape& shape, uint64_t seed, double scale = 1.0);

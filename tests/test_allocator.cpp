@@ -17,7 +17,8 @@ TEST(Allocator, RoundsSizes) {
 }
 
 TEST(Allocator, ReusesFreedBlocks) {
-  CachingAllocator alloc(+[](size_t n) { return std::malloc(n); }, std::free);
+  CachingAllocator alloc(
+      +[](size_t n) { return std::malloc(n); }, std::free);
   void* a = alloc.allocate(10000);
   alloc.deallocate(a, 10000);
   void* b = alloc.allocate(9999);  // same rounded size

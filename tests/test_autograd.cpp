@@ -74,7 +74,7 @@ TEST(Autograd, GraphIsReleasedAfterBackward) {
   y = Tensor();
   EXPECT_FALSE(saved.expired());  // kept alive by the graph only
   loss.backward();
-  EXPECT_TRUE(saved.expired());   // released with the node
+  EXPECT_TRUE(saved.expired());  // released with the node
   try {
     loss.backward();
     FAIL() << "a second backward through a released graph";

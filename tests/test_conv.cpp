@@ -16,11 +16,10 @@ struct ConvCase {
 };
 
 std::string describe(const ConvCase& c) {
-  return "N=" + std::to_string(c.N) + " C=" + std::to_string(c.C) + " H=" +
-         std::to_string(c.H) + " W=" + std::to_string(c.W) + " K=" + std::to_string(c.K) +
-         " R=" + std::to_string(c.R) + " S=" + std::to_string(c.S) +
-         " stride=" + std::to_string(c.stride) + " pad=" + std::to_string(c.pad) +
-         (c.bias ? " bias" : " no bias");
+  return "N=" + std::to_string(c.N) + " C=" + std::to_string(c.C) + " H=" + std::to_string(c.H) +
+         " W=" + std::to_string(c.W) + " K=" + std::to_string(c.K) + " R=" + std::to_string(c.R) +
+         " S=" + std::to_string(c.S) + " stride=" + std::to_string(c.stride) +
+         " pad=" + std::to_string(c.pad) + (c.bias ? " bias" : " no bias");
 }
 
 // Standard normals without grad.
@@ -71,8 +70,7 @@ std::vector<double> conv2d_reference(const Tensor& x, const Tensor& w, const Ten
 
 // The inputs of a gradcheck of `c`: x, w and (when c.bias) b, all float64 leaves.
 std::vector<Tensor> conv_leaves(const ConvCase& c) {
-  std::vector<Tensor> in{rand_leaf({c.N, c.C, c.H, c.W}, 11),
-                         rand_leaf({c.K, c.C, c.R, c.S}, 12)};
+  std::vector<Tensor> in{rand_leaf({c.N, c.C, c.H, c.W}, 11), rand_leaf({c.K, c.C, c.R, c.S}, 12)};
   if (c.bias) in.push_back(rand_leaf({c.K}, 13));
   return in;
 }
@@ -184,8 +182,8 @@ TEST(Conv2dGrad, NonContiguousInput) {
   Fn f = [](const std::vector<Tensor>& in) {
     return conv2d(transpose(in[0], 2, 3), in[1], in[2], 1, 1);
   };
-  EXPECT_TRUE(gradcheck(f, {rand_leaf({2, 3, 5, 4}, 21), rand_leaf({2, 3, 3, 3}, 22),
-                            rand_leaf({2}, 23)}));
+  EXPECT_TRUE(
+      gradcheck(f, {rand_leaf({2, 3, 5, 4}, 21), rand_leaf({2, 3, 3, 3}, 22), rand_leaf({2}, 23)}));
 }
 
 TEST(Conv2dGrad, Float32MatchesFloat64) {
@@ -234,7 +232,9 @@ TEST(Conv2dChunked, ForwardAndGradients) {
 TEST(Conv2dErrors, RejectsBadArguments) {
   Tensor x = normal({2, 3, 5, 5}, 1);
   Tensor w = normal({4, 3, 3, 3}, 2);
-  EXPECT_EQ(error_of([&] { conv2d(x, normal({4, 4, 3, 3}, 3), Tensor()); }),
+  EXPECT_EQ(error_of([&] {
+              conv2d(x, normal({4, 4, 3, 3}, 3), Tensor());
+            }),
             "conv2d: input has 3 channels but weight expects 4");
   EXPECT_THROW(conv2d(normal({3, 5, 5}, 4), w, Tensor()), std::runtime_error);
   EXPECT_THROW(conv2d(x, normal({4, 3, 3}, 5), Tensor()), std::runtime_error);
@@ -251,8 +251,8 @@ TEST(UpsampleNearest2x, Forward) {
   Tensor x = from_vector(std::vector<float>{1, 2, 3, 4, 5, 6}, {1, 2, 1, 3});
   Tensor y = upsample_nearest2x(x);
   EXPECT_EQ(y.shape(), (Shape{1, 2, 2, 6}));
-  EXPECT_TRUE(values_near(y, {1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3,
-                              4, 4, 5, 5, 6, 6, 4, 4, 5, 5, 6, 6}));
+  EXPECT_TRUE(
+      values_near(y, {1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 4, 4, 5, 5, 6, 6}));
 }
 
 TEST(UpsampleNearest2x, BackwardSumsEachBlock) {

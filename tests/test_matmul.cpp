@@ -18,7 +18,8 @@ TEST(Matmul, BatchedMatchesLoop) {
   Tensor c = matmul(a, b);
   ASSERT_EQ(c.shape(), (Shape{4, 5, 3}));
   for (int64_t i = 0; i < 4; ++i) {
-    Tensor ci = matmul(reshape(slice(a, 0, i, i + 1), {5, 6}), reshape(slice(b, 0, i, i + 1), {6, 3}));
+    Tensor ci =
+        matmul(reshape(slice(a, 0, i, i + 1), {5, 6}), reshape(slice(b, 0, i, i + 1), {6, 3}));
     EXPECT_TRUE(values_near(reshape(slice(c, 0, i, i + 1), {5, 3}), ci.to_vector<double>(), 1e-12));
   }
 }

@@ -77,10 +77,9 @@ template <class F>
   try {
     f();
   } catch (const std::runtime_error& e) {
-    if (std::string(e.what()).find(text) != std::string::npos)
-      return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "message \"" << e.what() << "\" lacks \"" << text
-                                         << "\"";
+    if (std::string(e.what()).find(text) != std::string::npos) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure()
+           << "message \"" << e.what() << "\" lacks \"" << text << "\"";
   }
   return ::testing::AssertionFailure() << "no std::runtime_error thrown";
 }
@@ -93,7 +92,7 @@ struct GroupNormCase {
 };
 
 const GroupNormCase kGroupNormCases[] = {
-    {{2, 4, 3, 3}, 2}, {{2, 4, 3, 3}, 1}, {{2, 4, 3, 3}, 4},
+    {{2, 4, 3, 3}, 2}, {{2, 4, 3, 3}, 1},    {{2, 4, 3, 3}, 4},
     {{3, 6, 5}, 3},    {{1, 8, 2, 2, 3}, 2}, {{2, 6}, 3},
 };
 
@@ -133,8 +132,7 @@ TEST(GroupNormForward, MatchesReference) {
       Tensor y = group_norm(x, c.G, gamma, beta);
       EXPECT_EQ(y.shape(), c.shape);
       EXPECT_EQ(y.dtype(), dt);
-      EXPECT_TRUE(values_near(y, reference_group_norm(x, c.G, gamma, beta, 1e-5),
-                              tolerance(dt)));
+      EXPECT_TRUE(values_near(y, reference_group_norm(x, c.G, gamma, beta, 1e-5), tolerance(dt)));
     }
   }
 }
@@ -171,9 +169,9 @@ TEST(GroupNormGrad, FullJacobian) {
     Tensor gamma = rand_leaf({c.shape[1]}, seed++);
     Tensor beta = rand_leaf({c.shape[1]}, seed++);
     const int64_t G = c.G;
-    EXPECT_TRUE(gradcheck(
-        [G](const std::vector<Tensor>& in) { return group_norm(in[0], G, in[1], in[2]); },
-        {x, gamma, beta}));
+    EXPECT_TRUE(
+        gradcheck([G](const std::vector<Tensor>& in) { return group_norm(in[0], G, in[1], in[2]); },
+                  {x, gamma, beta}));
   }
 }
 
@@ -249,10 +247,12 @@ TEST(GroupNormErrors, BadArguments) {
   Tensor p8 = ones({8}, DType::F64);
   EXPECT_TRUE(throws_with([&] { group_norm(x, 6, p8, p30); }, "group_norm: gamma has shape"));
   EXPECT_TRUE(throws_with([&] { group_norm(x, 6, p30, p8); }, "group_norm: beta has shape"));
-  EXPECT_TRUE(throws_with([&] { group_norm(x, 6, ones({30, 1}, DType::F64), p30); },
-                          "group_norm: gamma has shape"));
-  EXPECT_TRUE(throws_with([&] { group_norm(ones({30}, DType::F64), 6, p30, p30); },
-                          "group_norm:"));
+  EXPECT_TRUE(throws_with(
+      [&] {
+        group_norm(x, 6, ones({30, 1}, DType::F64), p30);
+      },
+      "group_norm: gamma has shape"));
+  EXPECT_TRUE(throws_with([&] { group_norm(ones({30}, DType::F64), 6, p30, p30); }, "group_norm:"));
   EXPECT_TRUE(throws_with([&] { group_norm(x, 6, ones({30}), p30); }, "group_norm:"));
   EXPECT_THROW(group_norm(x, 6, Tensor(), p30), std::runtime_error);
   EXPECT_NO_THROW(group_norm(x, 6, p30, p30));
@@ -262,8 +262,7 @@ TEST(GroupNormErrors, BadArguments) {
 
 TEST(SoftmaxForward, HandComputed) {
   Tensor x = from_vector(std::vector<double>{1, 2, 3}, {3});
-  const std::vector<double> expected{0.09003057317038046, 0.24472847105479767,
-                                     0.6652409557748219};
+  const std::vector<double> expected{0.09003057317038046, 0.24472847105479767, 0.6652409557748219};
   EXPECT_TRUE(values_near(softmax(x, 0), expected, 1e-15));
   EXPECT_TRUE(values_near(softmax(x.to(DType::F32), -1), expected, 1e-7));
 
@@ -278,14 +277,12 @@ TEST(SoftmaxForward, MatchesReference) {
     Shape shape;
     int axis;
   };
-  const Case cases[] = {{{7}, 0},        {{3, 4, 5}, 0},    {{3, 4, 5}, 1},
-                        {{3, 4, 5}, 2},  {{3, 4, 5}, -1},   {{3, 4, 5}, -3},
-                        {{2, 3, 4, 5}, 2}, {{5, 1, 3}, 1}};
+  const Case cases[] = {{{7}, 0},        {{3, 4, 5}, 0},  {{3, 4, 5}, 1},    {{3, 4, 5}, 2},
+                        {{3, 4, 5}, -1}, {{3, 4, 5}, -3}, {{2, 3, 4, 5}, 2}, {{5, 1, 3}, 1}};
   for (DType dt : {DType::F32, DType::F64}) {
     uint64_t seed = 200;
     for (const Case& c : cases) {
-      SCOPED_TRACE(shape_str(c.shape) + " axis " + std::to_string(c.axis) + " " +
-                   dtype_name(dt));
+      SCOPED_TRACE(shape_str(c.shape) + " axis " + std::to_string(c.axis) + " " + dtype_name(dt));
       Tensor x = sample(c.shape, seed++, dt, 2.0);
       Tensor y = softmax(x, c.axis);
       EXPECT_EQ(y.shape(), c.shape);
@@ -312,8 +309,7 @@ TEST(SoftmaxForward, LinesSumToOne) {
 }
 
 TEST(SoftmaxForward, StableForLargeInputs) {
-  const std::vector<double> expected{0.09003057317038046, 0.24472847105479767,
-                                     0.6652409557748219};
+  const std::vector<double> expected{0.09003057317038046, 0.24472847105479767, 0.6652409557748219};
   for (DType dt : {DType::F32, DType::F64}) {
     SCOPED_TRACE(dtype_name(dt));
     const double tol = dt == DType::F32 ? 1e-6 : 1e-15;
@@ -338,8 +334,8 @@ TEST(SoftmaxGrad, FullJacobian) {
   for (int axis : {0, 1, -1}) {
     SCOPED_TRACE("axis " + std::to_string(axis));
     Tensor x = rand_leaf({3, 4, 5}, 500 + axis);
-    EXPECT_TRUE(gradcheck(
-        [axis](const std::vector<Tensor>& in) { return softmax(in[0], axis); }, {x}));
+    EXPECT_TRUE(
+        gradcheck([axis](const std::vector<Tensor>& in) { return softmax(in[0], axis); }, {x}));
   }
 }
 
@@ -360,15 +356,15 @@ TEST(SoftmaxUNet, AttentionScores) {
   // Scores (N * heads, HW, HW) at 14x14, softmax over the keys.
   Tensor x = rand_leaf({4, 196, 196}, 600, 3.0);
   EXPECT_TRUE(values_near(softmax(x, -1), reference_softmax(x, -1), 1e-14));
-  EXPECT_TRUE(gradcheck_directional(
-      [](const std::vector<Tensor>& in) { return softmax(in[0], -1); }, {x}));
+  EXPECT_TRUE(
+      gradcheck_directional([](const std::vector<Tensor>& in) { return softmax(in[0], -1); }, {x}));
 }
 
 TEST(SoftmaxUNet, OverChannels) {
   Tensor x = rand_leaf({4, 32, 28, 28}, 610, 2.0);
   EXPECT_TRUE(values_near(softmax(x, 1), reference_softmax(x, 1), 1e-14));
-  EXPECT_TRUE(gradcheck_directional(
-      [](const std::vector<Tensor>& in) { return softmax(in[0], 1); }, {x}));
+  EXPECT_TRUE(
+      gradcheck_directional([](const std::vector<Tensor>& in) { return softmax(in[0], 1); }, {x}));
 }
 
 TEST(SoftmaxErrors, BadArguments) {
@@ -376,8 +372,11 @@ TEST(SoftmaxErrors, BadArguments) {
   EXPECT_TRUE(throws_with([&] { softmax(x, 3); }, "softmax: axis 3 out of range"));
   EXPECT_TRUE(throws_with([&] { softmax(x, -4); }, "softmax: axis -4 out of range"));
   EXPECT_THROW(softmax(Tensor(), 0), std::runtime_error);
-  EXPECT_TRUE(throws_with([] { softmax(from_vector(std::vector<int32_t>{1, 2}, {2}), 0); },
-                          "softmax: expected a floating-point tensor"));
+  EXPECT_TRUE(throws_with(
+      [] {
+        softmax(from_vector(std::vector<int32_t>{1, 2}, {2}), 0);
+      },
+      "softmax: expected a floating-point tensor"));
   EXPECT_NO_THROW(softmax(x, -3));
 }
 

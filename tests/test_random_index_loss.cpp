@@ -33,7 +33,8 @@ TEST(Gather, PicksRowsByIndex) {
   Tensor t = from_vector(std::vector<int32_t>{3, 0, 3}, {3});
   EXPECT_TRUE(values_near(gather(table, t), {0.4, 0.1, 0.4}));
   Tensor rows = reshape(arange(6, DType::F64), {3, 2});
-  EXPECT_TRUE(values_near(gather(rows, from_vector(std::vector<int32_t>{2, 1}, {2})), {4, 5, 2, 3}));
+  EXPECT_TRUE(
+      values_near(gather(rows, from_vector(std::vector<int32_t>{2, 1}, {2})), {4, 5, 2, 3}));
   EXPECT_THROW(gather(table, from_vector(std::vector<int32_t>{4}, {1})), std::runtime_error);
   EXPECT_THROW(gather(table, from_vector(std::vector<float>{1}, {1})), std::runtime_error);
 }

@@ -47,8 +47,11 @@ TEST(Shape, Gradcheck) {
   EXPECT_TRUE(gradcheck([](auto& v) { return slice(transpose(v[0], 0, 1), 0, 2, 3); }, {x}));
   Tensor y = rand_leaf({2, 1, 4}, 42);
   EXPECT_TRUE(gradcheck([](auto& v) { return concat({v[0], v[1], v[0]}, 1); }, {x, y}));
-  EXPECT_TRUE(gradcheck([](auto& v) { return concat({transpose(v[0], 0, 2), v[0] * 2.0}, 0); },
-                        {rand_leaf({3, 2, 3}, 43)}));
+  EXPECT_TRUE(gradcheck(
+      [](auto& v) {
+        return concat({transpose(v[0], 0, 2), v[0] * 2.0}, 0);
+      },
+      {rand_leaf({3, 2, 3}, 43)}));
 }
 
 }  // namespace ag::test

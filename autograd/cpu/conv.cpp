@@ -1,24 +1,25 @@
-// conv2d and nearest-neighbour upsampling on the CPU. conv2d lowers to GEMM:
-// im2col packs the receptive fields of a chunk of samples into one column
-// matrix (C*R*S, n*P*Q), and a single OpenBLAS GEMM per chunk multiplies the
-// weights, viewed as (K, C*R*S), by it. 1x1 convolutions with stride 1 and no
-// padding need no packing: each sample's GEMM reads the input directly.
-// OpenMP parallelizes the packing loops; GEMMs run outside any parallel
-// region so that OpenBLAS uses every thread itself.
-#include <cblas.h>
+// conv2d and nearest-neighbour upsampling on the CPU. conv2d lowers to one
+// GEMM per sample: im2col packs sample n's receptive fields into a column
+// matrix (C*R*S, P*Q) that stays in cache, and y[n] (K, P*Q), already NCHW,
+// is the weights viewed as (K, C*R*S) times it. 1x1 convolutions with stride
+// 1 and no padding need no packing: the GEMM reads x[n] (C, H*W) directly.
+// The backward pass mirrors this: dx[n] is col2im of w^T dy[n], and dw sums
+// dy[n] col[n]^T into one partial per thread, added up at the end.
+// With at least as many samples as threads, OpenMP runs samples in parallel
+// and each GEMM single-threaded; otherwise samples run one after another and
+// OpenBLAS spreads each GEMM across the threads.
+#include <omp.h>
 
 #include <algorithm>
 #include <cstring>
 
+#include "autograd/cpu/blas.h"
 #include "autograd/cpu/cpu_backend.h"
 #include "autograd/cpu/dispatch.h"
 
 namespace ag {
 
 namespace {
-
-// Column buffers stay under this size; larger batches run in chunks.
-constexpr int64_t kColumnBytes = int64_t{32} << 20;
 
 struct ConvGeometry {
   int64_t N, C, H, W;  // input (N, C, H, W)
@@ -47,13 +48,6 @@ ConvGeometry conv_geometry(const TensorRef& x, const TensorRef& w, const Conv2dP
   return g;
 }
 
-// How many samples one column buffer holds (at least one).
-int64_t chunk_samples(const ConvGeometry& g, size_t elem_size) {
-  const int64_t per_sample = g.crs() * g.pq() * static_cast<int64_t>(elem_size);
-  return std::clamp<int64_t>(kColumnBytes / std::max<int64_t>(per_sample, 1), 1,
-                             std::max<int64_t>(g.N, 1));
-}
-
 // Scratch memory from the caching allocator, given back at scope exit.
 template <class T>
 class Scratch {
@@ -73,30 +67,12 @@ class Scratch {
   T* data_;
 };
 
-// body(i) for i < n, across threads when the total work is worth it.
+// body(i) for i < n, across threads when the total work is worth it and no
+// parallel region encloses the call.
 template <class F>
 void parallel_for(int64_t n, int64_t work, const F& body) {
-#pragma omp parallel for schedule(static) if (work > cpu::kParallelGrain)
+#pragma omp parallel for schedule(static) if (work > cpu::kParallelGrain && !omp_in_parallel())
   for (int64_t i = 0; i < n; ++i) body(i);
-}
-
-// C (M, N) = op(A) op(B) + beta C, row-major.
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const float* A,
-          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, static_cast<blasint>(M),
-              static_cast<blasint>(N), static_cast<blasint>(K), 1.0f, A,
-              static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C,
-              static_cast<blasint>(ldc));
-}
-
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, const double* A,
-          int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, static_cast<blasint>(M),
-              static_cast<blasint>(N), static_cast<blasint>(K), 1.0, A,
-              static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C,
-              static_cast<blasint>(ldc));
 }
 
 // The output columns q in [lo, hi) whose input column q*stride + offset lies
@@ -112,12 +88,30 @@ Span valid_columns(int64_t offset, const ConvGeometry& g) {
   return {std::min(lo, g.Q), std::clamp(hi, std::min(lo, g.Q), g.Q)};
 }
 
-// One input plane x (H, W) into its R*S column rows, each (P*Q) at stride ld.
+// dst[q] = src[q * stride] for q < n.
 template <class T>
-void im2col_plane(const T* x, const ConvGeometry& g, T* col, int64_t ld) {
+void gather_row(const T* src, int64_t stride, int64_t n, T* dst) {
+  if (stride == 1)
+    std::copy(src, src + n, dst);
+  else
+    for (int64_t q = 0; q < n; ++q) dst[q] = src[q * stride];
+}
+
+// dst[q * stride] += src[q] for q < n.
+template <class T>
+void scatter_add_row(const T* src, int64_t n, int64_t stride, T* dst) {
+  if (stride == 1)
+    for (int64_t q = 0; q < n; ++q) dst[q] += src[q];
+  else
+    for (int64_t q = 0; q < n; ++q) dst[q * stride] += src[q];
+}
+
+// One input plane x (H, W) into its R*S column rows, each (P*Q).
+template <class T>
+void im2col_plane(const T* x, const ConvGeometry& g, T* col) {
   for (int64_t r = 0; r < g.R; ++r) {
     for (int64_t s = 0; s < g.S; ++s) {
-      T* row = col + (r * g.S + s) * ld;
+      T* row = col + (r * g.S + s) * g.pq();
       const Span qs = valid_columns(s - g.pad, g);
       for (int64_t p = 0; p < g.P; ++p) {
         T* out = row + p * g.Q;
@@ -126,9 +120,9 @@ void im2col_plane(const T* x, const ConvGeometry& g, T* col, int64_t ld) {
           std::fill(out, out + g.Q, T(0));
           continue;
         }
-        const int64_t base = ih * g.W + s - g.pad;
+        const T* in = x + (ih * g.W + s - g.pad + qs.lo * g.stride);
         std::fill(out, out + qs.lo, T(0));
-        for (int64_t q = qs.lo; q < qs.hi; ++q) out[q] = x[base + q * g.stride];
+        gather_row(in, g.stride, qs.hi - qs.lo, out + qs.lo);
         std::fill(out + qs.hi, out + g.Q, T(0));
       }
     }
@@ -137,78 +131,129 @@ void im2col_plane(const T* x, const ConvGeometry& g, T* col, int64_t ld) {
 
 // The adjoint of im2col_plane: dx (H, W) = sum of its column rows' entries.
 template <class T>
-void col2im_plane(const T* col, const ConvGeometry& g, int64_t ld, T* dx) {
+void col2im_plane(const T* col, const ConvGeometry& g, T* dx) {
   std::fill(dx, dx + g.hw(), T(0));
   for (int64_t r = 0; r < g.R; ++r) {
     for (int64_t s = 0; s < g.S; ++s) {
-      const T* row = col + (r * g.S + s) * ld;
+      const T* row = col + (r * g.S + s) * g.pq();
       const Span qs = valid_columns(s - g.pad, g);
       for (int64_t p = 0; p < g.P; ++p) {
         const int64_t ih = p * g.stride - g.pad + r;
         if (ih < 0 || ih >= g.H) continue;
-        const T* in = row + p * g.Q;
-        const int64_t base = ih * g.W + s - g.pad;
-        for (int64_t q = qs.lo; q < qs.hi; ++q) dx[base + q * g.stride] += in[q];
+        T* out = dx + (ih * g.W + s - g.pad + qs.lo * g.stride);
+        scatter_add_row(row + p * g.Q + qs.lo, qs.hi - qs.lo, g.stride, out);
       }
     }
   }
 }
 
-// Samples [n0, n0 + nc) of x (N, C, H, W) into col (C*R*S, nc*P*Q).
+// The GEMM operand for sample x_n (C, H, W): x_n itself, viewed as (C, H*W),
+// for pointwise convolutions, else its columns packed into col (C*R*S, P*Q).
 template <class T>
-void im2col(const T* x, const ConvGeometry& g, int64_t n0, int64_t nc, T* col) {
-  const int64_t ld = nc * g.pq();
-  parallel_for(nc * g.C, g.crs() * ld, [&](int64_t i) {
-    const int64_t n = i / g.C, c = i % g.C;
-    im2col_plane(x + ((n0 + n) * g.C + c) * g.hw(), g, col + c * g.R * g.S * ld + n * g.pq(),
-                 ld);
+const T* sample_columns(const T* x_n, const ConvGeometry& g, T* col) {
+  if (g.pointwise()) return x_n;
+  parallel_for(g.C, g.crs() * g.pq(),
+               [&](int64_t c) { im2col_plane(x_n + c * g.hw(), g, col + c * g.R * g.S * g.pq()); });
+  return col;
+}
+
+// dx_n (C, H, W) from its columns dcol (C*R*S, P*Q).
+template <class T>
+void col2im_sample(const T* dcol, const ConvGeometry& g, T* dx_n) {
+  parallel_for(g.C, g.crs() * g.pq(), [&](int64_t c) {
+    col2im_plane(dcol + c * g.R * g.S * g.pq(), g, dx_n + c * g.hw());
   });
 }
 
-// dcol (C*R*S, nc*P*Q) back onto samples [n0, n0 + nc) of dx (N, C, H, W).
+// Threads that run samples side by side: all of them when there are enough
+// samples and work, else one (and OpenBLAS parallelizes each GEMM).
+int64_t sample_threads(const ConvGeometry& g) {
+  const int64_t threads = omp_get_max_threads();
+  const bool enough = g.N >= threads && g.N * g.K * g.crs() * g.pq() > cpu::kParallelGrain;
+  return enough ? threads : 1;
+}
+
+// body(n, t) for every sample n, with t the index of the thread running it.
+// With one thread no parallel region opens, so OpenBLAS may use them all.
+template <class F>
+void for_each_sample(const ConvGeometry& g, int64_t threads, const F& body) {
+  if (threads == 1) {
+    for (int64_t n = 0; n < g.N; ++n) body(n, 0);
+    return;
+  }
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t n = 0; n < g.N; ++n) body(n, omp_get_thread_num());
+}
+
+// y_n (K, P*Q) = w (K, C*R*S) x columns of x_n (C*R*S, P*Q) + bias (K) or none.
 template <class T>
-void col2im(const T* dcol, const ConvGeometry& g, int64_t n0, int64_t nc, T* dx) {
-  const int64_t ld = nc * g.pq();
-  parallel_for(nc * g.C, g.crs() * ld, [&](int64_t i) {
-    const int64_t n = i / g.C, c = i % g.C;
-    col2im_plane(dcol + c * g.R * g.S * ld + n * g.pq(), g, ld,
-                 dx + ((n0 + n) * g.C + c) * g.hw());
+void forward_sample(const T* x_n, const T* w, const T* bias, const ConvGeometry& g, T* col,
+                    T* y_n) {
+  const T* cols = sample_columns(x_n, g, col);
+  if (bias)
+    for (int64_t k = 0; k < g.K; ++k) std::fill(y_n + k * g.pq(), y_n + (k + 1) * g.pq(), bias[k]);
+  cpu::blas_gemm(false, false, g.K, g.pq(), g.crs(), T(1), w, g.crs(), cols, g.pq(),
+                 T(bias ? 1 : 0), y_n, g.pq());
+}
+
+template <class T>
+void conv_forward(Backend& mem, const T* x, const T* w, const T* bias, const ConvGeometry& g,
+                  T* y) {
+  const int64_t threads = sample_threads(g);
+  const int64_t col_size = g.pointwise() ? 0 : g.crs() * g.pq();
+  Scratch<T> cols(mem, threads * col_size);  // threads x (C*R*S, P*Q)
+  for_each_sample(g, threads, [&](int64_t n, int64_t t) {
+    forward_sample(x + n * g.C * g.hw(), w, bias, g, cols.data() + t * col_size,
+                   y + n * g.K * g.pq());
   });
 }
 
-// y (N, K, P, Q) samples [n0, n0 + nc) = out (K, nc*P*Q) + bias (K) or none.
+// For one sample: dw_part (K, C*R*S) += dy_n (K, P*Q) x columns of x_n^T, and
+// dx_n (C, H, W) = col2im of w^T (C*R*S, K) dy_n; a null output is skipped.
 template <class T>
-void unpack_output(const T* out, const T* bias, const ConvGeometry& g, int64_t n0, int64_t nc,
-                   T* y) {
-  const int64_t ld = nc * g.pq();
-  parallel_for(nc * g.K, g.K * ld, [&](int64_t i) {
-    const int64_t n = i / g.K, k = i % g.K;
-    const T* src = out + k * ld + n * g.pq();
-    T* dst = y + ((n0 + n) * g.K + k) * g.pq();
-    const T b = bias ? bias[k] : T(0);
-    for (int64_t j = 0; j < g.pq(); ++j) dst[j] = src[j] + b;
+void backward_sample(const T* x_n, const T* w, const T* dy_n, const ConvGeometry& g, T* col,
+                     T* dx_n, T* dw_part) {
+  if (dw_part) {
+    const T* cols = sample_columns(x_n, g, col);
+    cpu::blas_gemm(false, true, g.K, g.crs(), g.pq(), T(1), dy_n, g.pq(), cols, g.pq(), T(1),
+                   dw_part, g.crs());
+  }
+  if (dx_n) {
+    T* dcol = g.pointwise() ? dx_n : col;  // (C*R*S, P*Q)
+    cpu::blas_gemm(true, false, g.crs(), g.pq(), g.K, T(1), w, g.crs(), dy_n, g.pq(), T(0), dcol,
+                   g.pq());
+    if (!g.pointwise()) col2im_sample(dcol, g, dx_n);
+  }
+}
+
+// dw (size) += each of parts (count, size).
+template <class T>
+void add_partials(const T* parts, int64_t count, int64_t size, T* dw) {
+  parallel_for(size, count * size, [&](int64_t i) {
+    for (int64_t t = 0; t < count; ++t) dw[i] += parts[t * size + i];
   });
 }
 
-// dyt (K, nc*P*Q) = samples [n0, n0 + nc) of dy (N, K, P, Q).
+// dx and dw sample by sample; x is read only for dw, w only for dx. Thread 0
+// accumulates into dw itself, the others into partials added at the end.
 template <class T>
-void pack_output_grad(const T* dy, const ConvGeometry& g, int64_t n0, int64_t nc, T* dyt) {
-  const int64_t ld = nc * g.pq();
-  parallel_for(nc * g.K, g.K * ld, [&](int64_t i) {
-    const int64_t n = i / g.K, k = i % g.K;
-    std::memcpy(dyt + k * ld + n * g.pq(), dy + ((n0 + n) * g.K + k) * g.pq(),
-                static_cast<size_t>(g.pq()) * sizeof(T));
+void conv_backward_samples(Backend& mem, const T* x, const T* w, const T* dy, const ConvGeometry& g,
+                           T* dx, T* dw) {
+  const int64_t threads = sample_threads(g);
+  const int64_t col_size = g.pointwise() ? 0 : g.crs() * g.pq();
+  const int64_t dw_size = dw ? g.K * g.crs() : 0;
+  Scratch<T> cols(mem, threads * col_size);           // threads x (C*R*S, P*Q)
+  Scratch<T> dw_parts(mem, (threads - 1) * dw_size);  // (threads - 1) x (K, C*R*S)
+  if (dw) {
+    std::fill(dw, dw + dw_size, T(0));
+    std::fill(dw_parts.data(), dw_parts.data() + (threads - 1) * dw_size, T(0));
+  }
+  for_each_sample(g, threads, [&](int64_t n, int64_t t) {
+    T* dw_part = !dw ? nullptr : t == 0 ? dw : dw_parts.data() + (t - 1) * dw_size;
+    backward_sample(dw ? x + n * g.C * g.hw() : nullptr, w, dy + n * g.K * g.pq(), g,
+                    cols.data() + t * col_size, dx ? dx + n * g.C * g.hw() : nullptr, dw_part);
   });
-}
-
-// y (N, K, P, Q) += bias (K)
-template <class T>
-void add_bias(const T* bias, const ConvGeometry& g, T* y) {
-  parallel_for(g.N * g.K, g.N * g.K * g.pq(), [&](int64_t i) {
-    T* plane = y + i * g.pq();
-    const T b = bias[i % g.K];
-    for (int64_t j = 0; j < g.pq(); ++j) plane[j] += b;
-  });
+  if (dw) add_partials(dw_parts.data(), threads - 1, dw_size, dw);
 }
 
 // dbias (K) = sum of dy (N, K, P, Q) over N, P, Q.
@@ -224,85 +269,11 @@ void bias_grad(const T* dy, const ConvGeometry& g, T* dbias) {
   });
 }
 
-// y[n] (K, H*W) = w (K, C) x[n] (C, H*W), one GEMM per sample.
 template <class T>
-void forward_pointwise(const T* x, const T* w, const ConvGeometry& g, T* y) {
-  for (int64_t n = 0; n < g.N; ++n)
-    gemm(false, false, g.K, g.hw(), g.C, w, g.C, x + n * g.C * g.hw(), g.hw(), T(0),
-         y + n * g.K * g.hw(), g.hw());
-}
-
-// dw (K, C) = sum_n dy[n] (K, H*W) x[n]^T; dx[n] (C, H*W) = w^T dy[n].
-template <class T>
-void backward_pointwise(const T* x, const T* w, const T* dy, const ConvGeometry& g, T* dx,
-                        T* dw) {
-  for (int64_t n = 0; n < g.N; ++n) {
-    const T* dy_n = dy + n * g.K * g.hw();
-    if (dw)
-      gemm(false, true, g.K, g.C, g.hw(), dy_n, g.hw(), x + n * g.C * g.hw(), g.hw(),
-           T(n == 0 ? 0 : 1), dw, g.C);
-    if (dx)
-      gemm(true, false, g.C, g.hw(), g.K, w, g.C, dy_n, g.hw(), T(0), dx + n * g.C * g.hw(),
-           g.hw());
-  }
-}
-
-template <class T>
-void conv_forward(Backend& mem, const T* x, const T* w, const T* bias, const ConvGeometry& g,
-                  T* y) {
-  if (g.pointwise()) {
-    forward_pointwise(x, w, g, y);
-    if (bias) add_bias(bias, g, y);
-    return;
-  }
-  const int64_t chunk = chunk_samples(g, sizeof(T));
-  Scratch<T> col(mem, g.crs() * chunk * g.pq());  // (C*R*S, chunk*P*Q)
-  Scratch<T> out(mem, g.K * chunk * g.pq());      // (K, chunk*P*Q)
-  for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
-    const int64_t nc = std::min(chunk, g.N - n0);
-    im2col(x, g, n0, nc, col.data());
-    gemm(false, false, g.K, nc * g.pq(), g.crs(), w, g.crs(), col.data(), nc * g.pq(), T(0),
-         out.data(), nc * g.pq());
-    unpack_output(out.data(), bias, g, n0, nc, y);
-  }
-}
-
-// dx and dw by chunks; x is read only for dw, w only for dx.
-template <class T>
-void conv_backward_chunked(Backend& mem, const T* x, const T* w, const T* dy,
-                           const ConvGeometry& g, T* dx, T* dw) {
-  const int64_t chunk = chunk_samples(g, sizeof(T));
-  Scratch<T> col(mem, g.crs() * chunk * g.pq());  // (C*R*S, chunk*P*Q): x's or dx's columns
-  Scratch<T> dyt(mem, g.K * chunk * g.pq());      // (K, chunk*P*Q)
-  for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
-    const int64_t nc = std::min(chunk, g.N - n0);
-    const int64_t cols = nc * g.pq();
-    pack_output_grad(dy, g, n0, nc, dyt.data());
-    if (dw) {
-      im2col(x, g, n0, nc, col.data());
-      gemm(false, true, g.K, g.crs(), cols, dyt.data(), cols, col.data(), cols,
-           T(n0 == 0 ? 0 : 1), dw, g.crs());
-    }
-    if (dx) {
-      gemm(true, false, g.crs(), cols, g.K, w, g.crs(), dyt.data(), cols, T(0), col.data(),
-           cols);
-      col2im(col.data(), g, n0, nc, dx);
-    }
-  }
-}
-
-template <class T>
-void conv_backward(Backend& mem, const T* x, const T* w, const T* dy, const ConvGeometry& g,
-                   T* dx, T* dw, T* dbias) {
+void conv_backward(Backend& mem, const T* x, const T* w, const T* dy, const ConvGeometry& g, T* dx,
+                   T* dw, T* dbias) {
   if (dbias) bias_grad(dy, g, dbias);
-  if (g.N == 0) {
-    if (dw) std::fill(dw, dw + g.K * g.crs(), T(0));
-    return;
-  }
-  if (g.pointwise())
-    backward_pointwise(x, w, dy, g, dx, dw);
-  else if (dx || dw)
-    conv_backward_chunked(mem, x, w, dy, g, dx, dw);
+  if (dx || dw) conv_backward_samples(mem, x, w, dy, g, dx, dw);
 }
 
 // y (planes, 2H, 2W) from x (planes, H, W): each pixel becomes a 2x2 block.
@@ -346,8 +317,8 @@ void CpuBackend::conv2d_forward(const TensorRef& x, const TensorRef& w, const Te
 }
 
 void CpuBackend::conv2d_backward(const TensorRef& x, const TensorRef& w, const TensorRef& dy,
-                                 const TensorRef& dx, const TensorRef& dw,
-                                 const TensorRef& dbias, const Conv2dParams& p) {
+                                 const TensorRef& dx, const TensorRef& dw, const TensorRef& dbias,
+                                 const Conv2dParams& p) {
   const ConvGeometry g = conv_geometry(x, w, p);
   cpu::dispatch_float(dy.dtype, "conv2d_backward", [&](auto tag) {
     using T = decltype(tag);
@@ -359,8 +330,7 @@ void CpuBackend::conv2d_backward(const TensorRef& x, const TensorRef& w, const T
 void CpuBackend::upsample_nearest2x_forward(const TensorRef& x, const TensorRef& y) {
   cpu::dispatch_float(x.dtype, "upsample_nearest2x_forward", [&](auto tag) {
     using T = decltype(tag);
-    upsample_forward<T>(x.ptr<T>(), x.shape[0] * x.shape[1], x.shape[2], x.shape[3],
-                        y.ptr<T>());
+    upsample_forward<T>(x.ptr<T>(), x.shape[0] * x.shape[1], x.shape[2], x.shape[3], y.ptr<T>());
   });
 }
 

@@ -15,8 +15,12 @@ constexpr int64_t kParallelGrain = 16384;
 template <class F>
 void dispatch_float(DType t, const char* kernel, F&& f) {
   switch (t) {
-    case DType::F32: f(float{}); return;
-    case DType::F64: f(double{}); return;
+    case DType::F32:
+      f(float{});
+      return;
+    case DType::F64:
+      f(double{});
+      return;
     default:
       throw std::runtime_error(std::string(kernel) + ": unsupported dtype " + dtype_name(t));
   }

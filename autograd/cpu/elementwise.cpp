@@ -43,10 +43,14 @@ struct BinaryFn {
   BinaryOp op;
   T operator()(T a, T b) const {
     switch (op) {
-      case BinaryOp::Add: return a + b;
-      case BinaryOp::Sub: return a - b;
-      case BinaryOp::Mul: return a * b;
-      case BinaryOp::Div: return a / b;
+      case BinaryOp::Add:
+        return a + b;
+      case BinaryOp::Sub:
+        return a - b;
+      case BinaryOp::Mul:
+        return a * b;
+      case BinaryOp::Div:
+        return a / b;
     }
     return T(0);
   }
@@ -82,10 +86,14 @@ void binary_typed(const TensorRef& a, const TensorRef& b, const TensorRef& out) 
 template <class T>
 void binary_dispatch(BinaryOp op, const TensorRef& a, const TensorRef& b, const TensorRef& out) {
   switch (op) {
-    case BinaryOp::Add: return binary_typed<T, BinaryOp::Add>(a, b, out);
-    case BinaryOp::Sub: return binary_typed<T, BinaryOp::Sub>(a, b, out);
-    case BinaryOp::Mul: return binary_typed<T, BinaryOp::Mul>(a, b, out);
-    case BinaryOp::Div: return binary_typed<T, BinaryOp::Div>(a, b, out);
+    case BinaryOp::Add:
+      return binary_typed<T, BinaryOp::Add>(a, b, out);
+    case BinaryOp::Sub:
+      return binary_typed<T, BinaryOp::Sub>(a, b, out);
+    case BinaryOp::Mul:
+      return binary_typed<T, BinaryOp::Mul>(a, b, out);
+    case BinaryOp::Div:
+      return binary_typed<T, BinaryOp::Div>(a, b, out);
   }
 }
 
@@ -104,15 +112,24 @@ void map(const T* x, T* y, int64_t n, F f) {
 template <class T>
 void unary_typed(UnaryOp op, const T* x, T* y, int64_t n, T alpha, T beta) {
   switch (op) {
-    case UnaryOp::Neg: return map(x, y, n, [](T v) { return -v; });
-    case UnaryOp::Exp: return map(x, y, n, [](T v) { return cpu::vexp(v); });
-    case UnaryOp::Log: return map(x, y, n, [](T v) { return std::log(v); });
-    case UnaryOp::Sqrt: return map(x, y, n, [](T v) { return std::sqrt(v); });
-    case UnaryOp::Pow: return map(x, y, n, [alpha](T v) { return std::pow(v, alpha); });
-    case UnaryOp::Square: return map(x, y, n, [](T v) { return v * v; });
-    case UnaryOp::Sigmoid: return map(x, y, n, [](T v) { return sigmoid(v); });
-    case UnaryOp::Silu: return map(x, y, n, [](T v) { return v * sigmoid(v); });
-    case UnaryOp::Tanh: return map(x, y, n, [](T v) { return std::tanh(v); });
+    case UnaryOp::Neg:
+      return map(x, y, n, [](T v) { return -v; });
+    case UnaryOp::Exp:
+      return map(x, y, n, [](T v) { return cpu::vexp(v); });
+    case UnaryOp::Log:
+      return map(x, y, n, [](T v) { return std::log(v); });
+    case UnaryOp::Sqrt:
+      return map(x, y, n, [](T v) { return std::sqrt(v); });
+    case UnaryOp::Pow:
+      return map(x, y, n, [alpha](T v) { return std::pow(v, alpha); });
+    case UnaryOp::Square:
+      return map(x, y, n, [](T v) { return v * v; });
+    case UnaryOp::Sigmoid:
+      return map(x, y, n, [](T v) { return sigmoid(v); });
+    case UnaryOp::Silu:
+      return map(x, y, n, [](T v) { return v * sigmoid(v); });
+    case UnaryOp::Tanh:
+      return map(x, y, n, [](T v) { return std::tanh(v); });
     case UnaryOp::Affine:
       return map(x, y, n, [alpha, beta](T v) { return alpha * v + beta; });
   }
@@ -139,9 +156,8 @@ void unary_backward_typed(UnaryOp op, const T* x, const T* y, const T* dy, T* dx
     case UnaryOp::Sqrt:
       return map_backward(x, y, dy, dx, n, [](T, T v, T g) { return g * T(0.5) / v; });
     case UnaryOp::Pow:
-      return map_backward(x, y, dy, dx, n, [alpha](T u, T, T g) {
-        return g * alpha * std::pow(u, alpha - T(1));
-      });
+      return map_backward(x, y, dy, dx, n,
+                          [alpha](T u, T, T g) { return g * alpha * std::pow(u, alpha - T(1)); });
     case UnaryOp::Square:
       return map_backward(x, y, dy, dx, n, [](T u, T, T g) { return T(2) * u * g; });
     case UnaryOp::Sigmoid:
@@ -177,11 +193,9 @@ void CpuBackend::fill(const TensorRef& dst, double value) {
   });
 }
 
-void CpuBackend::binary(BinaryOp op, const TensorRef& a, const TensorRef& b,
-                        const TensorRef& out) {
-  dispatch_float(out.dtype, "binary", [&](auto tag) {
-    binary_dispatch<decltype(tag)>(op, a, b, out);
-  });
+void CpuBackend::binary(BinaryOp op, const TensorRef& a, const TensorRef& b, const TensorRef& out) {
+  dispatch_float(out.dtype, "binary",
+                 [&](auto tag) { binary_dispatch<decltype(tag)>(op, a, b, out); });
 }
 
 void CpuBackend::unary(UnaryOp op, const TensorRef& x, const TensorRef& y, double alpha,

@@ -18,8 +18,7 @@ void check_index(int32_t i, int64_t rows) {
 }  // namespace
 
 // table (T, inner), idx (N), out (N, inner)
-void CpuBackend::gather_rows(const TensorRef& table, const TensorRef& idx,
-                             const TensorRef& out) {
+void CpuBackend::gather_rows(const TensorRef& table, const TensorRef& idx, const TensorRef& out) {
   const int64_t rows = table.shape[0];
   const int64_t inner = rows ? table.numel() / rows : 0;
   const int64_t n = idx.numel();

@@ -30,9 +30,7 @@ Backend& cpu_backend() {
 
 void* CpuBackend::allocate(size_t nbytes) { return host_allocator().allocate(nbytes); }
 
-void CpuBackend::deallocate(void* ptr, size_t nbytes) {
-  host_allocator().deallocate(ptr, nbytes);
-}
+void CpuBackend::deallocate(void* ptr, size_t nbytes) { host_allocator().deallocate(ptr, nbytes); }
 
 void CpuBackend::copy_to_host(const void* src, void* dst, size_t nbytes) {
   std::memcpy(dst, src, nbytes);

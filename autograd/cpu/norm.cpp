@@ -43,8 +43,8 @@ void group_stats(const T* xg, int64_t M, double eps, T* mean, T* rstd) {
 }
 
 template <class T>
-void group_norm_forward_impl(const T* x, const T* gamma, const T* beta, GroupDims d,
-                             double eps, T* y, T* mean, T* rstd) {
+void group_norm_forward_impl(const T* x, const T* gamma, const T* beta, GroupDims d, double eps,
+                             T* y, T* mean, T* rstd) {
   const int64_t Cg = d.channels_per_group(), M = d.group_size();
   const int64_t groups = d.N * d.G;
 #pragma omp parallel for schedule(static) if (groups * M >= cpu::kParallelGrain)
@@ -204,8 +204,8 @@ void CpuBackend::group_norm_backward(const TensorRef& x, const TensorRef& gamma,
       group_norm_dx(x.ptr<T>(), gamma.ptr<T>(), mean.ptr<T>(), rstd.ptr<T>(), dy.ptr<T>(), d,
                     dx.ptr<T>());
     if (dgamma.data || dbeta.data)
-      group_norm_dparams(x.ptr<T>(), mean.ptr<T>(), rstd.ptr<T>(), dy.ptr<T>(), d,
-                         dgamma.ptr<T>(), dbeta.ptr<T>());
+      group_norm_dparams(x.ptr<T>(), mean.ptr<T>(), rstd.ptr<T>(), dy.ptr<T>(), d, dgamma.ptr<T>(),
+                         dbeta.ptr<T>());
   });
 }
 
@@ -217,8 +217,8 @@ void CpuBackend::softmax_forward(const TensorRef& x, int64_t outer, int64_t D, i
   });
 }
 
-void CpuBackend::softmax_backward(const TensorRef& y, const TensorRef& dy, int64_t outer,
-                                  int64_t D, int64_t inner, const TensorRef& dx) {
+void CpuBackend::softmax_backward(const TensorRef& y, const TensorRef& dy, int64_t outer, int64_t D,
+                                  int64_t inner, const TensorRef& dx) {
   cpu::dispatch_float(y.dtype, "softmax_backward", [&](auto t) {
     using T = decltype(t);
     softmax_backward_impl(y.ptr<T>(), dy.ptr<T>(), outer, D, inner, dx.ptr<T>());

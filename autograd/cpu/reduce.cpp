@@ -61,8 +61,7 @@ void CpuBackend::sum_axis(const TensorRef& x, int64_t outer, int64_t R, int64_t 
   });
 }
 
-void CpuBackend::squared_error_sum(const TensorRef& a, const TensorRef& b,
-                                   const TensorRef& out) {
+void CpuBackend::squared_error_sum(const TensorRef& a, const TensorRef& b, const TensorRef& out) {
   cpu::dispatch_float(a.dtype, "mse_loss", [&](auto tag) {
     using T = decltype(tag);
     const T* pa = a.ptr<T>();

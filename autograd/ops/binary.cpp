@@ -24,8 +24,8 @@ void check_compatible(const Tensor& a, const Tensor& b, const char* op) {
     throw std::runtime_error(std::string(op) + ": tensors on different devices (" +
                              device_name(a.device()) + ", " + device_name(b.device()) + ")");
   if (a.dtype() != b.dtype())
-    throw std::runtime_error(std::string(op) + ": mixed dtypes (" + dtype_name(a.dtype()) +
-                             ", " + dtype_name(b.dtype()) + ")");
+    throw std::runtime_error(std::string(op) + ": mixed dtypes (" + dtype_name(a.dtype()) + ", " +
+                             dtype_name(b.dtype()) + ")");
 }
 
 void check_dim(const Tensor& t, int ndim, const char* op) {
@@ -130,14 +130,14 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor y = binary_forward(BinaryOp::Mul, a, b, "mul");
   if (!needs_grad({a, b})) return y;
-  return record("mul", y, {a, b},
-                [sa = SavedTensor(a), sb = SavedTensor(b)](const Tensor& dy,
-                                                           const std::vector<bool>& need) {
-                  const Tensor& a = sa.get();
-                  const Tensor& b = sb.get();
-                  return std::vector<Tensor>{need[0] ? sum_to(mul(dy, b), a.shape()) : Tensor(),
-                                             need[1] ? sum_to(mul(dy, a), b.shape()) : Tensor()};
-                });
+  return record(
+      "mul", y, {a, b},
+      [sa = SavedTensor(a), sb = SavedTensor(b)](const Tensor& dy, const std::vector<bool>& need) {
+        const Tensor& a = sa.get();
+        const Tensor& b = sb.get();
+        return std::vector<Tensor>{need[0] ? sum_to(mul(dy, b), a.shape()) : Tensor(),
+                                   need[1] ? sum_to(mul(dy, a), b.shape()) : Tensor()};
+      });
 }
 
 // d(a / b) = da / b - (a / b) db / b

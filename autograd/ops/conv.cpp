@@ -93,20 +93,19 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stri
   const bool save_x = wc.requires_grad(), save_w = xc.requires_grad();
   SavedTensor sx = save_x ? SavedTensor(xc) : SavedTensor();
   SavedTensor sw = save_w ? SavedTensor(wc) : SavedTensor();
-  return record(
-      "conv2d", y, {xc, wc, bc},
-      [sx = std::move(sx), sw = std::move(sw), save_x, save_w, xs = x.shape(), ws = w.shape(),
-       params](const Tensor& dy_in, const std::vector<bool>& need) {
-        const Tensor dy = dy_in.contiguous();  // (N, K, P, Q)
-        Tensor dx = grad_if(need[0], xs, dy);
-        Tensor dw = grad_if(need[1], ws, dy);
-        Tensor db = grad_if(need[2], {ws[0]}, dy);
-        backend_of(dy).conv2d_backward(saved_or_shape(sx, save_x, xs, dy.dtype()),
-                                       saved_or_shape(sw, save_w, ws, dy.dtype()), dy.ref(),
-                                       ref_or_null(dx), ref_or_null(dw), ref_or_null(db),
-                                       params);
-        return std::vector<Tensor>{dx, dw, db};
-      });
+  return record("conv2d", y, {xc, wc, bc},
+                [sx = std::move(sx), sw = std::move(sw), save_x, save_w, xs = x.shape(),
+                 ws = w.shape(), params](const Tensor& dy_in, const std::vector<bool>& need) {
+                  const Tensor dy = dy_in.contiguous();  // (N, K, P, Q)
+                  Tensor dx = grad_if(need[0], xs, dy);
+                  Tensor dw = grad_if(need[1], ws, dy);
+                  Tensor db = grad_if(need[2], {ws[0]}, dy);
+                  backend_of(dy).conv2d_backward(saved_or_shape(sx, save_x, xs, dy.dtype()),
+                                                 saved_or_shape(sw, save_w, ws, dy.dtype()),
+                                                 dy.ref(), ref_or_null(dx), ref_or_null(dw),
+                                                 ref_or_null(db), params);
+                  return std::vector<Tensor>{dx, dw, db};
+                });
 }
 
 // dx = the sum of dy over each 2x2 block.

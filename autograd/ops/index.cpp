@@ -8,8 +8,7 @@ Tensor gather(const Tensor& table, const Tensor& idx) {
   detail::check_float(table, "gather");
   if (idx.dtype() != DType::I32 || idx.dim() != 1)
     throw std::runtime_error("gather: indices must be a 1-d int32 tensor, got " +
-                             std::string(dtype_name(idx.dtype())) + " " +
-                             shape_str(idx.shape()));
+                             std::string(dtype_name(idx.dtype())) + " " + shape_str(idx.shape()));
   if (table.dim() < 1) throw std::runtime_error("gather: table must have at least 1 dim");
   if (idx.device() != table.device())
     throw std::runtime_error("gather: table and indices on different devices");
@@ -20,13 +19,12 @@ Tensor gather(const Tensor& table, const Tensor& idx) {
   Tensor y = empty(shape, table.dtype(), table.device());
   detail::backend_of(table).gather_rows(tc.ref(), ic.ref(), y.ref());
   if (!needs_grad({table})) return y;
-  return record("gather", y, {table},
-                [ts = table.shape(), ic](const Tensor& dy, const std::vector<bool>&) {
-                  Tensor dtable = zeros(ts, dy.dtype(), dy.device());
-                  detail::backend_of(dy).scatter_add_rows(dy.contiguous().ref(), ic.ref(),
-                                                          dtable.ref());
-                  return std::vector<Tensor>{dtable};
-                });
+  return record(
+      "gather", y, {table}, [ts = table.shape(), ic](const Tensor& dy, const std::vector<bool>&) {
+        Tensor dtable = zeros(ts, dy.dtype(), dy.device());
+        detail::backend_of(dy).scatter_add_rows(dy.contiguous().ref(), ic.ref(), dtable.ref());
+        return std::vector<Tensor>{dtable};
+      });
 }
 
 }  // namespace ag

@@ -19,8 +19,7 @@ Tensor mse_loss(const Tensor& a, const Tensor& b) {
                 [sa = SavedTensor(ac), sb = SavedTensor(bc), n](const Tensor& dy,
                                                                 const std::vector<bool>& need) {
                   Tensor da = mul(sub(sa.get(), sb.get()), dy * (2.0 / n));
-                  return std::vector<Tensor>{need[0] ? da : Tensor(),
-                                             need[1] ? neg(da) : Tensor()};
+                  return std::vector<Tensor>{need[0] ? da : Tensor(), need[1] ? neg(da) : Tensor()};
                 });
 }
 

@@ -37,11 +37,11 @@ void check_matmul(const Tensor& a, const Tensor& b) {
   detail::check_compatible(a, b, "matmul");
   bool ok_dims = (a.dim() == 2 || a.dim() == 3) && (b.dim() == 2 || b.dim() == 3);
   if (!ok_dims)
-    throw std::runtime_error("matmul: expected 2-d or 3-d operands, got " +
-                             shape_str(a.shape()) + " and " + shape_str(b.shape()));
+    throw std::runtime_error("matmul: expected 2-d or 3-d operands, got " + shape_str(a.shape()) +
+                             " and " + shape_str(b.shape()));
   if (a.shape()[a.dim() - 1] != b.shape()[b.dim() - 2])
-    throw std::runtime_error("matmul: inner dimensions differ: " + shape_str(a.shape()) +
-                             " x " + shape_str(b.shape()));
+    throw std::runtime_error("matmul: inner dimensions differ: " + shape_str(a.shape()) + " x " +
+                             shape_str(b.shape()));
   if (a.dim() == 3 && b.dim() == 3 && a.shape()[0] != b.shape()[0])
     throw std::runtime_error("matmul: batch sizes differ: " + shape_str(a.shape()) + " x " +
                              shape_str(b.shape()));
@@ -88,22 +88,22 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   check_matmul(a, b);
   Tensor c = matmul_forward(a, b);
   if (!needs_grad({a, b})) return c;
-  return record("matmul", c, {a, b},
-                [sa = SavedTensor(a), sb = SavedTensor(b)](const Tensor& dc,
-                                                           const std::vector<bool>& need) {
-                  const Tensor& a = sa.get();
-                  const Tensor& b = sb.get();
-                  Tensor da, db;
-                  if (need[0]) {
-                    da = matmul_forward(dc, transpose_last(b));
-                    if (a.dim() == 2 && da.dim() == 3) da = sum(da, {0});
-                  }
-                  if (need[1]) {
-                    db = matmul_forward(transpose_last(a), dc);
-                    if (b.dim() == 2 && db.dim() == 3) db = sum(db, {0});
-                  }
-                  return std::vector<Tensor>{da, db};
-                });
+  return record(
+      "matmul", c, {a, b},
+      [sa = SavedTensor(a), sb = SavedTensor(b)](const Tensor& dc, const std::vector<bool>& need) {
+        const Tensor& a = sa.get();
+        const Tensor& b = sb.get();
+        Tensor da, db;
+        if (need[0]) {
+          da = matmul_forward(dc, transpose_last(b));
+          if (a.dim() == 2 && da.dim() == 3) da = sum(da, {0});
+        }
+        if (need[1]) {
+          db = matmul_forward(transpose_last(a), dc);
+          if (b.dim() == 2 && db.dim() == 3) db = sum(db, {0});
+        }
+        return std::vector<Tensor>{da, db};
+      });
 }
 
 }  // namespace ag

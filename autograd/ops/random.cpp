@@ -7,8 +7,7 @@ namespace ag {
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   detail::check_float(x, "dropout");
   if (!(p >= 0.0 && p < 1.0))
-    throw std::runtime_error("dropout: probability " + std::to_string(p) +
-                             " is outside [0, 1)");
+    throw std::runtime_error("dropout: probability " + std::to_string(p) + " is outside [0, 1)");
   if (!training || p == 0.0) return x;
   Generator& g = gen ? *gen : default_generator();
   Tensor mask = empty(x.shape(), x.dtype(), x.device());

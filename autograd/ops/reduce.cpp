@@ -23,9 +23,12 @@ Tensor sum_axis_run(const Tensor& x, int first, int last) {
   int64_t outer = 1, R = 1, inner = 1;
   Shape out_shape = s;
   for (int i = 0; i < static_cast<int>(s.size()); ++i) {
-    if (i < first) outer *= s[i];
-    else if (i > last) inner *= s[i];
-    else R *= s[i], out_shape[i] = 1;
+    if (i < first)
+      outer *= s[i];
+    else if (i > last)
+      inner *= s[i];
+    else
+      R *= s[i], out_shape[i] = 1;
   }
   Tensor y = empty(out_shape, x.dtype(), x.device());
   detail::backend_of(x).sum_axis(x.ref(), outer, R, inner, y.ref());
@@ -36,8 +39,10 @@ Shape reduced_shape(const Shape& s, const std::vector<int>& axes, bool keepdim) 
   Shape out;
   for (int i = 0; i < static_cast<int>(s.size()); ++i) {
     bool reduced = std::find(axes.begin(), axes.end(), i) != axes.end();
-    if (!reduced) out.push_back(s[i]);
-    else if (keepdim) out.push_back(1);
+    if (!reduced)
+      out.push_back(s[i]);
+    else if (keepdim)
+      out.push_back(1);
   }
   return out;
 }

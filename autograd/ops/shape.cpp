@@ -14,13 +14,14 @@ Shape infer_shape(Shape shape, int64_t numel, const Shape& from) {
   int64_t known = 1;
   int infer = -1;
   for (int i = 0; i < static_cast<int>(shape.size()); ++i) {
-    if (shape[i] == -1 && infer < 0) infer = i;
-    else known *= shape[i];
+    if (shape[i] == -1 && infer < 0)
+      infer = i;
+    else
+      known *= shape[i];
   }
   if (infer >= 0 && known > 0 && numel % known == 0) shape[infer] = numel / known;
   if (shape_numel(shape) != numel || (infer >= 0 && known == 0))
-    throw std::runtime_error("reshape: cannot view " + shape_str(from) + " as " +
-                             shape_str(shape));
+    throw std::runtime_error("reshape: cannot view " + shape_str(from) + " as " + shape_str(shape));
   return shape;
 }
 
@@ -30,9 +31,8 @@ Tensor contiguous(const Tensor& x) {
   if (x.is_contiguous()) return x;
   Tensor y = x.clone();
   if (!needs_grad({x})) return y;
-  return record("contiguous", y, {x}, [](const Tensor& dy, const std::vector<bool>&) {
-    return std::vector<Tensor>{dy};
-  });
+  return record("contiguous", y, {x},
+                [](const Tensor& dy, const std::vector<bool>&) { return std::vector<Tensor>{dy}; });
 }
 
 Tensor Tensor::contiguous() const { return ag::contiguous(*this); }
@@ -50,8 +50,8 @@ Tensor reshape(const Tensor& x, Shape shape) {
 Tensor permute(const Tensor& x, const std::vector<int>& dims) {
   const int n = x.dim();
   if (static_cast<int>(dims.size()) != n)
-    throw std::runtime_error("permute: " + std::to_string(dims.size()) +
-                             " dims given for a " + std::to_string(n) + "-d tensor");
+    throw std::runtime_error("permute: " + std::to_string(dims.size()) + " dims given for a " +
+                             std::to_string(n) + "-d tensor");
   std::vector<int> inverse(n, -1);
   Shape shape(n), strides(n);
   for (int i = 0; i < n; ++i) {
@@ -80,9 +80,9 @@ Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end) {
   axis = detail::normalize_axis(axis, x.dim(), "slice");
   const int64_t size = x.shape()[axis];
   if (start < 0 || start > end || end > size)
-    throw std::runtime_error("slice: range [" + std::to_string(start) + ", " +
-                             std::to_string(end) + ") invalid for axis " +
-                             std::to_string(axis) + " of size " + std::to_string(size));
+    throw std::runtime_error("slice: range [" + std::to_string(start) + ", " + std::to_string(end) +
+                             ") invalid for axis " + std::to_string(axis) + " of size " +
+                             std::to_string(size));
   Shape shape = x.shape();
   shape[axis] = end - start;
   Tensor y = make_view(x, shape, x.strides(), x.offset() + start * x.strides()[axis]);

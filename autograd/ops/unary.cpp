@@ -10,8 +10,8 @@ namespace {
 
 enum class Keep { Input, Output, Nothing };
 
-Tensor unary_op(UnaryOp op, const char* name, const Tensor& x, Keep keep,
-                double alpha = 0.0, double beta = 0.0) {
+Tensor unary_op(UnaryOp op, const char* name, const Tensor& x, Keep keep, double alpha = 0.0,
+                double beta = 0.0) {
   detail::check_float(x, name);
   Tensor xc = x.contiguous();
   Tensor y = empty(x.shape(), x.dtype(), x.device());
@@ -19,15 +19,14 @@ Tensor unary_op(UnaryOp op, const char* name, const Tensor& x, Keep keep,
   if (!needs_grad({x})) return y;
   SavedTensor sx = keep == Keep::Input ? SavedTensor(xc) : SavedTensor();
   SavedTensor sy = keep == Keep::Output ? SavedTensor(y) : SavedTensor();
-  return record(name, y, {x},
-                [op, alpha, sx, sy](const Tensor& dy, const std::vector<bool>&) {
-                  Tensor g = dy.contiguous();
-                  Tensor dx = empty_like(g);
-                  TensorRef xr = sx.get().defined() ? sx.get().ref() : TensorRef{};
-                  TensorRef yr = sy.get().defined() ? sy.get().ref() : TensorRef{};
-                  backend_of(g).unary_backward(op, xr, yr, g.ref(), dx.ref(), alpha);
-                  return std::vector<Tensor>{dx};
-                });
+  return record(name, y, {x}, [op, alpha, sx, sy](const Tensor& dy, const std::vector<bool>&) {
+    Tensor g = dy.contiguous();
+    Tensor dx = empty_like(g);
+    TensorRef xr = sx.get().defined() ? sx.get().ref() : TensorRef{};
+    TensorRef yr = sy.get().defined() ? sy.get().ref() : TensorRef{};
+    backend_of(g).unary_backward(op, xr, yr, g.ref(), dx.ref(), alpha);
+    return std::vector<Tensor>{dx};
+  });
 }
 
 }  // namespace
@@ -40,9 +39,7 @@ Tensor pow(const Tensor& x, double exponent) {
   return unary_op(UnaryOp::Pow, "pow", x, Keep::Input, exponent);
 }
 Tensor square(const Tensor& x) { return unary_op(UnaryOp::Square, "square", x, Keep::Input); }
-Tensor sigmoid(const Tensor& x) {
-  return unary_op(UnaryOp::Sigmoid, "sigmoid", x, Keep::Output);
-}
+Tensor sigmoid(const Tensor& x) { return unary_op(UnaryOp::Sigmoid, "sigmoid", x, Keep::Output); }
 Tensor silu(const Tensor& x) { return unary_op(UnaryOp::Silu, "silu", x, Keep::Input); }
 Tensor tanh(const Tensor& x) { return unary_op(UnaryOp::Tanh, "tanh", x, Keep::Output); }
 Tensor affine(const Tensor& x, double alpha, double beta) {
