@@ -1,5 +1,6 @@
 // Elementwise kernels: strided copy (with dtype conversion and broadcast),
 // fill, binary ops with broadcasting, unary ops and their derivatives.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -32,6 +33,8 @@ void copy_typed(const TensorRef& src, const TensorRef& dst) {
     D* dp = d + off[1];
     if (st[0] == 1 && st[1] == 1) {
       for (int64_t i = 0; i < n; ++i) dp[i] = static_cast<D>(sp[i]);
+    } else if (st[0] == 0 && st[1] == 1) {  // broadcasting one value along the run
+      std::fill(dp, dp + n, static_cast<D>(*sp));
     } else {
       for (int64_t i = 0; i < n; ++i) dp[i * st[1]] = static_cast<D>(sp[i * st[0]]);
     }
