@@ -55,7 +55,7 @@ Tensor record(const char* name, const Tensor& y, const std::vector<Tensor>& inpu
       e.fn = t.grad_fn();
     node->next.push_back(std::move(e));
     node->need.push_back(need);
-    node->input_shapes.push_back(t.defined() ? t.shape() : Shape{});
+    node->inputs.push_back(t.defined() ? InputMeta{t.shape(), t.dtype(), t.device()} : InputMeta{});
   }
   node->backward = std::move(backward);
   y.impl()->requires_grad = true;
@@ -86,6 +86,7 @@ std::vector<std::shared_ptr<Node>> topological_order(const std::shared_ptr<Node>
 }
 
 void accumulate_leaf(TensorImpl* leaf, const Tensor& g) {
+  if (leaf->grad) check_matches(g, Tensor(leaf->grad), "accumulating into .grad");
   if (!leaf->grad) {
     leaf->grad = g.clone().impl_ptr();  // owned, so later accumulation may write in place
   } else {
@@ -95,14 +96,25 @@ void accumulate_leaf(TensorImpl* leaf, const Tensor& g) {
   }
 }
 
+std::string describe(const Shape& shape, DType dtype, Device device) {
+  return std::string(dtype_name(dtype)) + " " + shape_str(shape) + " on " + device_name(device);
+}
+
 void check_grad(const Node& node, size_t i, const Tensor& g) {
-  if (g.shape() != node.input_shapes[i])
-    throw std::runtime_error("backward of '" + node.name + "' returned a gradient of shape " +
-                             shape_str(g.shape()) + " for input " + std::to_string(i) +
-                             " of shape " + shape_str(node.input_shapes[i]));
+  const InputMeta& in = node.inputs[i];
+  if (g.shape() != in.shape || g.dtype() != in.dtype || g.device() != in.device)
+    throw std::runtime_error("backward of '" + node.name + "' returned a " +
+                             describe(g.shape(), g.dtype(), g.device()) + " gradient for input " +
+                             std::to_string(i) + ", a " + describe(in.shape, in.dtype, in.device));
 }
 
 }  // namespace
+
+void check_matches(const Tensor& g, const Tensor& t, const std::string& what) {
+  if (g.shape() != t.shape() || g.dtype() != t.dtype() || g.device() != t.device())
+    throw std::runtime_error(what + ": gradient is " + describe(g.shape(), g.dtype(), g.device()) +
+                             ", tensor is " + describe(t.shape(), t.dtype(), t.device()));
+}
 
 void run_backward(const Tensor& root, const Tensor& grad_output) {
   if (!root.requires_grad())
@@ -114,9 +126,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
                                shape_str(root.shape()));
     grad = ones(root.shape(), root.dtype(), root.device());
   }
-  if (grad.shape() != root.shape())
-    throw std::runtime_error("backward(): gradient shape " + shape_str(grad.shape()) +
-                             " differs from tensor shape " + shape_str(root.shape()));
+  check_matches(grad, root, "backward()");
   NoGradGuard no_grad;
   if (root.is_leaf()) {
     accumulate_leaf(root.impl(), grad);

@@ -54,11 +54,18 @@ struct Edge {
 using BackwardFn =
     std::function<std::vector<Tensor>(const Tensor& dy, const std::vector<bool>& need)>;
 
+// What a gradient for an input must look like.
+struct InputMeta {
+  Shape shape;
+  DType dtype = DType::F32;
+  Device device = Device::CPU;
+};
+
 struct Node {
   std::string name;
   std::vector<Edge> next;
   std::vector<bool> need;  // does input i want a gradient
-  std::vector<Shape> input_shapes;
+  std::vector<InputMeta> inputs;
   BackwardFn backward;
   bool released = false;
   void release();
@@ -72,5 +79,8 @@ Tensor record(const char* name, const Tensor& y, const std::vector<Tensor>& inpu
               BackwardFn backward);
 
 void run_backward(const Tensor& root, const Tensor& grad_output);
+
+// Throws "<what>: ..." unless g has t's shape, dtype and device.
+void check_matches(const Tensor& g, const Tensor& t, const std::string& what);
 
 }  // namespace ag

@@ -28,12 +28,12 @@ TensorImpl* Tensor::impl() const {
 }
 
 int64_t Tensor::size(int d) const {
-  int n = dim();
-  if (d < 0) d += n;
-  if (d < 0 || d >= n)
+  const int n = dim();
+  const int i = d < 0 ? d + n : d;
+  if (i < 0 || i >= n)
     throw std::runtime_error("size(" + std::to_string(d) + ") of a " + std::to_string(n) +
                              "-d tensor");
-  return shape()[d];
+  return shape()[i];
 }
 
 bool Tensor::is_contiguous() const {
@@ -73,7 +73,10 @@ Tensor& Tensor::set_requires_grad(bool r) {
 }
 
 Tensor Tensor::grad() const { return Tensor(impl()->grad); }
-void Tensor::set_grad(const Tensor& g) const { impl()->grad = g.impl_; }
+void Tensor::set_grad(const Tensor& g) const {
+  if (g.defined()) check_matches(g, *this, "set_grad");
+  impl()->grad = g.impl_;
+}
 void Tensor::zero_grad() const { impl()->grad.reset(); }
 
 void Tensor::backward(const Tensor& grad_output) const { run_backward(*this, grad_output); }
@@ -150,6 +153,7 @@ Tensor from_vector(const std::vector<int32_t>& data, const Shape& shape, Device 
 }
 
 Tensor arange(int64_t n, DType dtype, Device device) {
+  if (n < 0) throw std::runtime_error("arange: negative length " + std::to_string(n));
   std::vector<double> v(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) v[i] = static_cast<double>(i);
   return from_vector(v, {n}, device).to(dtype);
@@ -160,19 +164,6 @@ Tensor rand(const Shape& shape, Generator* gen, DType dtype, Device device) {
 }
 Tensor randn(const Shape& shape, Generator* gen, DType dtype, Device device) {
   return random_tensor(RandomKind::Normal, shape, gen, dtype, device);
-}
-
-Tensor Tensor::clone() const {
-  Tensor out = empty(shape(), dtype(), device());
-  backend(device()).copy(ref(), out.ref());
-  return out;
-}
-
-Tensor Tensor::to(DType t) const {
-  if (t == dtype()) return *this;
-  Tensor out = empty(shape(), t, device());
-  backend(device()).copy(ref(), out.ref());
-  return out;
 }
 
 Tensor Tensor::to(Device d) const {
@@ -228,6 +219,10 @@ const Tensor& Tensor::copy_(const Tensor& src) const {
     throw std::runtime_error("copy_: source shape " + shape_str(src.shape()) +
                              " differs from destination shape " + shape_str(shape()));
   Tensor s = src.device() == device() ? src : src.to(device());
+  if (s.storage() == storage()) {  // overlapping views: read from a snapshot
+    NoGradGuard no_grad;
+    s = s.clone();
+  }
   backend(device()).copy(s.ref(), ref());
   bump_version();
   return *this;

@@ -129,4 +129,24 @@ TEST(Autograd, DeepChainRunsIteratively) {
   EXPECT_TRUE(values_near(x.grad(), {1.0}));
 }
 
+TEST(Autograd, MismatchedGradientsAreRejected) {
+  Tensor x = from_vector(std::vector<float>{1, 2, 3}, {3}).set_requires_grad();
+  EXPECT_THROW(exp(x).backward(ones({3}, DType::F64)), std::runtime_error);  // dtype
+  EXPECT_THROW(x.set_grad(zeros({1})), std::runtime_error);                  // shape
+  EXPECT_THROW(x.set_grad(zeros({3}, DType::F64)), std::runtime_error);      // dtype
+  x.set_grad(ones({3}));
+  sum(x * 2.0).backward();
+  EXPECT_TRUE(values_near(x.grad(), {3, 3, 3}));
+}
+
+TEST(Autograd, CloneAndDtypeConversionKeepTheGraph) {
+  Tensor x = rand_leaf({2, 3}, 7);
+  EXPECT_TRUE(gradcheck([](auto& v) { return mul(v[0].clone(), v[0]); }, {x}));
+  x.zero_grad();
+  Tensor y = sum(x.to(DType::F32) * 3.0);  // float32 graph over a float64 leaf
+  y.backward();
+  ASSERT_EQ(x.grad().dtype(), DType::F64);
+  EXPECT_TRUE(values_near(x.grad(), std::vector<double>(6, 3.0)));
+}
+
 }  // namespace ag::test

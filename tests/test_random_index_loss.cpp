@@ -56,4 +56,12 @@ TEST(MseLoss, ValueAndGradcheck) {
                         {rand_leaf({3, 2}, 56), rand_leaf({2, 3}, 57)}));
 }
 
+TEST(Gather, ChangedIndicesAreCaughtInBackward) {
+  Tensor table = rand_leaf({4}, 58);
+  Tensor idx = from_vector(std::vector<int32_t>{0, 1}, {2});
+  Tensor y = sum(gather(table, idx));
+  idx.copy_(from_vector(std::vector<int32_t>{3, 3}, {2}));
+  EXPECT_THROW(y.backward(), std::runtime_error);
+}
+
 }  // namespace ag::test

@@ -54,4 +54,10 @@ TEST(Shape, Gradcheck) {
       {rand_leaf({3, 2, 3}, 43)}));
 }
 
+TEST(Shape, ReshapeRejectsInvalidSizes) {
+  EXPECT_THROW(reshape(arange(6), {-2, -3}), std::runtime_error);
+  EXPECT_THROW(reshape(arange(6), {-1, -1}), std::runtime_error);
+  EXPECT_EQ(reshape(arange(6), {3, -1}).shape(), (Shape{3, 2}));
+}
+
 }  // namespace ag::test

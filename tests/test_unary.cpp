@@ -51,4 +51,10 @@ TEST(Unary, GradcheckNonContiguous) {
   EXPECT_TRUE(gradcheck([](auto& v) { return exp(slice(v[0], 1, 1, 3)); }, {x}));
 }
 
+TEST(Unary, PowZeroHasZeroGradientAtZero) {
+  Tensor x = from_vector(std::vector<double>{0.0, 2.0}, {2}).set_requires_grad();
+  sum(pow(x, 0.0)).backward();
+  EXPECT_TRUE(values_near(x.grad(), {0.0, 0.0}));
+}
+
 }  // namespace ag::test

@@ -260,12 +260,13 @@ void conv_backward_samples(Backend& mem, const T* x, const T* w, const T* dy, co
 template <class T>
 void bias_grad(const T* dy, const ConvGeometry& g, T* dbias) {
   parallel_for(g.K, g.N * g.K * g.pq(), [&](int64_t k) {
-    T total = 0;
+    double total = 0.0;
     for (int64_t n = 0; n < g.N; ++n) {
       const T* plane = dy + (n * g.K + k) * g.pq();
+#pragma omp simd reduction(+ : total)
       for (int64_t j = 0; j < g.pq(); ++j) total += plane[j];
     }
-    dbias[k] = total;
+    dbias[k] = static_cast<T>(total);
   });
 }
 

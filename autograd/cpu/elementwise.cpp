@@ -159,8 +159,9 @@ void unary_backward_typed(UnaryOp op, const T* x, const T* y, const T* dy, T* dx
     case UnaryOp::Sqrt:
       return map_backward(x, y, dy, dx, n, [](T, T v, T g) { return g * T(0.5) / v; });
     case UnaryOp::Pow:
-      return map_backward(x, y, dy, dx, n,
-                          [alpha](T u, T, T g) { return g * alpha * std::pow(u, alpha - T(1)); });
+      return map_backward(x, y, dy, dx, n, [alpha](T u, T, T g) {
+        return alpha == T(0) ? T(0) : g * alpha * std::pow(u, alpha - T(1));
+      });
     case UnaryOp::Square:
       return map_backward(x, y, dy, dx, n, [](T u, T, T g) { return T(2) * u * g; });
     case UnaryOp::Sigmoid:

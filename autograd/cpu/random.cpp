@@ -2,6 +2,7 @@
 // (seed, offset, i), so blocks of four run in parallel and the CUDA kernel
 // can compute the very same numbers.
 #include <algorithm>
+#include <cmath>
 
 #include "autograd/cpu/cpu_backend.h"
 #include "autograd/cpu/dispatch.h"
@@ -23,6 +24,13 @@ void block_values(RandomKind kind, const philox::Block& b, double p, double v[4]
   }
 }
 
+// A uniform in (0, 1) can round to 1 in float; keep it below, as documented.
+template <class T>
+T to_open_unit(RandomKind kind, double v) {
+  const T t = static_cast<T>(v);
+  return kind == RandomKind::Uniform && t >= T(1) ? std::nextafter(T(1), T(0)) : t;
+}
+
 }  // namespace
 
 void CpuBackend::random(RandomKind kind, uint64_t seed, uint64_t offset, double p,
@@ -37,7 +45,7 @@ void CpuBackend::random(RandomKind kind, uint64_t seed, uint64_t offset, double 
       double v[4];
       block_values(kind, philox::block(seed, offset + static_cast<uint64_t>(j)), p, v);
       const int64_t lanes = std::min<int64_t>(4, n - 4 * j);
-      for (int64_t lane = 0; lane < lanes; ++lane) y[4 * j + lane] = static_cast<T>(v[lane]);
+      for (int64_t lane = 0; lane < lanes; ++lane) y[4 * j + lane] = to_open_unit<T>(kind, v[lane]);
     }
   });
 }

@@ -97,7 +97,12 @@ namespace {
 
 Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
   detail::check_compatible(a, b, name);
-  Shape shape = broadcast_shapes(a.shape(), b.shape());
+  Shape shape;
+  try {
+    shape = broadcast_shapes(a.shape(), b.shape());
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string(name) + ": " + e.what());
+  }
   Tensor y = empty(shape, a.dtype(), a.device());
   backend_of(a).binary(op, detail::broadcast_ref(a, shape), detail::broadcast_ref(b, shape),
                        y.ref());

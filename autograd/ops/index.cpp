@@ -20,9 +20,11 @@ Tensor gather(const Tensor& table, const Tensor& idx) {
   detail::backend_of(table).gather_rows(tc.ref(), ic.ref(), y.ref());
   if (!needs_grad({table})) return y;
   return record(
-      "gather", y, {table}, [ts = table.shape(), ic](const Tensor& dy, const std::vector<bool>&) {
+      "gather", y, {table},
+      [ts = table.shape(), si = SavedTensor(ic)](const Tensor& dy, const std::vector<bool>&) {
         Tensor dtable = zeros(ts, dy.dtype(), dy.device());
-        detail::backend_of(dy).scatter_add_rows(dy.contiguous().ref(), ic.ref(), dtable.ref());
+        detail::backend_of(dy).scatter_add_rows(dy.contiguous().ref(), si.get().ref(),
+                                                dtable.ref());
         return std::vector<Tensor>{dtable};
       });
 }

@@ -14,7 +14,9 @@ Shape infer_shape(Shape shape, int64_t numel, const Shape& from) {
   int64_t known = 1;
   int infer = -1;
   for (int i = 0; i < static_cast<int>(shape.size()); ++i) {
-    if (shape[i] == -1 && infer < 0)
+    if (shape[i] < -1 || (shape[i] == -1 && infer >= 0))
+      throw std::runtime_error("reshape: invalid target shape " + shape_str(shape));
+    if (shape[i] == -1)
       infer = i;
     else
       known *= shape[i];
@@ -36,6 +38,27 @@ Tensor contiguous(const Tensor& x) {
 }
 
 Tensor Tensor::contiguous() const { return ag::contiguous(*this); }
+
+Tensor Tensor::clone() const {
+  Tensor y = empty(shape(), dtype(), device());
+  backend_of(*this).copy(ref(), y.ref());
+  if (!needs_grad({*this})) return y;
+  return record("clone", y, {*this},
+                [](const Tensor& dy, const std::vector<bool>&) { return std::vector<Tensor>{dy}; });
+}
+
+Tensor Tensor::to(DType t) const {
+  if (t == dtype()) return *this;
+  Tensor y = empty(shape(), t, device());
+  backend_of(*this).copy(ref(), y.ref());
+  if (!needs_grad({*this})) return y;
+  if (!is_floating(t))
+    throw std::runtime_error(std::string("to(") + dtype_name(t) +
+                             "): a tensor that requires grad can only become floating point");
+  return record("to", y, {*this}, [from = dtype()](const Tensor& dy, const std::vector<bool>&) {
+    return std::vector<Tensor>{dy.to(from)};
+  });
+}
 
 Tensor reshape(const Tensor& x, Shape shape) {
   shape = infer_shape(std::move(shape), x.numel(), x.shape());
