@@ -1,0 +1,145 @@
+#include "nn/unet.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "nn/init.h"
+
+namespace nn {
+
+using namespace ag;
+
+UNetConfig unet_preset(const std::string& name) {
+  UNetConfig c;  // tiny: ch 32, (1,2,2), 1 block, attention at 7, 8 groups
+  if (name == "tiny") return c;
+  c.num_res_blocks = 2;
+  c.attn_resolutions = {14};
+  if (name == "small") return c;
+  c.num_groups = 32;
+  c.ch = 64;
+  if (name == "base") return c;
+  c.ch = 128;
+  if (name == "paper") return c;
+  throw std::runtime_error("unknown preset '" + name + "' (choose tiny, small, base or paper)");
+}
+
+std::vector<std::string> unet_preset_names() { return {"tiny", "small", "base", "paper"}; }
+
+void UNetLevel::add_res(int64_t j, std::shared_ptr<ResBlock> block) {
+  res.push_back(register_module("res." + std::to_string(j), block));
+  attn.push_back(nullptr);
+}
+
+void UNetLevel::add_attn(int64_t j, std::shared_ptr<AttentionBlock> block) {
+  attn[j] = register_module("attn." + std::to_string(j), block);
+}
+
+void UNetLevel::set_downsample(std::shared_ptr<Downsample> block) {
+  downsample = register_module("downsample", block);
+}
+
+void UNetLevel::set_upsample(std::shared_ptr<Upsample> block) {
+  upsample = register_module("upsample", block);
+}
+
+UNet::UNet(const UNetConfig& c, uint64_t seed) : config(c), dropout_rng(seed + 1) {
+  Generator gen(seed);
+  const int64_t temb_ch = 4 * c.ch, levels = static_cast<int64_t>(c.ch_mult.size());
+  auto has_attn = [&](int64_t res) {
+    return std::find(c.attn_resolutions.begin(), c.attn_resolutions.end(), res) !=
+           c.attn_resolutions.end();
+  };
+  auto res_block = [&](int64_t in, int64_t out) {
+    return std::make_shared<ResBlock>(in, out, temb_ch, c.num_groups, c.dropout, gen,
+                                      &dropout_rng);
+  };
+  temb_ = register_module("temb", std::make_shared<TimestepEmbedding>(c.ch, gen));
+  conv_in_ = register_module("conv_in", std::make_shared<Conv2d>(c.in_ch, c.ch, 3, 1, 1, gen));
+
+  // Down path: remember every output's channels; the up path consumes them.
+  std::vector<int64_t> skip_ch{c.ch};
+  int64_t cur = c.ch, res = c.resolution;
+  for (int64_t i = 0; i < levels; ++i) {
+    auto level = register_module("down." + std::to_string(i), std::make_shared<UNetLevel>());
+    for (int64_t j = 0; j < c.num_res_blocks; ++j) {
+      level->add_res(j, res_block(cur, c.ch * c.ch_mult[i]));
+      cur = c.ch * c.ch_mult[i];
+      if (has_attn(res))
+        level->add_attn(j, std::make_shared<AttentionBlock>(cur, c.num_groups, gen));
+      skip_ch.push_back(cur);
+    }
+    if (i != levels - 1) {
+      level->set_downsample(std::make_shared<Downsample>(cur, gen));
+      skip_ch.push_back(cur);
+      res = (res + 1) / 2;
+    }
+    down_.push_back(level);
+  }
+  mid_res1_ = register_module("mid.res1", res_block(cur, cur));
+  mid_attn_ = register_module("mid.attn", std::make_shared<AttentionBlock>(cur, c.num_groups, gen));
+  mid_res2_ = register_module("mid.res2", res_block(cur, cur));
+
+  // Up path, deepest level first; each block eats one skip connection.
+  up_.resize(levels);
+  for (int64_t i = levels - 1; i >= 0; --i) {
+    auto level = register_module("up." + std::to_string(i), std::make_shared<UNetLevel>());
+    for (int64_t j = 0; j <= c.num_res_blocks; ++j) {
+      level->add_res(j, res_block(cur + skip_ch.back(), c.ch * c.ch_mult[i]));
+      skip_ch.pop_back();
+      cur = c.ch * c.ch_mult[i];
+      if (has_attn(res))
+        level->add_attn(j, std::make_shared<AttentionBlock>(cur, c.num_groups, gen));
+    }
+    if (i != 0) {
+      level->set_upsample(std::make_shared<Upsample>(cur, gen));
+      res *= 2;
+    }
+    up_[i] = level;
+  }
+  norm_out_ = register_module("norm_out", std::make_shared<GroupNorm>(c.num_groups, cur));
+  conv_out_ = register_module(
+      "conv_out", std::make_shared<Conv2d>(cur, c.in_ch, 3, 1, 1, gen, kZeroInitScale));
+}
+
+Tensor UNet::level_down(int64_t i, std::vector<Tensor>& hs, const Tensor& temb) const {
+  const UNetLevel& level = *down_[i];
+  for (size_t j = 0; j < level.res.size(); ++j) {
+    Tensor h = level.res[j]->forward(hs.back(), temb);
+    if (level.attn[j]) h = level.attn[j]->forward(h);
+    hs.push_back(h);
+  }
+  if (level.downsample) hs.push_back(level.downsample->forward(hs.back()));
+  return hs.back();
+}
+
+Tensor UNet::level_up(int64_t i, Tensor h, std::vector<Tensor>& hs, const Tensor& temb) const {
+  const UNetLevel& level = *up_[i];
+  for (size_t j = 0; j < level.res.size(); ++j) {
+    h = level.res[j]->forward(concat({h, hs.back()}, 1), temb);
+    hs.pop_back();
+    if (level.attn[j]) h = level.attn[j]->forward(h);
+  }
+  return level.upsample ? level.upsample->forward(h) : h;
+}
+
+Tensor UNet::forward(const Tensor& x, const Tensor& t) const {
+  if (x.dim() != 4 || x.size(1) != config.in_ch || x.size(2) != config.resolution ||
+      x.size(3) != config.resolution)
+    throw std::runtime_error("UNet: expected input (N, " + std::to_string(config.in_ch) + ", " +
+                             std::to_string(config.resolution) + ", " +
+                             std::to_string(config.resolution) + "), got " +
+                             shape_str(x.shape()));
+  if (t.dim() != 1 || t.size(0) != x.size(0))
+    throw std::runtime_error("UNet: expected one timestep per image, got t of shape " +
+                             shape_str(t.shape()) + " for " + std::to_string(x.size(0)) +
+                             " images");
+  Tensor temb = temb_->forward(t);
+  std::vector<Tensor> hs{conv_in_->forward(x)};
+  for (size_t i = 0; i < down_.size(); ++i) level_down(static_cast<int64_t>(i), hs, temb);
+  Tensor h = mid_res2_->forward(mid_attn_->forward(mid_res1_->forward(hs.back(), temb)), temb);
+  for (int64_t i = static_cast<int64_t>(up_.size()) - 1; i >= 0; --i)
+    h = level_up(i, h, hs, temb);
+  return conv_out_->forward(silu(norm_out_->forward(h)));
+}
+
+}  // namespace nn

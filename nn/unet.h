@@ -1,0 +1,63 @@
+// The DDPM denoiser: a U-Net over images, conditioned on the timestep
+// (Ho et al. 2020, Appendix B; official models/unet.py). Picture and shapes
+// in docs/unet.md.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "nn/blocks.h"
+
+namespace nn {
+
+struct UNetConfig {
+  int64_t in_ch = 1;                       // image channels, also the output's
+  int64_t ch = 32;                         // base channel count
+  std::vector<int64_t> ch_mult{1, 2, 2};  // channels per level = ch * ch_mult[level]
+  int64_t num_res_blocks = 1;              // ResBlocks per level on the way down
+  std::vector<int64_t> attn_resolutions{7};  // add attention at these H (= W)
+  double dropout = 0.1;
+  int64_t num_groups = 8;                  // GroupNorm groups
+  int64_t resolution = 28;                 // input H (= W)
+};
+
+// The named MNIST presets: tiny, small, base, paper (SPEC section 5).
+UNetConfig unet_preset(const std::string& name);
+std::vector<std::string> unet_preset_names();
+
+// One level of the down or up path: ResBlocks, an AttentionBlock after
+// those at an attention resolution, and the resampler to the next level.
+class UNetLevel : public Module {
+ public:
+  std::vector<std::shared_ptr<ResBlock>> res;
+  std::vector<std::shared_ptr<AttentionBlock>> attn;  // null where there is none
+  std::shared_ptr<Downsample> downsample;            // down path, all but the last level
+  std::shared_ptr<Upsample> upsample;                // up path, all but level 0
+
+  void add_res(int64_t j, std::shared_ptr<ResBlock> block);
+  void add_attn(int64_t j, std::shared_ptr<AttentionBlock> block);
+  void set_downsample(std::shared_ptr<Downsample> block);
+  void set_upsample(std::shared_ptr<Upsample> block);
+};
+
+class UNet : public Module {
+ public:
+  explicit UNet(const UNetConfig& config, uint64_t seed = 0);
+  // x (N, in_ch, H, W) at timesteps t (N) -> (N, in_ch, H, W), e.g. the predicted noise.
+  Tensor forward(const Tensor& x, const Tensor& t) const;
+
+  const UNetConfig config;
+  ag::Generator dropout_rng;  // dropout masks; part of a training checkpoint
+
+ private:
+  Tensor level_down(int64_t i, std::vector<Tensor>& hs, const Tensor& temb) const;
+  Tensor level_up(int64_t i, Tensor h, std::vector<Tensor>& hs, const Tensor& temb) const;
+
+  std::shared_ptr<TimestepEmbedding> temb_;
+  std::shared_ptr<Conv2d> conv_in_, conv_out_;
+  std::vector<std::shared_ptr<UNetLevel>> down_, up_;
+  std::shared_ptr<ResBlock> mid_res1_, mid_res2_;
+  std::shared_ptr<AttentionBlock> mid_attn_;
+  std::shared_ptr<GroupNorm> norm_out_;
+};
+
+}  // namespace nn
