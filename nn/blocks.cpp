@@ -59,20 +59,20 @@ Tensor AttentionBlock::forward(const Tensor& x) const {
   Tensor ks = reshape(k->forward(h), {N, C, H * W});
   Tensor vs = reshape(v->forward(h), {N, C, H * W});
   Tensor scores = matmul(transpose(qs, 1, 2), ks) * (1.0 / std::sqrt(static_cast<double>(C)));
-  Tensor weights = softmax(scores, -1);                // (N, HW query, HW key)
-  Tensor out = matmul(vs, transpose(weights, 1, 2));   // (N, C, HW query)
+  Tensor weights = softmax(scores, -1);               // (N, HW query, HW key)
+  Tensor out = matmul(vs, transpose(weights, 1, 2));  // (N, C, HW query)
   return add(x, proj_out->forward(reshape(out, {N, C, H, W})));
 }
 
-ResBlock::ResBlock(int64_t in_ch, int64_t out_ch, int64_t temb_ch, int64_t groups,
-                   double dropout, Generator& gen, Generator* dropout_gen) {
+ResBlock::ResBlock(int64_t in_ch, int64_t out_ch, int64_t temb_ch, int64_t groups, double dropout,
+                   Generator& gen, Generator* dropout_gen) {
   norm1 = register_module("norm1", std::make_shared<GroupNorm>(groups, in_ch));
   conv1 = register_module("conv1", std::make_shared<Conv2d>(in_ch, out_ch, 3, 1, 1, gen));
   temb_proj = register_module("temb_proj", std::make_shared<Linear>(temb_ch, out_ch, gen));
   norm2 = register_module("norm2", std::make_shared<GroupNorm>(groups, out_ch));
   drop = register_module("dropout", std::make_shared<Dropout>(dropout, dropout_gen));
-  conv2 = register_module(
-      "conv2", std::make_shared<Conv2d>(out_ch, out_ch, 3, 1, 1, gen, kZeroInitScale));
+  conv2 = register_module("conv2",
+                          std::make_shared<Conv2d>(out_ch, out_ch, 3, 1, 1, gen, kZeroInitScale));
   if (in_ch != out_ch)
     nin_shortcut =
         register_module("nin_shortcut", std::make_shared<Conv2d>(in_ch, out_ch, 1, 1, 0, gen));

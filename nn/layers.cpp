@@ -5,8 +5,8 @@
 namespace nn {
 
 Linear::Linear(int64_t in, int64_t out, ag::Generator& gen, double init_scale) {
-  weight = register_parameter("weight", variance_scaling_uniform({out, in}, in, out,
-                                                                 init_scale, gen));
+  weight =
+      register_parameter("weight", variance_scaling_uniform({out, in}, in, out, init_scale, gen));
   bias = register_parameter("bias", ag::zeros({out}));
 }
 

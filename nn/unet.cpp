@@ -50,8 +50,7 @@ UNet::UNet(const UNetConfig& c, uint64_t seed) : config(c), dropout_rng(seed + 1
            c.attn_resolutions.end();
   };
   auto res_block = [&](int64_t in, int64_t out) {
-    return std::make_shared<ResBlock>(in, out, temb_ch, c.num_groups, c.dropout, gen,
-                                      &dropout_rng);
+    return std::make_shared<ResBlock>(in, out, temb_ch, c.num_groups, c.dropout, gen, &dropout_rng);
   };
   temb_ = register_module("temb", std::make_shared<TimestepEmbedding>(c.ch, gen));
   conv_in_ = register_module("conv_in", std::make_shared<Conv2d>(c.in_ch, c.ch, 3, 1, 1, gen));
@@ -97,8 +96,8 @@ UNet::UNet(const UNetConfig& c, uint64_t seed) : config(c), dropout_rng(seed + 1
     up_[i] = level;
   }
   norm_out_ = register_module("norm_out", std::make_shared<GroupNorm>(c.num_groups, cur));
-  conv_out_ = register_module(
-      "conv_out", std::make_shared<Conv2d>(cur, c.in_ch, 3, 1, 1, gen, kZeroInitScale));
+  conv_out_ = register_module("conv_out",
+                              std::make_shared<Conv2d>(cur, c.in_ch, 3, 1, 1, gen, kZeroInitScale));
 }
 
 Tensor UNet::level_down(int64_t i, std::vector<Tensor>& hs, const Tensor& temb) const {
@@ -127,8 +126,7 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t) const {
       x.size(3) != config.resolution)
     throw std::runtime_error("UNet: expected input (N, " + std::to_string(config.in_ch) + ", " +
                              std::to_string(config.resolution) + ", " +
-                             std::to_string(config.resolution) + "), got " +
-                             shape_str(x.shape()));
+                             std::to_string(config.resolution) + "), got " + shape_str(x.shape()));
   if (t.dim() != 1 || t.size(0) != x.size(0))
     throw std::runtime_error("UNet: expected one timestep per image, got t of shape " +
                              shape_str(t.shape()) + " for " + std::to_string(x.size(0)) +
@@ -137,8 +135,7 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t) const {
   std::vector<Tensor> hs{conv_in_->forward(x)};
   for (size_t i = 0; i < down_.size(); ++i) level_down(static_cast<int64_t>(i), hs, temb);
   Tensor h = mid_res2_->forward(mid_attn_->forward(mid_res1_->forward(hs.back(), temb)), temb);
-  for (int64_t i = static_cast<int64_t>(up_.size()) - 1; i >= 0; --i)
-    h = level_up(i, h, hs, temb);
+  for (int64_t i = static_cast<int64_t>(up_.size()) - 1; i >= 0; --i) h = level_up(i, h, hs, temb);
   return conv_out_->forward(silu(norm_out_->forward(h)));
 }
 

@@ -10,14 +10,14 @@
 namespace nn {
 
 struct UNetConfig {
-  int64_t in_ch = 1;                       // image channels, also the output's
-  int64_t ch = 32;                         // base channel count
-  std::vector<int64_t> ch_mult{1, 2, 2};  // channels per level = ch * ch_mult[level]
-  int64_t num_res_blocks = 1;              // ResBlocks per level on the way down
+  int64_t in_ch = 1;                         // image channels, also the output's
+  int64_t ch = 32;                           // base channel count
+  std::vector<int64_t> ch_mult{1, 2, 2};     // channels per level = ch * ch_mult[level]
+  int64_t num_res_blocks = 1;                // ResBlocks per level on the way down
   std::vector<int64_t> attn_resolutions{7};  // add attention at these H (= W)
   double dropout = 0.1;
-  int64_t num_groups = 8;                  // GroupNorm groups
-  int64_t resolution = 28;                 // input H (= W)
+  int64_t num_groups = 8;   // GroupNorm groups
+  int64_t resolution = 28;  // input H (= W)
 };
 
 // The named MNIST presets: tiny, small, base, paper (SPEC section 5).
@@ -30,8 +30,8 @@ class UNetLevel : public Module {
  public:
   std::vector<std::shared_ptr<ResBlock>> res;
   std::vector<std::shared_ptr<AttentionBlock>> attn;  // null where there is none
-  std::shared_ptr<Downsample> downsample;            // down path, all but the last level
-  std::shared_ptr<Upsample> upsample;                // up path, all but level 0
+  std::shared_ptr<Downsample> downsample;             // down path, all but the last level
+  std::shared_ptr<Upsample> upsample;                 // up path, all but level 0
 
   void add_res(int64_t j, std::shared_ptr<ResBlock> block);
   void add_attn(int64_t j, std::shared_ptr<AttentionBlock> block);

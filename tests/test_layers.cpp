@@ -1,1 +1,144 @@
+// Gradient checks in float64 for every nn layer and for a whole small U-Net,
+// plus the module machinery (names, train/eval, dtype moves).
+#include <cmath>
+
+#include "nn/unet.h"
 #include "tests/gradcheck.h"
+
+namespace ag::test {
+
+namespace {
+
+// Float64 parameters with random values: DDPM's near-zero inits would make
+// the residual branches' gradients vanish and the checks weak.
+void randomize(nn::Module& m, uint64_t seed) {
+  m.to(DType::F64);
+  Generator gen(seed);
+  NoGradGuard no_grad;
+  for (const Tensor& p : m.parameters()) p.copy_(randn(p.shape(), &gen, DType::F64) * 0.5);
+}
+
+// The module's parameters followed by `extra`, as gradcheck inputs.
+std::vector<Tensor> with_params(const nn::Module& m, std::vector<Tensor> extra) {
+  std::vector<Tensor> all = m.parameters();
+  all.insert(all.end(), extra.begin(), extra.end());
+  return all;
+}
+
+Tensor timesteps(std::vector<int32_t> t) {
+  const int64_t n = static_cast<int64_t>(t.size());
+  return from_vector(t, {n});
+}
+
+}  // namespace
+
+TEST(Layers, LinearConvNormGradcheck) {
+  Generator gen(1);
+  nn::Linear lin(3, 2, gen);
+  randomize(lin, 2);
+  Tensor x = rand_leaf({4, 3}, 3);
+  EXPECT_TRUE(gradcheck([&](auto& v) { return lin.forward(v.back()); }, with_params(lin, {x})));
+  nn::Conv2d conv(2, 3, 3, 2, 1, gen);
+  randomize(conv, 4);
+  Tensor img = rand_leaf({2, 2, 5, 5}, 5);
+  EXPECT_TRUE(gradcheck([&](auto& v) { return conv.forward(v.back()); }, with_params(conv, {img})));
+  nn::GroupNorm norm(2, 4);
+  randomize(norm, 6);
+  Tensor h = rand_leaf({2, 4, 3, 3}, 7);
+  EXPECT_TRUE(gradcheck([&](auto& v) { return norm.forward(v.back()); }, with_params(norm, {h})));
+}
+
+TEST(Layers, LinearMatchesDefinition) {
+  Generator gen(1);
+  nn::Linear lin(2, 1, gen);
+  NoGradGuard no_grad;
+  lin.weight.copy_(from_vector(std::vector<float>{2, -1}, {1, 2}));
+  lin.bias.copy_(from_vector(std::vector<float>{0.5}, {1}));
+  EXPECT_TRUE(values_near(lin.forward(from_vector(std::vector<float>{3, 4}, {1, 2})), {2.5}));
+}
+
+TEST(Layers, DropoutFollowsTrainMode) {
+  Generator gen(3);
+  nn::Dropout drop(0.5, &gen);
+  Tensor x = ones({1000});
+  drop.eval();
+  EXPECT_TRUE(drop.forward(x).same(x));
+  drop.train();
+  double zeros_seen = 0;
+  for (float v : drop.forward(x).to_vector<float>()) zeros_seen += v == 0.0f;
+  EXPECT_NEAR(zeros_seen / 1000, 0.5, 0.06);
+}
+
+TEST(Layers, ResamplersGradcheck) {
+  Generator gen(2);
+  nn::Downsample down(2, gen);
+  randomize(down, 8);
+  Tensor x = rand_leaf({1, 2, 5, 5}, 9);
+  EXPECT_EQ(down.forward(x).shape(), (Shape{1, 2, 3, 3}));
+  EXPECT_TRUE(gradcheck([&](auto& v) { return down.forward(v.back()); }, with_params(down, {x})));
+  nn::Upsample up(2, gen);
+  randomize(up, 10);
+  Tensor y = rand_leaf({1, 2, 2, 2}, 11);
+  EXPECT_EQ(up.forward(y).shape(), (Shape{1, 2, 4, 4}));
+  EXPECT_TRUE(gradcheck([&](auto& v) { return up.forward(v.back()); }, with_params(up, {y})));
+}
+
+TEST(Layers, AttentionBlockGradcheck) {
+  Generator gen(3);
+  nn::AttentionBlock attn(4, 2, gen);
+  randomize(attn, 12);
+  Tensor x = rand_leaf({2, 4, 2, 3}, 13);
+  EXPECT_TRUE(gradcheck([&](auto& v) { return attn.forward(v.back()); }, with_params(attn, {x})));
+}
+
+TEST(Layers, ResBlockGradcheck) {
+  Generator gen(4), drop_gen(5);
+  nn::ResBlock block(2, 4, 6, 2, 0.0, gen, &drop_gen);  // channel change: 1x1 shortcut
+  randomize(block, 14);
+  Tensor x = rand_leaf({2, 2, 3, 3}, 15), temb = rand_leaf({2, 6}, 16);
+  EXPECT_TRUE(gradcheck([&](auto& v) { return block.forward(v[v.size() - 2], v.back()); },
+                        with_params(block, {x, temb})));
+}
+
+TEST(Layers, ResBlockWithDropoutGradcheck) {
+  Generator gen(4), drop_gen(5);
+  nn::ResBlock block(4, 4, 6, 2, 0.3, gen, &drop_gen);  // identity shortcut
+  randomize(block, 17);
+  Tensor x = rand_leaf({2, 4, 3, 3}, 18), temb = rand_leaf({2, 6}, 19);
+  EXPECT_TRUE(gradcheck(
+      [&](auto& v) {
+        drop_gen.set_state(5, 0);  // the same mask at every evaluation
+        return block.forward(v[v.size() - 2], v.back());
+      },
+      with_params(block, {x, temb})));
+}
+
+TEST(Layers, TimestepEmbeddingValues) {
+  // dim 4: frequencies 1 and 10000^-1; [sin(t), sin(t/1e4), cos(t), cos(t/1e4)]
+  Tensor e = nn::timestep_embedding(timesteps({0, 2}), 4, DType::F64, Device::CPU);
+  EXPECT_TRUE(values_near(
+      e, {0, 0, 1, 1, std::sin(2.0), std::sin(2e-4), std::cos(2.0), std::cos(2e-4)}, 1e-12));
+}
+
+TEST(UNetGrad, WholeSmallUNetGradcheck) {
+  nn::UNetConfig c;
+  c.ch = 8;
+  c.ch_mult = {1, 2};
+  c.num_res_blocks = 1;
+  c.attn_resolutions = {4};
+  c.num_groups = 4;
+  c.dropout = 0.0;
+  c.resolution = 8;
+  nn::UNet model(c, 1);
+  randomize(model, 20);
+  Tensor x = rand_leaf({1, 1, 8, 8}, 21);
+  Tensor t = timesteps({17});
+  auto f = [&](auto& v) { return model.forward(v.back(), t); };
+  EXPECT_TRUE(gradcheck_directional(f, with_params(model, {x}), 3));
+  // All of the input Jacobian, element by element.
+  std::vector<Tensor> only_x = with_params(model, {x});
+  for (size_t i = 0; i + 1 < only_x.size(); ++i) only_x[i] = only_x[i].detach();
+  EXPECT_TRUE(gradcheck(f, only_x));
+}
+
+}  // namespace ag::test

@@ -1,5 +1,9 @@
 // The DDPM U-Net: parameter counts against the paper's architecture, output
 // shapes for every preset, names as checkpoints use them.
+#include <algorithm>
+#include <cmath>
+#include <set>
+
 #include "nn/unet.h"
 #include "tests/gradcheck.h"
 
@@ -19,6 +23,93 @@ TEST(UNet, ParameterCountsMatchThePaperArchitecture) {
   cifar.attn_resolutions = {16};
   cifar.num_groups = 32;
   EXPECT_EQ(nn::UNet(cifar).num_parameters(), 35746307);
+}
+
+TEST(UNet, EveryPresetMapsImagesToImages) {
+  for (const std::string& name : nn::unet_preset_names()) {
+    SCOPED_TRACE(name);
+    nn::UNet model(nn::unet_preset(name));
+    NoGradGuard no_grad;
+    Tensor x = randn({2, 1, 28, 28});
+    Tensor y = model.forward(x, from_vector(std::vector<int32_t>{0, 999}, {2}));
+    EXPECT_EQ(y.shape(), x.shape());
+    EXPECT_EQ(y.dtype(), DType::F32);
+  }
+  EXPECT_THROW(nn::unet_preset("huge"), std::runtime_error);
+}
+
+TEST(UNet, ParameterNamesFollowModulePaths) {
+  nn::UNet model(nn::unet_preset("small"));
+  std::vector<std::string> names;
+  for (auto& [name, t] : model.named_parameters()) names.push_back(name);
+  auto has = [&](const std::string& n) {
+    return std::find(names.begin(), names.end(), n) != names.end();
+  };
+  EXPECT_TRUE(has("temb.dense0.weight"));
+  EXPECT_TRUE(has("conv_in.weight"));
+  EXPECT_TRUE(has("down.1.res.0.conv1.weight"));
+  EXPECT_TRUE(has("down.1.res.0.nin_shortcut.weight"));  // 32 -> 64 channels
+  EXPECT_TRUE(has("down.1.attn.1.proj_out.weight"));     // attention at 14x14
+  EXPECT_TRUE(has("down.0.downsample.conv.weight"));
+  EXPECT_TRUE(has("mid.attn.q.weight"));
+  EXPECT_TRUE(has("up.2.res.2.temb_proj.bias"));
+  EXPECT_TRUE(has("up.1.upsample.conv.weight"));
+  EXPECT_TRUE(has("norm_out.weight"));
+  EXPECT_FALSE(has("down.2.downsample.conv.weight"));  // no downsample after the last level
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
+}
+
+TEST(UNet, InitFollowsDdpm) {
+  nn::UNet model(nn::unet_preset("tiny"));
+  for (auto& [name, t] : model.named_parameters()) {
+    const std::vector<float> v = t.to_vector<float>();
+    const float max_abs = std::abs(*std::max_element(
+        v.begin(), v.end(), [](float a, float b) { return std::abs(a) < std::abs(b); }));
+    const bool zero_branch = name.find("conv2.weight") != std::string::npos ||
+                             name.find("proj_out.weight") != std::string::npos ||
+                             name == "conv_out.weight";
+    if (zero_branch) EXPECT_LT(max_abs, 1e-4) << name;
+    if (name == "conv_in.weight") {  // fan_avg = (1*9 + 32*9) / 2: limit sqrt(3 / 148.5)
+      EXPECT_LE(max_abs, std::sqrt(3.0 / 148.5));
+      EXPECT_GT(max_abs, 0.9 * std::sqrt(3.0 / 148.5));
+    }
+  }
+}
+
+TEST(UNet, RejectsWrongInputs) {
+  nn::UNet model(nn::unet_preset("tiny"));
+  NoGradGuard no_grad;
+  Tensor t = from_vector(std::vector<int32_t>{1}, {1});
+  EXPECT_THROW(model.forward(zeros({1, 1, 32, 32}), t), std::runtime_error);
+  EXPECT_THROW(model.forward(zeros({1, 3, 28, 28}), t), std::runtime_error);
+  EXPECT_THROW(model.forward(zeros({2, 1, 28, 28}), t), std::runtime_error);
+}
+
+// L_simple-style training on one fixed batch: the tiny U-Net fits it.
+TEST(UNet, OverfitsOneBatch) {
+  nn::UNet model(nn::unet_preset("tiny"), 3);
+  Generator gen(4);
+  Tensor x = randn({4, 1, 28, 28}, &gen), target = randn({4, 1, 28, 28}, &gen);
+  Tensor t = from_vector(std::vector<int32_t>{10, 200, 500, 900}, {4});
+  std::vector<Tensor> params = model.parameters();
+  std::vector<Tensor> m(params.size()), v(params.size());
+  double first = 0, last = 0;
+  for (int step = 1; step <= 60; ++step) {  // plain Adam, lr 2e-3, written out here
+    Tensor loss = mse_loss(model.forward(x, t), target);
+    loss.backward();
+    (step == 1 ? first : last) = loss.item();
+    NoGradGuard no_grad;
+    for (size_t i = 0; i < params.size(); ++i) {
+      Tensor g = params[i].grad();
+      m[i] = m[i].defined() ? m[i] * 0.9 + g * 0.1 : g * 0.1;
+      v[i] = v[i].defined() ? v[i] * 0.999 + square(g) * 0.001 : square(g) * 0.001;
+      Tensor mh = m[i] / (1 - std::pow(0.9, step)), vh = v[i] / (1 - std::pow(0.999, step));
+      params[i].copy_(params[i] - mh / (sqrt(vh) + 1e-8) * 2e-3);
+      params[i].zero_grad();
+    }
+  }
+  EXPECT_NEAR(first, 1.0, 0.15) << first;  // near-zero output: the loss starts at E[target^2]
+  EXPECT_LT(last, 0.2 * first) << "first " << first << ", last " << last;
 }
 
 }  // namespace ag::test
