@@ -52,6 +52,15 @@ struct Conv2dParams {
   int64_t stride = 1, padding = 0;
 };
 
+// One Adam step, as torch.optim.Adam (decoupled = false: weight_decay is an
+// L2 term added to the gradient) or torch.optim.AdamW (decoupled = true: the
+// parameter decays by lr * weight_decay). bias_correction<k> = 1 - beta<k>^t.
+struct AdamStepArgs {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+  bool decoupled = false;
+  double bias_correction1 = 1.0, bias_correction2 = 1.0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -119,6 +128,18 @@ class Backend {
   // defined by (seed, offset, i) alone, identically on every backend.
   virtual void random(RandomKind kind, uint64_t seed, uint64_t offset, double p,
                       const TensorRef& out) = 0;
+
+  // Optimizer kernels: in place, one pass, operands contiguous and of one shape.
+  // m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+  // param -= lr (m / bc1) / (sqrt(v / bc2) + eps), g and param as AdamStepArgs says.
+  virtual void adam_update(const TensorRef& param, const TensorRef& grad, const TensorRef& m,
+                           const TensorRef& v, const AdamStepArgs& a) = 0;
+  // ema = decay * ema + (1 - decay) * param.
+  virtual void ema_update(const TensorRef& ema, const TensorRef& param, double decay) = 0;
+  // x *= s.
+  virtual void scale_(const TensorRef& x, double s) = 0;
+  // out (one float64 element) += sum x^2, accumulated in double.
+  virtual void sum_squares(const TensorRef& x, const TensorRef& out) = 0;
 };
 
 // The backend for a device; throws a clear error if this build has none.

@@ -47,6 +47,11 @@ class CpuBackend final : public Backend {
                         const TensorRef& dtable) override;
   void random(RandomKind kind, uint64_t seed, uint64_t offset, double p,
               const TensorRef& out) override;
+  void adam_update(const TensorRef& param, const TensorRef& grad, const TensorRef& m,
+                   const TensorRef& v, const AdamStepArgs& a) override;
+  void ema_update(const TensorRef& ema, const TensorRef& param, double decay) override;
+  void scale_(const TensorRef& x, double s) override;
+  void sum_squares(const TensorRef& x, const TensorRef& out) override;
 };
 
 }  // namespace ag
