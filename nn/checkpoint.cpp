@@ -1,0 +1,162 @@
+#include "nn/checkpoint.h"
+
+#include <cstdio>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+namespace nn {
+
+using json = nlohmann::json;
+
+std::string unet_config_to_json(const UNetConfig& c) {
+  return json{{"in_ch", c.in_ch},
+              {"ch", c.ch},
+              {"ch_mult", c.ch_mult},
+              {"num_res_blocks", c.num_res_blocks},
+              {"attn_resolutions", c.attn_resolutions},
+              {"dropout", c.dropout},
+              {"num_groups", c.num_groups},
+              {"resolution", c.resolution}}
+      .dump();
+}
+
+UNetConfig unet_config_from_json(const std::string& text, const std::string& what) {
+  try {
+    const json j = json::parse(text);
+    UNetConfig c;
+    c.in_ch = j.at("in_ch").get<int64_t>();
+    c.ch = j.at("ch").get<int64_t>();
+    c.ch_mult = j.at("ch_mult").get<std::vector<int64_t>>();
+    c.num_res_blocks = j.at("num_res_blocks").get<int64_t>();
+    c.attn_resolutions = j.at("attn_resolutions").get<std::vector<int64_t>>();
+    c.dropout = j.at("dropout").get<double>();
+    c.num_groups = j.at("num_groups").get<int64_t>();
+    c.resolution = j.at("resolution").get<int64_t>();
+    return c;
+  } catch (const json::exception& e) {
+    throw std::runtime_error(what + ": bad model config: " + e.what());
+  }
+}
+
+namespace {
+
+NamedTensors prefixed(const std::string& prefix, const NamedTensors& tensors) {
+  NamedTensors out;
+  for (const auto& [name, t] : tensors) out.emplace_back(prefix + name, t);
+  return out;
+}
+
+// The file's tensors under `prefix`, with the prefix removed.
+NamedTensors group(const SafetensorsFile& file, const std::string& prefix) {
+  NamedTensors out;
+  for (const auto& [name, t] : file.tensors)
+    if (name.compare(0, prefix.size(), prefix) == 0)
+      out.emplace_back(name.substr(prefix.size()), t);
+  return out;
+}
+
+const std::string& field(const Metadata& md, const std::string& key, const std::string& path) {
+  auto it = md.find(key);
+  if (it == md.end())
+    throw std::runtime_error(path + ": not a training checkpoint (metadata '" + key + "' missing)");
+  return it->second;
+}
+
+int64_t integer_field(const Metadata& md, const std::string& key, const std::string& path) {
+  const std::string& text = field(md, key, path);
+  try {
+    size_t used = 0;
+    const long long v = std::stoll(text, &used);
+    if (used == text.size() && v >= 0) return v;
+  } catch (const std::exception&) {
+  }
+  throw std::runtime_error(path + ": metadata '" + key + "' is not a count: '" + text + "'");
+}
+
+std::pair<uint64_t, uint64_t> generator_field(const Metadata& md, const std::string& key,
+                                              const std::string& path) {
+  const std::string& text = field(md, key, path);
+  unsigned long long seed = 0, offset = 0;
+  char rest = 0;
+  if (std::sscanf(text.c_str(), "%llu %llu%c", &seed, &offset, &rest) != 2)
+    throw std::runtime_error(path + ": metadata '" + key + "' is not '<seed> <offset>'");
+  return {seed, offset};
+}
+
+// Throws unless `found` holds exactly `expected`'s names with their shapes and
+// dtypes (checked before anything is loaded, so a bad file changes nothing).
+void check_group(const NamedTensors& expected, const NamedTensors& found, const std::string& prefix,
+                 const std::string& path) {
+  std::map<std::string, ag::Tensor> by_name(found.begin(), found.end());
+  for (const auto& [name, t] : expected) {
+    auto it = by_name.find(name);
+    if (it == by_name.end())
+      throw std::runtime_error(path + ": tensor '" + prefix + name + "' missing");
+    if (it->second.shape() != t.shape() || it->second.dtype() != t.dtype())
+      throw std::runtime_error(path + ": tensor '" + prefix + name + "' has shape " +
+                               ag::shape_str(it->second.shape()) + ", expected " +
+                               ag::shape_str(t.shape()));
+  }
+  if (found.size() != expected.size())
+    throw std::runtime_error(path + ": " + std::to_string(found.size()) + " '" + prefix +
+                             "' tensors, expected " + std::to_string(expected.size()));
+}
+
+std::vector<std::pair<std::string, ag::Generator*>> all_generators(const TrainingState& s) {
+  auto gens = s.generators;
+  gens.emplace_back("dropout", &s.model.dropout_rng);
+  return gens;
+}
+
+}  // namespace
+
+void save_training_checkpoint(const std::string& path, const TrainingState& s) {
+  const NamedTensors params = s.model.named_parameters();
+  NamedTensors tensors = prefixed("model.", params);
+  for (auto& t : prefixed("ema.", s.ema.shadow())) tensors.push_back(t);
+  for (auto& t : prefixed("adam.", s.optimizer.state(params))) tensors.push_back(t);
+  Metadata md = s.extra;
+  md["config"] = unet_config_to_json(s.model.config);
+  md["step"] = std::to_string(s.step);
+  md["adam_step"] = std::to_string(s.optimizer.step_count());
+  md["ema_updates"] = std::to_string(s.ema.num_updates());
+  for (const auto& [name, gen] : all_generators(s))
+    md["rng." + name] = std::to_string(gen->seed()) + " " + std::to_string(gen->offset());
+  save_safetensors(path, tensors, md);
+}
+
+void load_training_checkpoint(const std::string& path, TrainingState& s) {
+  const SafetensorsFile file = load_safetensors(path);
+  const Metadata& md = file.metadata;
+  const UNetConfig config = unet_config_from_json(field(md, "config", path), path);
+  if (unet_config_to_json(config) != unet_config_to_json(s.model.config))
+    throw std::runtime_error(path + ": checkpoint model config " + unet_config_to_json(config) +
+                             " differs from this model's " + unet_config_to_json(s.model.config));
+  const int64_t step = integer_field(md, "step", path);
+  const int64_t adam_step = integer_field(md, "adam_step", path);
+  const int64_t ema_updates = integer_field(md, "ema_updates", path);
+  std::vector<std::pair<ag::Generator*, std::pair<uint64_t, uint64_t>>> rng_states;
+  for (const auto& [name, gen] : all_generators(s))
+    rng_states.emplace_back(gen, generator_field(md, "rng." + name, path));
+
+  const NamedTensors params = s.model.named_parameters();
+  check_group(params, group(file, "model."), "model.", path);
+  check_group(params, group(file, "ema."), "ema.", path);
+  check_group(s.optimizer.state(params), group(file, "adam."), "adam.", path);
+  load_into(params, file, path, "model.");
+  s.ema.load_shadow(group(file, "ema."));
+  s.optimizer.load_state(params, group(file, "adam."));
+  s.optimizer.set_step_count(adam_step);
+  s.ema.set_num_updates(ema_updates);
+  for (const auto& [gen, state] : rng_states) gen->set_state(state.first, state.second);
+  s.step = step;
+  s.extra = md;
+}
+
+UNetConfig checkpoint_config(const std::string& path) {
+  const SafetensorsFile file = load_safetensors(path);
+  return unet_config_from_json(field(file.metadata, "config", path), path);
+}
+
+}  // namespace nn

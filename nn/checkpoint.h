@@ -1,0 +1,42 @@
+// Training checkpoints: everything needed to continue a run exactly, in one
+// safetensors file (format: docs/checkpoints.md). Tensor groups by prefix:
+//   model.<name>               the weights
+//   ema.<name>                 their exponential moving average
+//   adam.m.<name>, adam.v.<name>  Adam's first and second moments
+// and metadata: "config" (the UNetConfig as JSON), "step", "adam_step",
+// "ema_updates", and "rng.<name>" = "<seed> <offset>" for each generator
+// (the model's dropout generator is always saved as rng.dropout).
+#pragma once
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nn/ema.h"
+#include "nn/optim.h"
+#include "nn/safetensors.h"
+#include "nn/unet.h"
+
+namespace nn {
+
+std::string unet_config_to_json(const UNetConfig& c);
+// Throws "<what>: ..." on malformed JSON or missing fields.
+UNetConfig unet_config_from_json(const std::string& json, const std::string& what);
+
+struct TrainingState {
+  UNet& model;
+  Adam& optimizer;
+  EMA& ema;
+  std::vector<std::pair<std::string, ag::Generator*>> generators;  // e.g. {"data", &gen}
+  int64_t step = 0;
+  Metadata extra;  // saved as given; filled from the file on load
+};
+
+void save_training_checkpoint(const std::string& path, const TrainingState& state);
+// Restores every part of `state` from `path`; the model's config must equal
+// the file's. Nothing is modified unless the whole file validates.
+void load_training_checkpoint(const std::string& path, TrainingState& state);
+
+// The model config stored in a checkpoint, to build a matching UNet.
+UNetConfig checkpoint_config(const std::string& path);
+
+}  // namespace nn

@@ -1,0 +1,142 @@
+// Training checkpoints: training N steps equals training k steps, saving,
+// loading into fresh objects and training N - k more, bit for bit; bad or
+// mismatched files give clear errors and change nothing.
+#include <cmath>
+#include <filesystem>
+
+#include "nn/checkpoint.h"
+#include "tests/gradcheck.h"
+
+namespace ag::test {
+
+namespace {
+
+constexpr int64_t kT = 1000;
+
+// One run's objects, built the same way every time.
+struct TrainRun {
+  nn::UNet model{nn::unet_preset("tiny"), 5};
+  nn::Adam optimizer{model.parameters()};
+  nn::EMA ema{model.named_parameters(), 0.999};
+  Generator data{11};
+  int64_t step = 0;
+  nn::TrainingState state() { return {model, optimizer, ema, {{"data", &data}}, step, {}}; }
+};
+
+// An L_simple-shaped step: images, timesteps and noise all drawn from the
+// run's generator, dropout on, clipping, warm-up, Adam, EMA.
+void train_step(TrainRun& r) {
+  Tensor x0 = rand({2, 1, 28, 28}, &r.data) * 2.0 - 1.0;
+  std::vector<int32_t> t;
+  for (double u : rand({2}, &r.data, DType::F64).to_vector<double>())
+    t.push_back(static_cast<int32_t>(std::floor(u * kT)));
+  Tensor eps = randn({2, 1, 28, 28}, &r.data);
+  Tensor loss = mse_loss(r.model.forward(x0 + eps * 0.5, from_vector(t, {2})), eps);
+  loss.backward();
+  nn::clip_grad_norm(r.model.parameters(), 1.0);
+  r.optimizer.step(nn::warmup_lr(2e-4, r.optimizer.step_count() + 1, 3));
+  r.optimizer.zero_grad();
+  r.ema.update(r.model.named_parameters());
+  ++r.step;
+}
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::path(::testing::TempDir()) / name).string();
+}
+
+void expect_identical(const nn::NamedTensors& a, const nn::NamedTensors& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].first, b[i].first);
+    EXPECT_EQ(a[i].second.to_vector<float>(), b[i].second.to_vector<float>()) << a[i].first;
+  }
+}
+
+}  // namespace
+
+TEST(TrainingCheckpoint, ResumeIsBitExact) {
+  const std::string path = temp_path("resume.safetensors");
+  TrainRun straight;
+  for (int i = 0; i < 5; ++i) train_step(straight);
+
+  {
+    TrainRun first;
+    for (int i = 0; i < 2; ++i) train_step(first);
+    nn::save_training_checkpoint(path, first.state());
+  }
+  TrainRun resumed;
+  resumed.data.manual_seed(999);  // wrong on purpose: the checkpoint must restore it
+  nn::TrainingState state = resumed.state();
+  nn::load_training_checkpoint(path, state);
+  resumed.step = state.step;
+  EXPECT_EQ(resumed.step, 2);
+  EXPECT_EQ(resumed.optimizer.step_count(), 2);
+  for (int i = 0; i < 3; ++i) train_step(resumed);
+
+  expect_identical(straight.model.named_parameters(), resumed.model.named_parameters());
+  expect_identical(straight.ema.shadow(), resumed.ema.shadow());
+  EXPECT_EQ(straight.data.offset(), resumed.data.offset());
+  EXPECT_EQ(straight.model.dropout_rng.offset(), resumed.model.dropout_rng.offset());
+}
+
+TEST(TrainingCheckpoint, ConfigTravelsWithTheFile) {
+  const std::string path = temp_path("config.safetensors");
+  TrainRun r;
+  nn::save_training_checkpoint(path, r.state());
+  const nn::UNetConfig c = nn::checkpoint_config(path);
+  EXPECT_EQ(nn::unet_config_to_json(c), nn::unet_config_to_json(nn::unet_preset("tiny")));
+  EXPECT_THROW(nn::unet_config_from_json("{\"ch\": 3}", "x"), std::runtime_error);
+}
+
+TEST(TrainingCheckpoint, MismatchedModelIsRejectedAndUntouched) {
+  const std::string path = temp_path("mismatch.safetensors");
+  TrainRun r;
+  nn::save_training_checkpoint(path, r.state());
+  nn::UNet other(nn::unet_preset("small"));
+  nn::Adam opt(other.parameters());
+  nn::EMA ema(other.named_parameters(), 0.999);
+  nn::TrainingState state{other, opt, ema, {}, 0, {}};
+  const std::vector<float> before = other.parameters()[0].to_vector<float>();
+  try {
+    nn::load_training_checkpoint(path, state);
+    FAIL() << "loaded a tiny checkpoint into a small model";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("config"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(other.parameters()[0].to_vector<float>(), before);
+}
+
+TEST(TrainingCheckpoint, WeightsOnlyFileIsNotATrainingCheckpoint) {
+  const std::string path = temp_path("weights.safetensors");
+  TrainRun r;
+  nn::save_module(path, r.model);
+  nn::TrainingState state = r.state();
+  EXPECT_THROW(nn::load_training_checkpoint(path, state), std::runtime_error);
+}
+
+TEST(TrainingCheckpoint, MissingOptimizerStateChangesNothing) {
+  const std::string path = temp_path("partial.safetensors");
+  TrainRun r;
+  train_step(r);
+  nn::NamedTensors tensors;
+  nn::SafetensorsFile full;
+  nn::save_training_checkpoint(path, r.state());
+  full = nn::load_safetensors(path);
+  for (auto& [name, t] : full.tensors)
+    if (name.rfind("adam.v.", 0) != 0) tensors.emplace_back(name, t);
+  nn::save_safetensors(path, tensors, full.metadata);
+
+  TrainRun fresh;
+  const std::vector<float> before = fresh.model.parameters()[0].to_vector<float>();
+  nn::TrainingState state = fresh.state();
+  try {
+    nn::load_training_checkpoint(path, state);
+    FAIL() << "loaded a checkpoint without Adam's second moments";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("adam.v."), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(fresh.model.parameters()[0].to_vector<float>(), before);
+  EXPECT_EQ(fresh.optimizer.step_count(), 0);
+}
+
+}  // namespace ag::test
