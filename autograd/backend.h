@@ -28,8 +28,9 @@ struct TensorRef {
 
 enum class BinaryOp { Add, Sub, Mul, Div };
 
-// y = f(x); alpha and beta parameterize Pow (x^alpha) and Affine (alpha*x + beta).
-enum class UnaryOp { Neg, Exp, Log, Sqrt, Pow, Square, Sigmoid, Silu, Tanh, Affine };
+// y = f(x); alpha and beta parameterize Pow (x^alpha), Affine (alpha*x + beta)
+// and Clamp (min(max(x, alpha), beta)).
+enum class UnaryOp { Neg, Exp, Log, Sqrt, Pow, Square, Sigmoid, Silu, Tanh, Affine, Clamp };
 
 enum class RandomKind { Uniform, Normal, Bernoulli };
 

@@ -39,6 +39,9 @@ Tensor sigmoid(const Tensor& x);
 Tensor silu(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor affine(const Tensor& x, double alpha, double beta);  // alpha * x + beta
+// min(max(x, lo), hi); the gradient is 1 where lo <= x <= hi, else 0. Use
+// +-infinity for a one-sided clamp.
+Tensor clamp(const Tensor& x, double lo, double hi);
 Tensor operator-(const Tensor& x);
 Tensor operator*(const Tensor& x, double s);
 Tensor operator*(double s, const Tensor& x);

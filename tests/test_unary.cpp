@@ -57,4 +57,20 @@ TEST(Unary, PowZeroHasZeroGradientAtZero) {
   EXPECT_TRUE(values_near(x.grad(), {0.0, 0.0}));
 }
 
+TEST(Unary, ClampValuesAndGradient) {
+  Tensor x = from_vector(std::vector<double>{-2.0, -0.5, 0.5, 3.0}, {4}).set_requires_grad();
+  Tensor y = clamp(x, -1.0, 1.0);
+  EXPECT_TRUE(values_near(y, {-1.0, -0.5, 0.5, 1.0}));
+  sum(y).backward();
+  EXPECT_TRUE(values_near(x.grad(), {0.0, 1.0, 1.0, 0.0}));
+  EXPECT_TRUE(values_near(clamp(x, 0.0, INFINITY), {0.0, 0.0, 0.5, 3.0}));
+  EXPECT_THROW(clamp(x, 1.0, -1.0), std::runtime_error);
+  Tensor inside =
+      (rand_leaf({2, 3}, 14) * 0.3).detach().set_requires_grad(true);  // away from the bounds
+  EXPECT_TRUE(gradcheck([](auto& v) { return clamp(v[0], -2.0, 2.0); }, {inside}));
+  EXPECT_TRUE(
+      gradcheck([](auto& v) { return clamp(v[0] * 10.0, -1.0, 1.0); },
+                {from_vector(std::vector<double>{-0.5, 0.05, 0.5}, {3}).set_requires_grad()}));
+}
+
 }  // namespace ag::test

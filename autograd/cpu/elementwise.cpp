@@ -135,6 +135,11 @@ void unary_typed(UnaryOp op, const T* x, T* y, int64_t n, T alpha, T beta) {
       return map(x, y, n, [](T v) { return std::tanh(v); });
     case UnaryOp::Affine:
       return map(x, y, n, [alpha, beta](T v) { return alpha * v + beta; });
+    case UnaryOp::Clamp:
+      return map(x, y, n, [alpha, beta](T v) {
+        const T low = v < alpha ? alpha : v;
+        return low > beta ? beta : low;
+      });
   }
 }
 
@@ -175,6 +180,8 @@ void unary_backward_typed(UnaryOp op, const T* x, const T* y, const T* dy, T* dx
       return map_backward(x, y, dy, dx, n, [](T, T v, T g) { return g * (T(1) - v * v); });
     case UnaryOp::Affine:
       return map_backward(x, y, dy, dx, n, [alpha](T, T, T g) { return alpha * g; });
+    case UnaryOp::Clamp:  // the gradient passes where x was inside [alpha, beta]
+      return map_backward(x, y, dy, dx, n, [](T u, T v, T g) { return u == v ? g : T(0); });
   }
 }
 

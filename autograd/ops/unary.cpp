@@ -8,7 +8,7 @@ using detail::backend_of;
 
 namespace {
 
-enum class Keep { Input, Output, Nothing };
+enum class Keep { Input, Output, Both, Nothing };
 
 Tensor unary_op(UnaryOp op, const char* name, const Tensor& x, Keep keep, double alpha = 0.0,
                 double beta = 0.0) {
@@ -17,8 +17,10 @@ Tensor unary_op(UnaryOp op, const char* name, const Tensor& x, Keep keep, double
   Tensor y = empty(x.shape(), x.dtype(), x.device());
   backend_of(x).unary(op, xc.ref(), y.ref(), alpha, beta);
   if (!needs_grad({x})) return y;
-  SavedTensor sx = keep == Keep::Input ? SavedTensor(xc) : SavedTensor();
-  SavedTensor sy = keep == Keep::Output ? SavedTensor(y) : SavedTensor();
+  const bool keep_x = keep == Keep::Input || keep == Keep::Both;
+  const bool keep_y = keep == Keep::Output || keep == Keep::Both;
+  SavedTensor sx = keep_x ? SavedTensor(xc) : SavedTensor();
+  SavedTensor sy = keep_y ? SavedTensor(y) : SavedTensor();
   return record(name, y, {x}, [op, alpha, sx, sy](const Tensor& dy, const std::vector<bool>&) {
     Tensor g = dy.contiguous();
     Tensor dx = empty_like(g);
@@ -44,6 +46,13 @@ Tensor silu(const Tensor& x) { return unary_op(UnaryOp::Silu, "silu", x, Keep::I
 Tensor tanh(const Tensor& x) { return unary_op(UnaryOp::Tanh, "tanh", x, Keep::Output); }
 Tensor affine(const Tensor& x, double alpha, double beta) {
   return unary_op(UnaryOp::Affine, "affine", x, Keep::Nothing, alpha, beta);
+}
+
+Tensor clamp(const Tensor& x, double lo, double hi) {
+  if (!(lo <= hi))
+    throw std::runtime_error("clamp: lower bound " + std::to_string(lo) + " above upper bound " +
+                             std::to_string(hi));
+  return unary_op(UnaryOp::Clamp, "clamp", x, Keep::Both, lo, hi);
 }
 
 Tensor operator-(const Tensor& x) { return neg(x); }
