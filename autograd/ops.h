@@ -48,6 +48,8 @@ Tensor operator*(double s, const Tensor& x);
 Tensor operator+(const Tensor& x, double s);
 Tensor operator-(const Tensor& x, double s);
 Tensor operator/(const Tensor& x, double s);
+Tensor operator+(double s, const Tensor& x);
+Tensor operator-(double s, const Tensor& x);
 
 // reductions (ops/reduce.cpp); negative axes count from the end
 Tensor sum(const Tensor& x, std::vector<int> axes, bool keepdim = false);

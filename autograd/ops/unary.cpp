@@ -61,5 +61,7 @@ Tensor operator*(double s, const Tensor& x) { return affine(x, s, 0.0); }
 Tensor operator+(const Tensor& x, double s) { return affine(x, 1.0, s); }
 Tensor operator-(const Tensor& x, double s) { return affine(x, 1.0, -s); }
 Tensor operator/(const Tensor& x, double s) { return affine(x, 1.0 / s, 0.0); }
+Tensor operator+(double s, const Tensor& x) { return affine(x, 1.0, s); }
+Tensor operator-(double s, const Tensor& x) { return affine(x, -1.0, s); }
 
 }  // namespace ag

@@ -1,0 +1,144 @@
+#include "diffusion/diffusion.h"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace diffusion {
+
+using namespace ag;
+
+ModelMeanType parse_mean_type(const std::string& name) {
+  if (name == "eps") return ModelMeanType::Eps;
+  if (name == "x0") return ModelMeanType::X0;
+  if (name == "xprev") return ModelMeanType::Xprev;
+  throw std::runtime_error("unknown parameterization '" + name + "' (choose eps, x0 or xprev)");
+}
+
+ModelVarType parse_var_type(const std::string& name) {
+  if (name == "large") return ModelVarType::FixedLarge;
+  if (name == "small") return ModelVarType::FixedSmall;
+  throw std::runtime_error("unknown variance '" + name + "' (choose large or small)");
+}
+
+LossType parse_loss_type(const std::string& name) {
+  if (name == "simple") return LossType::Simple;
+  if (name == "vlb") return LossType::Vlb;
+  throw std::runtime_error("unknown loss '" + name + "' (choose simple or vlb)");
+}
+
+Tensor mean_flat(const Tensor& x) {
+  std::vector<int> axes;
+  for (int d = 1; d < x.dim(); ++d) axes.push_back(d);
+  return mean(x, axes);
+}
+
+GaussianDiffusion::GaussianDiffusion(Schedule schedule, ModelMeanType mean_type,
+                                     ModelVarType var_type, DType dtype, Device device)
+    : schedule_(std::move(schedule)),
+      mean_type_(mean_type),
+      var_type_(var_type),
+      dtype_(dtype),
+      device_(device) {
+  large_variance_ = schedule_.betas;
+  if (schedule_.T > 1) large_variance_[0] = schedule_.posterior_variance[1];
+  for (double v : large_variance_) large_log_variance_.push_back(std::log(v));
+}
+
+Tensor GaussianDiffusion::extract(const std::vector<double>& table, const Tensor& t) const {
+  const int64_t T = static_cast<int64_t>(table.size());
+  Tensor values = gather(from_vector(table, {T}).to(dtype_).to(device_), t.to(device_));
+  return reshape(values, {t.numel(), 1, 1, 1});
+}
+
+MeanVariance GaussianDiffusion::q_mean_variance(const Tensor& x0, const Tensor& t) const {
+  const Schedule& s = schedule_;
+  return {extract(s.sqrt_alphas_cumprod, t) * x0, 1.0 - extract(s.alphas_cumprod, t),
+          extract(s.log_one_minus_alphas_cumprod, t)};
+}
+
+Tensor GaussianDiffusion::q_sample(const Tensor& x0, const Tensor& t, const Tensor& noise) const {
+  const Schedule& s = schedule_;
+  return extract(s.sqrt_alphas_cumprod, t) * x0 +
+         extract(s.sqrt_one_minus_alphas_cumprod, t) * noise;
+}
+
+MeanVariance GaussianDiffusion::q_posterior_mean_variance(const Tensor& x0, const Tensor& xt,
+                                                          const Tensor& t) const {
+  const Schedule& s = schedule_;
+  Tensor mean = extract(s.posterior_mean_coef1, t) * x0 + extract(s.posterior_mean_coef2, t) * xt;
+  return {mean, extract(s.posterior_variance, t), extract(s.posterior_log_variance_clipped, t)};
+}
+
+Tensor GaussianDiffusion::predict_x0_from_eps(const Tensor& xt, const Tensor& t,
+                                              const Tensor& eps) const {
+  const Schedule& s = schedule_;
+  return extract(s.sqrt_recip_alphas_cumprod, t) * xt -
+         extract(s.sqrt_recipm1_alphas_cumprod, t) * eps;
+}
+
+Tensor GaussianDiffusion::predict_x0_from_xprev(const Tensor& xt, const Tensor& t,
+                                                const Tensor& xprev) const {
+  const Schedule& s = schedule_;
+  return (xprev - extract(s.posterior_mean_coef2, t) * xt) / extract(s.posterior_mean_coef1, t);
+}
+
+Tensor GaussianDiffusion::predict_eps_from_x0(const Tensor& xt, const Tensor& t,
+                                              const Tensor& x0) const {
+  const Schedule& s = schedule_;
+  return (extract(s.sqrt_recip_alphas_cumprod, t) * xt - x0) /
+         extract(s.sqrt_recipm1_alphas_cumprod, t);
+}
+
+PMeanVariance GaussianDiffusion::p_mean_variance(const Denoiser& model, const Tensor& xt,
+                                                 const Tensor& t, bool clip_x0) const {
+  const bool large = var_type_ == ModelVarType::FixedLarge;
+  Tensor variance = extract(large ? large_variance_ : schedule_.posterior_variance, t);
+  Tensor log_variance =
+      extract(large ? large_log_variance_ : schedule_.posterior_log_variance_clipped, t);
+  Tensor out = model(xt, t);
+  auto clip = [&](const Tensor& x0) { return clip_x0 ? clamp(x0, -1.0, 1.0) : x0; };
+  if (mean_type_ == ModelMeanType::Xprev)  // the model gives mu_theta itself
+    return {out, variance, log_variance, clip(predict_x0_from_xprev(xt, t, out))};
+  Tensor pred_x0 = clip(mean_type_ == ModelMeanType::Eps ? predict_x0_from_eps(xt, t, out) : out);
+  // mu_theta = mu~(x_t, x0_theta): Eq. 11 for eps, directly Eq. 7 for x0.
+  return {q_posterior_mean_variance(pred_x0, xt, t).mean, variance, log_variance, pred_x0};
+}
+
+GaussianDiffusion::VbTerm GaussianDiffusion::vb_terms_bpd(const Denoiser& model, const Tensor& x0,
+                                                          const Tensor& xt, const Tensor& t,
+                                                          bool clip_x0, bool discretized) const {
+  const double ln2 = std::log(2.0);
+  MeanVariance q = q_posterior_mean_variance(x0, xt, t);
+  PMeanVariance p = p_mean_variance(model, xt, t, clip_x0);
+  Tensor kl = mean_flat(normal_kl(q.mean, q.log_variance, p.mean, p.log_variance)) / ln2;
+  Tensor log_scale = expand(p.log_variance * 0.5, x0.shape());
+  Tensor decoder_ll = discretized ? discretized_gaussian_log_likelihood(x0, p.mean, log_scale)
+                                  : gaussian_log_likelihood(x0, p.mean, log_scale);
+  Tensor decoder_nll = neg(mean_flat(decoder_ll)) / ln2;
+  // Per sample: the decoder at index 0 (t = 1), the KL elsewhere.
+  std::vector<double> first;
+  for (int32_t i : t.to_vector<int32_t>()) first.push_back(i == 0 ? 1.0 : 0.0);
+  Tensor is_first = from_vector(first, {t.numel()}).to(dtype_).to(device_);
+  return {is_first * decoder_nll + (1.0 - is_first) * kl, p.pred_x0};
+}
+
+Tensor GaussianDiffusion::prior_bpd(const Tensor& x0) const {
+  const int64_t n = x0.size(0);
+  Tensor last = from_vector(
+      std::vector<int32_t>(static_cast<size_t>(n), static_cast<int32_t>(schedule_.T - 1)), {n});
+  MeanVariance q = q_mean_variance(x0, last);
+  Tensor zero = zeros({1}, dtype_, device_);
+  return mean_flat(normal_kl(q.mean, q.log_variance, zero, zero)) / std::log(2.0);
+}
+
+Tensor GaussianDiffusion::training_losses(const Denoiser& model, const Tensor& x0, const Tensor& t,
+                                          const Tensor& noise, LossType loss) const {
+  Tensor xt = q_sample(x0, t, noise);
+  if (loss == LossType::Vlb) return vb_terms_bpd(model, x0, xt, t, false).bits_per_dim;
+  Tensor target = mean_type_ == ModelMeanType::Eps  ? noise
+                  : mean_type_ == ModelMeanType::X0 ? x0
+                                                    : q_posterior_mean_variance(x0, xt, t).mean;
+  return mean_flat(square(target - model(xt, t)));
+}
+
+}  // namespace diffusion
