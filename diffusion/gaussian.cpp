@@ -13,22 +13,40 @@ Tensor normal_kl(const Tensor& mean1, const Tensor& logvar1, const Tensor& mean2
   return (logvar2 - logvar1 + ratio + mahalanobis - 1.0) * 0.5;
 }
 
-Tensor approx_standard_normal_cdf(const Tensor& x) {
-  const double k = std::sqrt(2.0 / 3.14159265358979323846);
-  return (tanh((x + pow(x, 3.0) * 0.044715) * k) + 1.0) * 0.5;
+namespace {
+
+// 2 sqrt(2 / pi) (x + 0.044715 x^3): the official code's CDF is
+// 0.5 (1 + tanh(a / 2)) = sigmoid(a), and 1 minus it is sigmoid(-a). The
+// sigmoid forms are the same functions without the cancellation of
+// 1 + tanh(a / 2) for a << 0 (tanh is -1 there to within rounding), so each
+// keeps full relative precision in its tail.
+Tensor cdf_logit(const Tensor& x) {
+  const double k = 2 * std::sqrt(2.0 / 3.14159265358979323846);
+  return (x + pow(x, 3.0) * 0.044715) * k;
 }
+
+}  // namespace
+
+Tensor approx_standard_normal_cdf(const Tensor& x) { return sigmoid(cdf_logit(x)); }
 
 Tensor discretized_gaussian_log_likelihood(const Tensor& x, const Tensor& means,
                                            const Tensor& log_scales) {
   constexpr double kHalfBin = 1.0 / 255.0, kMinProb = 1e-12;
   Tensor centered = x - means;
   Tensor inv_stdv = exp(neg(log_scales));
-  Tensor cdf_plus = approx_standard_normal_cdf(inv_stdv * (centered + kHalfBin));
-  Tensor cdf_min = approx_standard_normal_cdf(inv_stdv * (centered - kHalfBin));
-  Tensor log_cdf_plus = log(clamp(cdf_plus, kMinProb, INFINITY));                // first bin
-  Tensor log_one_minus_cdf_min = log(clamp(1.0 - cdf_min, kMinProb, INFINITY));  // last bin
-  Tensor log_cdf_delta = log(clamp(cdf_plus - cdf_min, kMinProb, INFINITY));     // the others
-  // Which case a pixel is in depends on the data only. The masks are step
+  Tensor logit_plus = cdf_logit(inv_stdv * (centered + kHalfBin));
+  Tensor logit_min = cdf_logit(inv_stdv * (centered - kHalfBin));
+  Tensor cdf_plus = sigmoid(logit_plus), cdf_min = sigmoid(logit_min);
+  Tensor sf_plus = sigmoid(neg(logit_plus)), sf_min = sigmoid(neg(logit_min));  // 1 - cdf
+  // The inner bins' mass cdf_plus - cdf_min, taken as sf_min - sf_plus above
+  // the mean so that it never is a difference of two numbers near 1. Both
+  // forms are the same function: the mask only picks the precise one.
+  Tensor above = clamp(centered.detach() * 1e30, 0.0, 1.0);
+  Tensor cdf_delta = above * (sf_min - sf_plus) + (1.0 - above) * (cdf_plus - cdf_min);
+  Tensor log_cdf_plus = log(clamp(cdf_plus, kMinProb, INFINITY));         // first bin
+  Tensor log_one_minus_cdf_min = log(clamp(sf_min, kMinProb, INFINITY));  // last bin
+  Tensor log_cdf_delta = log(clamp(cdf_delta, kMinProb, INFINITY));       // the others
+  // Which bin a pixel is in (first, last, inner) depends on the data only. The masks are step
   // functions built from clamp: a steep ramp through the threshold, clamped
   // to [0, 1], is exactly 0 or 1 for data on the 256 levels.
   Tensor data = x.detach();

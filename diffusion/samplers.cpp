@@ -34,6 +34,7 @@ SampleResult ancestral_from(const GaussianDiffusion& d, const Denoiser& model, T
     x = next;
     if (opt.progress) opt.progress(from - t + 1, from + 1);
   }
+  if (recorded(opt, -1)) r.snapshots.push_back({-1, x, x});  // the final sample is its own x_0
   r.x0 = x;
   return r;
 }
@@ -90,6 +91,7 @@ SampleResult ddim_sample_loop(const GaussianDiffusion& d, const Denoiser& model,
     if (sigma > 0 && i + 1 < taus.size()) x = x + noise_like(x, gen) * sigma;
     if (opt.progress) opt.progress(static_cast<int64_t>(i) + 1, static_cast<int64_t>(taus.size()));
   }
+  if (recorded(opt, -1)) r.snapshots.push_back({-1, x, x});
   r.x0 = x;
   return r;
 }

@@ -1,5 +1,6 @@
 #include "diffusion/schedule.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
