@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
 scripts/build.sh
-ctest --test-dir build --output-on-failure -j"$(nproc)"
+# Tests run side by side, each with OpenMP on every core: passive waiting
+# keeps idle OpenMP threads from spinning on cores another test needs.
+OMP_WAIT_POLICY=passive ctest --test-dir build --output-on-failure -j"$(nproc)"
