@@ -1,12 +1,19 @@
 // conv2d and nearest-neighbour upsampling on the CPU. conv2d lowers to one
-// GEMM per sample: im2col packs sample n's receptive fields into a column
-// matrix (C*R*S, P*Q) that stays in cache, and y[n] (K, P*Q), already NCHW,
-// is the weights viewed as (K, C*R*S) times it. 1x1 convolutions with stride
-// 1 and no padding need no packing: the GEMM reads x[n] (C, H*W) directly.
-// The backward pass mirrors this: dx[n] is col2im of w^T dy[n], and dw sums
-// dy[n] col[n]^T into one partial per thread, added up at the end.
-// With at least as many samples as threads, OpenMP runs samples in parallel
-// and each GEMM single-threaded; otherwise samples run one after another and
+// GEMM per group of samples: im2col packs the receptive fields of g samples
+// side by side into a column matrix (C*R*S, g*P*Q), the weights viewed as
+// (K, C*R*S) times it give (K, g*P*Q), and a copy (adding the bias) scatters
+// that into y's NCHW planes. g is picked so that g*P*Q is about
+// kGroupColumns: OpenBLAS packs its operands on every call, which costs too
+// much, and blocks too poorly, for the P*Q = 196 or 49 of one small sample.
+// A group of one writes y directly, and a pointwise (1x1, stride 1, no
+// padding) group of one reads x[n] (C, H*W) directly as its columns.
+// The backward pass mirrors this: dy of a group is packed into (K, g*P*Q),
+// dw sums dy_group col^T into one partial per thread, added up at the end,
+// and dx is col2im of w^T dy_group, sample by sample.
+// im2col and col2im of stride-1 convolutions that keep the size (3x3 with
+// padding 1) shift whole planes at once instead of going row by row.
+// With at least as many groups as threads, OpenMP runs groups in parallel
+// and each GEMM single-threaded; otherwise groups run one after another and
 // OpenBLAS spreads each GEMM across the threads.
 #include <omp.h>
 
@@ -30,6 +37,7 @@ struct ConvGeometry {
   int64_t hw() const { return H * W; }
   int64_t pq() const { return P * Q; }
   bool pointwise() const { return R == 1 && S == 1 && stride == 1 && pad == 0; }
+  bool keeps_size() const { return stride == 1 && P == H && Q == W; }
 };
 
 ConvGeometry conv_geometry(const TensorRef& x, const TensorRef& w, const Conv2dParams& p) {
@@ -75,6 +83,9 @@ void parallel_for(int64_t n, int64_t work, const F& body) {
   for (int64_t i = 0; i < n; ++i) body(i);
 }
 
+// The GEMM width a group of samples aims for (g*P*Q columns).
+constexpr int64_t kGroupColumns = 1024;
+
 // The output columns q in [lo, hi) whose input column q*stride + offset lies
 // in [0, W).
 struct Span {
@@ -106,12 +117,64 @@ void scatter_add_row(const T* src, int64_t n, int64_t stride, T* dst) {
     for (int64_t q = 0; q < n; ++q) dst[q * stride] += src[q];
 }
 
-// One input plane x (H, W) into its R*S column rows, each (P*Q).
+// Kernel tap (r, s) of a stride-1 convolution that keeps the size (P = H,
+// Q = W) reads x at offset (dh, dw) = (r - pad, s - pad), so its column row
+// (H*W) is the plane x shifted by dh*W + dw: entries [lo, hi) of the row come
+// from x, rows p outside [p_lo, p_hi) and columns q outside [q_lo, q_hi) are
+// padding.
+struct Shift {
+  int64_t offset, lo, hi, p_lo, p_hi, q_lo, q_hi;
+};
+
+Shift tap_shift(int64_t r, int64_t s, const ConvGeometry& g) {
+  const int64_t dh = r - g.pad, dw = s - g.pad;
+  Shift t;
+  t.offset = dh * g.W + dw;
+  t.p_lo = std::clamp<int64_t>(-dh, 0, g.H);
+  t.p_hi = std::clamp<int64_t>(g.H - dh, t.p_lo, g.H);
+  t.q_lo = std::clamp<int64_t>(-dw, 0, g.W);
+  t.q_hi = std::clamp<int64_t>(g.W - dw, t.q_lo, g.W);
+  const bool empty = t.p_lo == t.p_hi || t.q_lo == t.q_hi;
+  t.lo = empty ? 0 : t.p_lo * g.W + t.q_lo;
+  t.hi = empty ? 0 : (t.p_hi - 1) * g.W + t.q_hi;
+  return t;
+}
+
+// row (H*W) = column row of tap t for the size-keeping plane x (H, W).
 template <class T>
-void im2col_plane(const T* x, const ConvGeometry& g, T* col) {
+void shifted_row(const T* x, const Shift& t, const ConvGeometry& g, T* row) {
+  std::fill(row, row + t.lo, T(0));
+  std::copy(x + t.lo + t.offset, x + t.hi + t.offset, row + t.lo);
+  std::fill(row + t.hi, row + g.hw(), T(0));
+  for (int64_t p = t.p_lo; p < t.p_hi; ++p) {
+    std::fill(row + p * g.W, row + p * g.W + t.q_lo, T(0));
+    std::fill(row + p * g.W + t.q_hi, row + (p + 1) * g.W, T(0));
+  }
+}
+
+// The adjoint of shifted_row: dx (H, W) += row (H*W) of tap t. Zeroes the
+// row's padding entries so that one contiguous sum covers the rest.
+template <class T>
+void shifted_row_add(T* row, const Shift& t, const ConvGeometry& g, T* dx) {
+  for (int64_t p = t.p_lo; p < t.p_hi; ++p) {
+    std::fill(row + p * g.W, row + p * g.W + t.q_lo, T(0));
+    std::fill(row + p * g.W + t.q_hi, row + (p + 1) * g.W, T(0));
+  }
+  T* out = dx + t.offset;
+#pragma omp simd
+  for (int64_t j = t.lo; j < t.hi; ++j) out[j] += row[j];
+}
+
+// One input plane x (H, W) into its R*S column rows, each (P*Q), ld apart.
+template <class T>
+void im2col_plane(const T* x, const ConvGeometry& g, int64_t ld, T* col) {
   for (int64_t r = 0; r < g.R; ++r) {
     for (int64_t s = 0; s < g.S; ++s) {
-      T* row = col + (r * g.S + s) * g.pq();
+      T* row = col + (r * g.S + s) * ld;
+      if (g.keeps_size()) {
+        shifted_row(x, tap_shift(r, s, g), g, row);
+        continue;
+      }
       const Span qs = valid_columns(s - g.pad, g);
       for (int64_t p = 0; p < g.P; ++p) {
         T* out = row + p * g.Q;
@@ -130,12 +193,17 @@ void im2col_plane(const T* x, const ConvGeometry& g, T* col) {
 }
 
 // The adjoint of im2col_plane: dx (H, W) = sum of its column rows' entries.
+// May overwrite col's padding entries.
 template <class T>
-void col2im_plane(const T* col, const ConvGeometry& g, T* dx) {
+void col2im_plane(T* col, const ConvGeometry& g, int64_t ld, T* dx) {
   std::fill(dx, dx + g.hw(), T(0));
   for (int64_t r = 0; r < g.R; ++r) {
     for (int64_t s = 0; s < g.S; ++s) {
-      const T* row = col + (r * g.S + s) * g.pq();
+      T* row = col + (r * g.S + s) * ld;
+      if (g.keeps_size()) {
+        shifted_row_add(row, tap_shift(r, s, g), g, dx);
+        continue;
+      }
       const Span qs = valid_columns(s - g.pad, g);
       for (int64_t p = 0; p < g.P; ++p) {
         const int64_t ih = p * g.stride - g.pad + r;
@@ -147,25 +215,68 @@ void col2im_plane(const T* col, const ConvGeometry& g, T* dx) {
   }
 }
 
-// The GEMM operand for sample x_n (C, H, W): x_n itself, viewed as (C, H*W),
-// for pointwise convolutions, else its columns packed into col (C*R*S, P*Q).
+// The samples [n0, n0 + count) that share one GEMM.
+struct Group {
+  int64_t n0, count;
+  int64_t width(const ConvGeometry& g) const { return count * g.pq(); }
+};
+
+// The GEMM operand for group b of x (N, C, H, W): x[n0] itself, viewed as
+// (C, H*W), for one pointwise sample, else the group's columns packed into
+// col (C*R*S, count*P*Q).
 template <class T>
-const T* sample_columns(const T* x_n, const ConvGeometry& g, T* col) {
-  if (g.pointwise()) return x_n;
-  parallel_for(g.C, g.crs() * g.pq(),
-               [&](int64_t c) { im2col_plane(x_n + c * g.hw(), g, col + c * g.R * g.S * g.pq()); });
+const T* group_columns(const T* x, const ConvGeometry& g, Group b, T* col) {
+  if (g.pointwise() && b.count == 1) return x + b.n0 * g.C * g.hw();
+  const int64_t ld = b.width(g);
+  parallel_for(b.count * g.C, b.count * g.crs() * g.pq(), [&](int64_t i) {
+    const int64_t n = i / g.C, c = i % g.C;
+    im2col_plane(x + (b.n0 + n) * g.C * g.hw() + c * g.hw(), g, ld,
+                 col + c * g.R * g.S * ld + n * g.pq());
+  });
   return col;
 }
 
-// dx_n (C, H, W) from its columns dcol (C*R*S, P*Q).
+// dx[n] (C, H, W) for the group's samples from their columns dcol
+// (C*R*S, count*P*Q), which this may overwrite.
 template <class T>
-void col2im_sample(const T* dcol, const ConvGeometry& g, T* dx_n) {
-  parallel_for(g.C, g.crs() * g.pq(), [&](int64_t c) {
-    col2im_plane(dcol + c * g.R * g.S * g.pq(), g, dx_n + c * g.hw());
+void group_col2im(T* dcol, const ConvGeometry& g, Group b, T* dx) {
+  const int64_t ld = b.width(g);
+  parallel_for(b.count * g.C, b.count * g.crs() * g.pq(), [&](int64_t i) {
+    const int64_t n = i / g.C, c = i % g.C;
+    col2im_plane(dcol + c * g.R * g.S * ld + n * g.pq(), g, ld,
+                 dx + (b.n0 + n) * g.C * g.hw() + c * g.hw());
   });
 }
 
-// Threads that run samples side by side: all of them when there are enough
+// dy of the group, dy[n] (K, P*Q) side by side as one (K, count*P*Q) matrix:
+// dy[n0] itself for one sample, else packed into buf.
+template <class T>
+const T* group_grads(const T* dy, const ConvGeometry& g, Group b, T* buf) {
+  if (b.count == 1) return dy + b.n0 * g.K * g.pq();
+  for (int64_t n = 0; n < b.count; ++n)
+    for (int64_t k = 0; k < g.K; ++k) {
+      const T* src = dy + ((b.n0 + n) * g.K + k) * g.pq();
+      std::copy(src, src + g.pq(), buf + k * b.width(g) + n * g.pq());
+    }
+  return buf;
+}
+
+// y[n] (K, P*Q) of the group = its part of out (K, count*P*Q) + bias (K) or
+// none; out may be y[n0] itself for one sample.
+template <class T>
+void store_outputs(const T* out, const T* bias, const ConvGeometry& g, Group b, T* y) {
+  for (int64_t n = 0; n < b.count; ++n)
+    for (int64_t k = 0; k < g.K; ++k) {
+      const T* src = out + k * b.width(g) + n * g.pq();
+      T* dst = y + ((b.n0 + n) * g.K + k) * g.pq();
+      const T shift = bias ? bias[k] : T(0);
+      if (src == dst && !bias) continue;
+#pragma omp simd
+      for (int64_t j = 0; j < g.pq(); ++j) dst[j] = src[j] + shift;
+    }
+}
+
+// Threads that run groups side by side: all of them when there are enough
 // samples and work, else one (and OpenBLAS parallelizes each GEMM).
 int64_t sample_threads(const ConvGeometry& g) {
   const int64_t threads = omp_get_max_threads();
@@ -173,56 +284,72 @@ int64_t sample_threads(const ConvGeometry& g) {
   return enough ? threads : 1;
 }
 
-// body(n, t) for every sample n, with t the index of the thread running it.
-// With one thread no parallel region opens, so OpenBLAS may use them all.
+// Samples per group: enough for kGroupColumns GEMM columns, but few enough
+// that every thread gets a group.
+int64_t group_size(const ConvGeometry& g, int64_t threads) {
+  if (g.pointwise()) return 1;
+  const int64_t wanted = kGroupColumns / g.pq();
+  return std::clamp<int64_t>(wanted, 1, (g.N + threads - 1) / threads);
+}
+
+// body(b, t) for every group b of size samples (the last may be smaller),
+// with t the index of the thread running it. With one thread no parallel
+// region opens, so OpenBLAS may use them all.
 template <class F>
-void for_each_sample(const ConvGeometry& g, int64_t threads, const F& body) {
+void for_each_group(const ConvGeometry& g, int64_t threads, int64_t size, const F& body) {
+  const int64_t groups = (g.N + size - 1) / size;
+  const auto group = [&](int64_t i) { return Group{i * size, std::min(size, g.N - i * size)}; };
   if (threads == 1) {
-    for (int64_t n = 0; n < g.N; ++n) body(n, 0);
+    for (int64_t i = 0; i < groups; ++i) body(group(i), 0);
     return;
   }
 #pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t n = 0; n < g.N; ++n) body(n, omp_get_thread_num());
+  for (int64_t i = 0; i < groups; ++i) body(group(i), omp_get_thread_num());
 }
 
-// y_n (K, P*Q) = w (K, C*R*S) x columns of x_n (C*R*S, P*Q) + bias (K) or none.
+// y[n] (K, P*Q) = w (K, C*R*S) x columns of x[n] (C*R*S, P*Q) + bias for the
+// group's samples, via out (K, count*P*Q).
 template <class T>
-void forward_sample(const T* x_n, const T* w, const T* bias, const ConvGeometry& g, T* col,
-                    T* y_n) {
-  const T* cols = sample_columns(x_n, g, col);
-  if (bias)
-    for (int64_t k = 0; k < g.K; ++k) std::fill(y_n + k * g.pq(), y_n + (k + 1) * g.pq(), bias[k]);
-  cpu::blas_gemm(false, false, g.K, g.pq(), g.crs(), T(1), w, g.crs(), cols, g.pq(),
-                 T(bias ? 1 : 0), y_n, g.pq());
+void forward_group(const T* x, const T* w, const T* bias, const ConvGeometry& g, Group b, T* col,
+                   T* out, T* y) {
+  const T* cols = group_columns(x, g, b, col);
+  const int64_t n = b.width(g);
+  if (b.count == 1) out = y + b.n0 * g.K * g.pq();
+  cpu::blas_gemm(false, false, g.K, n, g.crs(), T(1), w, g.crs(), cols, n, T(0), out, n);
+  store_outputs(out, bias, g, b, y);
 }
 
 template <class T>
 void conv_forward(Backend& mem, const T* x, const T* w, const T* bias, const ConvGeometry& g,
                   T* y) {
   const int64_t threads = sample_threads(g);
-  const int64_t col_size = g.pointwise() ? 0 : g.crs() * g.pq();
-  Scratch<T> cols(mem, threads * col_size);  // threads x (C*R*S, P*Q)
-  for_each_sample(g, threads, [&](int64_t n, int64_t t) {
-    forward_sample(x + n * g.C * g.hw(), w, bias, g, cols.data() + t * col_size,
-                   y + n * g.K * g.pq());
+  const int64_t size = group_size(g, threads);
+  const int64_t col_size = g.crs() * size * g.pq(), out_size = g.K * size * g.pq();
+  Scratch<T> cols(mem, threads * col_size);  // threads x (C*R*S, size*P*Q)
+  Scratch<T> outs(mem, threads * out_size);  // threads x (K, size*P*Q)
+  for_each_group(g, threads, size, [&](Group b, int64_t t) {
+    forward_group(x, w, bias, g, b, cols.data() + t * col_size, outs.data() + t * out_size, y);
   });
 }
 
-// For one sample: dw_part (K, C*R*S) += dy_n (K, P*Q) x columns of x_n^T, and
-// dx_n (C, H, W) = col2im of w^T (C*R*S, K) dy_n; a null output is skipped.
+// For one group: dw_part (K, C*R*S) += dy_group (K, count*P*Q) x its columns
+// of x^T, and dx[n] (C, H, W) = col2im of w^T (C*R*S, K) dy_group; a null
+// output is skipped. col and buf are scratch for columns and dy_group.
 template <class T>
-void backward_sample(const T* x_n, const T* w, const T* dy_n, const ConvGeometry& g, T* col,
-                     T* dx_n, T* dw_part) {
+void backward_group(const T* x, const T* w, const T* dy, const ConvGeometry& g, Group b, T* col,
+                    T* buf, T* dx, T* dw_part) {
+  const T* dy_group = group_grads(dy, g, b, buf);
+  const int64_t n = b.width(g);
   if (dw_part) {
-    const T* cols = sample_columns(x_n, g, col);
-    cpu::blas_gemm(false, true, g.K, g.crs(), g.pq(), T(1), dy_n, g.pq(), cols, g.pq(), T(1),
-                   dw_part, g.crs());
+    const T* cols = group_columns(x, g, b, col);
+    cpu::blas_gemm(false, true, g.K, g.crs(), n, T(1), dy_group, n, cols, n, T(1), dw_part,
+                   g.crs());
   }
-  if (dx_n) {
-    T* dcol = g.pointwise() ? dx_n : col;  // (C*R*S, P*Q)
-    cpu::blas_gemm(true, false, g.crs(), g.pq(), g.K, T(1), w, g.crs(), dy_n, g.pq(), T(0), dcol,
-                   g.pq());
-    if (!g.pointwise()) col2im_sample(dcol, g, dx_n);
+  if (dx) {
+    const bool direct = g.pointwise() && b.count == 1;
+    T* dcol = direct ? dx + b.n0 * g.C * g.hw() : col;  // (C*R*S, count*P*Q)
+    cpu::blas_gemm(true, false, g.crs(), n, g.K, T(1), w, g.crs(), dy_group, n, T(0), dcol, n);
+    if (!direct) group_col2im(dcol, g, b, dx);
   }
 }
 
@@ -234,24 +361,26 @@ void add_partials(const T* parts, int64_t count, int64_t size, T* dw) {
   });
 }
 
-// dx and dw sample by sample; x is read only for dw, w only for dx. Thread 0
+// dx and dw group by group; x is read only for dw, w only for dx. Thread 0
 // accumulates into dw itself, the others into partials added at the end.
 template <class T>
-void conv_backward_samples(Backend& mem, const T* x, const T* w, const T* dy, const ConvGeometry& g,
-                           T* dx, T* dw) {
+void conv_backward_groups(Backend& mem, const T* x, const T* w, const T* dy, const ConvGeometry& g,
+                          T* dx, T* dw) {
   const int64_t threads = sample_threads(g);
-  const int64_t col_size = g.pointwise() ? 0 : g.crs() * g.pq();
+  const int64_t size = group_size(g, threads);
+  const int64_t col_size = g.crs() * size * g.pq(), buf_size = g.K * size * g.pq();
   const int64_t dw_size = dw ? g.K * g.crs() : 0;
-  Scratch<T> cols(mem, threads * col_size);           // threads x (C*R*S, P*Q)
+  Scratch<T> cols(mem, threads * col_size);           // threads x (C*R*S, size*P*Q)
+  Scratch<T> bufs(mem, threads * buf_size);           // threads x (K, size*P*Q)
   Scratch<T> dw_parts(mem, (threads - 1) * dw_size);  // (threads - 1) x (K, C*R*S)
   if (dw) {
     std::fill(dw, dw + dw_size, T(0));
     std::fill(dw_parts.data(), dw_parts.data() + (threads - 1) * dw_size, T(0));
   }
-  for_each_sample(g, threads, [&](int64_t n, int64_t t) {
+  for_each_group(g, threads, size, [&](Group b, int64_t t) {
     T* dw_part = !dw ? nullptr : t == 0 ? dw : dw_parts.data() + (t - 1) * dw_size;
-    backward_sample(dw ? x + n * g.C * g.hw() : nullptr, w, dy + n * g.K * g.pq(), g,
-                    cols.data() + t * col_size, dx ? dx + n * g.C * g.hw() : nullptr, dw_part);
+    backward_group(x, w, dy, g, b, cols.data() + t * col_size, bufs.data() + t * buf_size, dx,
+                   dw_part);
   });
   if (dw) add_partials(dw_parts.data(), threads - 1, dw_size, dw);
 }
@@ -274,7 +403,7 @@ template <class T>
 void conv_backward(Backend& mem, const T* x, const T* w, const T* dy, const ConvGeometry& g, T* dx,
                    T* dw, T* dbias) {
   if (dbias) bias_grad(dy, g, dbias);
-  if (dx || dw) conv_backward_samples(mem, x, w, dy, g, dx, dw);
+  if (dx || dw) conv_backward_groups(mem, x, w, dy, g, dx, dw);
 }
 
 // y (planes, 2H, 2W) from x (planes, H, W): each pixel becomes a 2x2 block.

@@ -1,0 +1,200 @@
+#include "apps/dataset/idx.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <utility>
+
+namespace data {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kMaxSide = 4096;  // bound on every dimension after the first
+const char* const kFashionDir = "/usr/share/datasets/fashion-mnist";
+
+// What an IDX file announces in its header: magic number and dimension count.
+struct IdxKind {
+  uint32_t magic;
+  size_t ndims;
+  const char* name;
+};
+constexpr IdxKind kImages{0x00000803, 3, "images"};
+constexpr IdxKind kLabels{0x00000801, 1, "labels"};
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw std::runtime_error("IDX file " + path + ": " + what);
+}
+
+std::string hex(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08x", v);
+  return buf;
+}
+
+uint32_t big_endian32(const std::vector<uint8_t>& bytes, size_t at) {
+  return uint32_t{bytes[at]} << 24 | uint32_t{bytes[at + 1]} << 16 | uint32_t{bytes[at + 2]} << 8 |
+         uint32_t{bytes[at + 3]};
+}
+
+[[noreturn]] void fail_open(const std::string& path) {
+  fail(path, std::string("cannot open (") + std::strerror(errno) + ")");
+}
+
+bool is_gzip(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail_open(path);
+  unsigned char head[2] = {0, 0};
+  in.read(reinterpret_cast<char*>(head), 2);
+  return in.gcount() == 2 && head[0] == 0x1f && head[1] == 0x8b;
+}
+
+std::vector<uint8_t> read_plain(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) fail_open(path);
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) fail(path, "not a regular file");
+  std::vector<uint8_t> bytes(static_cast<size_t>(in.tellg()));
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size())))
+    fail(path, "read error");
+  return bytes;
+}
+
+std::vector<uint8_t> read_gzip(const std::string& path) {
+  std::unique_ptr<gzFile_s, decltype(&gzclose)> file(gzopen(path.c_str(), "rb"), &gzclose);
+  if (!file) fail_open(path);
+  std::vector<uint8_t> bytes;
+  std::vector<uint8_t> chunk(1 << 20);
+  int n = 0;
+  while ((n = gzread(file.get(), chunk.data(), static_cast<unsigned>(chunk.size()))) > 0)
+    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + n);
+  int err = Z_OK;
+  std::string message = gzerror(file.get(), &err);  // "<path>: <what>"
+  if (message.rfind(path + ": ", 0) == 0) message.erase(0, path.size() + 2);
+  if (n < 0 || err != Z_OK) fail(path, "corrupt or truncated gzip stream (" + message + ")");
+  return bytes;
+}
+
+// The header's dimensions, after checking the magic number and that each
+// dimension is non-zero and, past the first, at most kMaxSide.
+std::vector<int64_t> header_dims(const std::string& path, const std::vector<uint8_t>& bytes,
+                                 const IdxKind& want, const IdxKind& other) {
+  const size_t header = 4 + 4 * want.ndims;
+  if (bytes.size() < 4) fail(path, "truncated header (" + std::to_string(bytes.size()) + " bytes)");
+  const uint32_t magic = big_endian32(bytes, 0);
+  if (magic == other.magic)
+    fail(path, std::string("is an IDX ") + other.name + " file (magic " + hex(magic) +
+                   "), expected " + want.name + " (" + hex(want.magic) + ")");
+  if (magic != want.magic)
+    fail(path,
+         "bad magic " + hex(magic) + ", expected " + hex(want.magic) + " (IDX " + want.name + ")");
+  if (bytes.size() < header)
+    fail(path, "truncated header (" + std::to_string(bytes.size()) + " bytes, expected " +
+                   std::to_string(header) + ")");
+  std::vector<int64_t> dims;
+  for (size_t i = 0; i < want.ndims; ++i) {
+    dims.push_back(big_endian32(bytes, 4 + 4 * i));
+    if (dims.back() == 0 || (i > 0 && dims.back() > kMaxSide))
+      fail(path, "bad dimension " + std::to_string(i) + " = " + std::to_string(dims.back()) +
+                     " (must be 1.." + (i > 0 ? std::to_string(kMaxSide) : "2^32-1") + ")");
+  }
+  return dims;
+}
+
+void check_data_size(const std::string& path, size_t have, size_t want) {
+  if (have < want)
+    fail(path, "truncated data (" + std::to_string(have) + " bytes, the header announces " +
+                   std::to_string(want) + ")");
+  if (have > want)
+    fail(path, std::to_string(have - want) + " trailing bytes after the " + std::to_string(want) +
+                   " bytes of data");
+}
+
+struct IdxData {
+  std::vector<int64_t> dims;
+  std::vector<uint8_t> bytes;  // the data after the header
+};
+
+// An IDX file of kind `want` (`other` being the kind it may be mistaken for).
+IdxData read_idx(const std::string& path, const IdxKind& want, const IdxKind& other) {
+  IdxData idx{{}, is_gzip(path) ? read_gzip(path) : read_plain(path)};
+  idx.dims = header_dims(path, idx.bytes, want, other);
+  const size_t header = 4 + 4 * want.ndims;
+  size_t want_bytes = 1;
+  for (int64_t d : idx.dims) want_bytes *= static_cast<size_t>(d);
+  check_data_size(path, idx.bytes.size() - header, want_bytes);
+  idx.bytes.erase(idx.bytes.begin(), idx.bytes.begin() + static_cast<std::ptrdiff_t>(header));
+  return idx;
+}
+
+// dir/stem or dir/stem.gz, whichever exists (the plain file first).
+std::string find_split_file(const std::string& dir, const std::string& stem) {
+  const std::string plain = (fs::path(dir) / stem).string();
+  std::error_code ec;
+  for (const std::string& path : {plain, plain + ".gz"})
+    if (fs::is_regular_file(path, ec)) return path;
+  throw std::runtime_error("load_split: found neither " + plain + " nor " + plain +
+                           ".gz (scripts/get_mnist.sh fetches MNIST)");
+}
+
+}  // namespace
+
+IdxImages read_idx_images(const std::string& path) {
+  IdxData idx = read_idx(path, kImages, kLabels);
+  return IdxImages{idx.dims[0], idx.dims[1], idx.dims[2], std::move(idx.bytes)};
+}
+
+IdxLabels read_idx_labels(const std::string& path) {
+  return IdxLabels{read_idx(path, kLabels, kImages).bytes};
+}
+
+Dataset load_split(const std::string& dir, bool train) {
+  const std::string prefix = train ? "train" : "t10k";
+  const std::string images_path = find_split_file(dir, prefix + "-images-idx3-ubyte");
+  const std::string labels_path = find_split_file(dir, prefix + "-labels-idx1-ubyte");
+  Dataset split{read_idx_images(images_path), read_idx_labels(labels_path)};
+  const auto labels = static_cast<int64_t>(split.labels.labels.size());
+  if (split.images.count != labels)
+    throw std::runtime_error("load_split: " + images_path + " holds " +
+                             std::to_string(split.images.count) + " images but " + labels_path +
+                             " holds " + std::to_string(labels) + " labels");
+  return split;
+}
+
+std::string resolve_dataset_dir(const std::string& name_or_dir) {
+  if (name_or_dir == "fashion") return kFashionDir;
+  if (name_or_dir != "mnist") return name_or_dir;
+  std::error_code ec;
+  if (fs::is_directory("data/mnist", ec)) return "data/mnist";
+  return std::string(DDPM_SOURCE_DIR) + "/data/mnist";
+}
+
+ag::Tensor to_tensor(const IdxImages& images, const std::vector<int64_t>& indices) {
+  std::array<float, 256> level;
+  for (size_t k = 0; k < level.size(); ++k)
+    level[k] = static_cast<float>(static_cast<double>(k) / 127.5 - 1.0);
+  const auto plane = static_cast<size_t>(images.rows * images.cols);
+  std::vector<float> out(indices.size() * plane);
+  for (size_t i = 0; i < indices.size(); ++i) {
+    const int64_t index = indices[i];
+    if (index < 0 || index >= images.count)
+      throw std::runtime_error("to_tensor: image index " + std::to_string(index) + " outside [0, " +
+                               std::to_string(images.count) + ")");
+    const uint8_t* src = images.pixels.data() + static_cast<size_t>(index) * plane;
+    std::transform(src, src + plane, out.begin() + static_cast<std::ptrdiff_t>(i * plane),
+                   [&level](uint8_t p) { return level[p]; });
+  }
+  const auto n = static_cast<int64_t>(indices.size());
+  return ag::from_vector(out, {n, 1, images.rows, images.cols});
+}
+
+}  // namespace data

@@ -1,0 +1,32 @@
+// Pictures for people: image grids of samples, strips of a denoising
+// progression, and a loss curve, written as PNG (stb_image_write) through a
+// temporary file and a rename, so an existing file is never half-written.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "autograd/tensor.h"
+
+namespace imaging {
+
+// An 8-bit image, rows top to bottom, `channels` interleaved bytes per pixel.
+struct Image {
+  int64_t width = 0, height = 0, channels = 1;
+  std::vector<uint8_t> pixels;
+};
+
+// images (N, C, H, W) with C = 1 or 3, values in [-1, 1] (clipped), laid out
+// row-major on a grid `cols` wide with `pad` pixels of background between
+// cells and around the edge.
+Image make_grid(const ag::Tensor& images, int64_t cols, int64_t pad = 2);
+
+// A line plot of `values` (e.g. a smoothed loss) on a log-scaled y axis when
+// all values are positive: axes, the curve, and light horizontal grid lines
+// at each power of ten.
+Image plot_curve(const std::vector<double>& values, int64_t width = 640, int64_t height = 360);
+
+// Writes `image` as PNG; throws "<path>: ..." if it cannot.
+void write_png(const std::string& path, const Image& image);
+
+}  // namespace imaging

@@ -1,0 +1,294 @@
+// Trains a DDPM on MNIST (or Fashion-MNIST, or any IDX copy) — Algorithm 1 of
+// Ho et al. 2020 with Adam, warm-up, gradient clipping and an EMA of the
+// weights — with a progress bar, atomic checkpoints, periodic sample grids
+// from the EMA weights, loss.csv and loss.png, exact --resume and a
+// checkpoint on Ctrl-C.
+#include <omp.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "apps/common/progress.h"
+#include "apps/dataset/idx.h"
+#include "apps/imaging/image.h"
+#include "autograd/device.h"
+#include "diffusion/samplers.h"
+#include "nn/checkpoint.h"
+
+using namespace ag;
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+void on_sigint(int) { g_interrupted = true; }
+
+struct Options {
+  std::string preset = "tiny", dataset = "mnist", loss = "simple", param = "eps", var = "large";
+  std::string schedule = "linear", device = "cpu", out, resume;
+  int64_t batch = 64, warmup = 200, T = 1000, steps = 0, subset = 0, ckpt_every = 500;
+  int64_t sample_every = 500, sample_n = 64, sample_steps = 50, threads = 0;
+  double lr = 2e-4, clip = 1.0, ema = 0.999, minutes = 0;
+  uint64_t seed = 0;
+};
+
+void add_flags(CLI::App& app, Options& o) {
+  app.add_option("--preset", o.preset, "U-Net size")
+      ->check(CLI::IsMember({"tiny", "small", "base", "paper"}))
+      ->capture_default_str();
+  app.add_option("--dataset,--data", o.dataset, "mnist, fashion, or a directory of IDX files")
+      ->capture_default_str();
+  app.add_option("--batch", o.batch, "images per step")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--lr", o.lr, "Adam learning rate")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--warmup", o.warmup, "linear warm-up steps")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--clip", o.clip, "global gradient-norm clip (0: off)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--ema", o.ema, "EMA decay (with the (1+n)/(10+n) warm-up)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--loss", o.loss, "simple (Eq. 14) or vlb (Eq. 5)")
+      ->check(CLI::IsMember({"simple", "vlb"}))
+      ->capture_default_str();
+  app.add_option("--param", o.param, "model output: eps, x0 or xprev")
+      ->check(CLI::IsMember({"eps", "x0", "xprev"}))
+      ->capture_default_str();
+  app.add_option("--var", o.var, "reverse variance: large (beta) or small (beta~)")
+      ->check(CLI::IsMember({"large", "small"}))
+      ->capture_default_str();
+  app.add_option("--schedule", o.schedule, "noise schedule")
+      ->check(CLI::IsMember({"linear", "cosine"}))
+      ->capture_default_str();
+  app.add_option("--T", o.T, "diffusion steps")
+      ->check(CLI::Range(2, 100000))
+      ->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of the weights, data order, noise and dropout")
+      ->capture_default_str();
+  app.add_option("--device", o.device, "cpu or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  app.add_option("--threads", o.threads, "CPU threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--steps", o.steps, "stop after this many steps in all (0: no step limit)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--minutes", o.minutes, "stop after this much training time (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--subset", o.subset, "train on the first N images only (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--out", o.out, "output folder (default runs/<preset>)");
+  app.add_option("--resume", o.resume, "continue exactly from this training checkpoint");
+  app.add_option("--ckpt-every", o.ckpt_every, "checkpoint every N steps")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--sample-every", o.sample_every,
+                 "EMA sample grid every N steps (0: only at the end)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--sample-n", o.sample_n, "images per sample grid")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--sample-steps", o.sample_steps, "DDIM steps for the grids")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
+}  // namespace
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Everything one run holds. The data generator draws batches, timesteps and
+// noise; the model's own generator draws dropout masks; both are saved in
+// checkpoints, so --resume continues the very same stream.
+struct Trainer {
+  explicit Trainer(const Options& o, data::Dataset data)
+      : opt(o),
+        train(std::move(data)),
+        model(nn::unet_preset(o.preset), o.seed),
+        ema_model(nn::unet_preset(o.preset), o.seed),
+        adam(model.parameters(), nn::AdamConfig{o.lr}),
+        ema(model.named_parameters(), o.ema),
+        diffusion(diffusion::make_schedule(diffusion::parse_schedule(o.schedule), o.T),
+                  diffusion::parse_mean_type(o.param), diffusion::parse_var_type(o.var)),
+        data_gen(o.seed + 2) {}
+
+  nn::TrainingState state() { return {model, adam, ema, {{"data", &data_gen}}, step, {}}; }
+
+  // One step of Algorithm 1: x_0 from the data, t ~ U{1..T}, eps ~ N(0, I),
+  // a gradient step on the loss. Returns the batch's loss.
+  double train_step() {
+    const int64_t n = train.images.count, B = opt.batch;
+    std::vector<int64_t> idx;
+    for (double u : rand({B}, &data_gen, DType::F64).to_vector<double>())
+      idx.push_back(std::min(n - 1, static_cast<int64_t>(u * n)));
+    std::vector<int32_t> t;
+    for (double u : rand({B}, &data_gen, DType::F64).to_vector<double>())
+      t.push_back(static_cast<int32_t>(std::min<double>(opt.T - 1, std::floor(u * opt.T))));
+    Tensor x0 = data::to_tensor(train.images, idx);
+    Tensor noise = randn(x0.shape(), &data_gen);
+    auto net = [&](const Tensor& x, const Tensor& tt) { return model.forward(x, tt); };
+    Tensor loss = mean(diffusion.training_losses(net, x0, from_vector(t, {B}), noise,
+                                                 diffusion::parse_loss_type(opt.loss)));
+    loss.backward();
+    if (opt.clip > 0) nn::clip_grad_norm(model.parameters(), opt.clip);
+    adam.step(nn::warmup_lr(opt.lr, adam.step_count() + 1, opt.warmup));
+    adam.zero_grad();
+    ema.update(model.named_parameters());
+    ++step;
+    return loss.item();
+  }
+
+  // A grid of samples from the EMA weights by DDIM (eta 0, clipped x_0), from
+  // the same x_T every time so grids over training compare like with like.
+  void write_samples(const fs::path& path) {
+    ema.copy_to(ema_model.named_parameters());
+    ema_model.eval();
+    Generator gen(opt.seed + 3);
+    const auto& c = ema_model.config;
+    Tensor x_T = randn({opt.sample_n, c.in_ch, c.resolution, c.resolution}, &gen);
+    auto net = [&](const Tensor& x, const Tensor& t) { return ema_model.forward(x, t); };
+    Tensor x0 = diffusion::ddim_sample_loop(diffusion, net, x_T, std::min(opt.sample_steps, opt.T),
+                                            0.0, gen)
+                    .x0;
+    const int64_t cols = static_cast<int64_t>(std::ceil(std::sqrt(double(opt.sample_n))));
+    imaging::write_png(path.string(), imaging::make_grid(x0, cols));
+  }
+
+  Options opt;
+  data::Dataset train;
+  nn::UNet model, ema_model;
+  nn::Adam adam;
+  nn::EMA ema;
+  diffusion::GaussianDiffusion diffusion;
+  Generator data_gen;
+  int64_t step = 0;
+};
+
+data::Dataset load_training_data(const Options& o) {
+  data::Dataset d = data::load_split(data::resolve_dataset_dir(o.dataset), true);
+  if (o.subset > 0 && o.subset < d.images.count) {
+    const int64_t pixels = d.images.rows * d.images.cols;
+    d.images.count = o.subset;
+    d.images.pixels.resize(static_cast<size_t>(o.subset * pixels));
+    d.labels.labels.resize(static_cast<size_t>(o.subset));
+  }
+  return d;
+}
+
+void check_device(const std::string& device) {
+  if (device == "cpu") return;
+  if (cuda_device_count() == 0)
+    throw std::runtime_error("--device cuda: no CUDA device is present on this machine");
+  throw std::runtime_error("--device cuda: this build has no CUDA backend yet; use --device cpu");
+}
+
+std::vector<double> read_loss_history(const fs::path& csv) {
+  std::vector<double> smoothed;
+  std::ifstream in(csv);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    const auto last = line.rfind(',');
+    if (last != std::string::npos) smoothed.push_back(std::atof(line.c_str() + last + 1));
+  }
+  return smoothed;
+}
+
+std::string status_text(double smoothed, double images_per_s) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "loss %.4f, %.1f img/s", smoothed, images_per_s);
+  return buf;
+}
+
+int run(const Options& o) {
+  check_device(o.device);
+  if (o.threads > 0) omp_set_num_threads(static_cast<int>(o.threads));
+  const fs::path out = o.out.empty() ? fs::path("runs") / o.preset : fs::path(o.out);
+  fs::create_directories(out);
+  std::printf("[train] loading %s\n", o.dataset.c_str());
+  Trainer tr(o, load_training_data(o));
+  std::printf("[train] %ld training images; %s U-Net, %ld parameters; %d threads\n",
+              static_cast<long>(tr.train.images.count), o.preset.c_str(),
+              static_cast<long>(tr.model.num_parameters()), omp_get_max_threads());
+  if (!o.resume.empty()) {
+    nn::TrainingState s = tr.state();
+    nn::load_training_checkpoint(o.resume, s);
+    tr.step = s.step;
+    std::printf("[train] resumed %s at step %ld\n", o.resume.c_str(), static_cast<long>(tr.step));
+  }
+  const fs::path ckpt = out / "ckpt.safetensors", csv = out / "loss.csv";
+  std::vector<double> history = o.resume.empty() ? std::vector<double>{} : read_loss_history(csv);
+  std::ofstream log(csv, o.resume.empty() ? std::ios::trunc : std::ios::app);
+  if (o.resume.empty()) log << "step,loss,smoothed_loss\n";
+  std::signal(SIGINT, on_sigint);
+
+  const int64_t target = o.steps > 0 ? o.steps : INT64_MAX;
+  apps::ProgressBar bar("[train] step", o.steps, "step");
+  const auto start = std::chrono::steady_clock::now();
+  double smoothed = history.empty() ? 0.0 : history.back();
+  auto minutes = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60;
+  };
+  const int64_t first = tr.step;
+  while (tr.step < target && (o.minutes <= 0 || minutes() < o.minutes) && !g_interrupted) {
+    const double loss = tr.train_step();
+    const bool fresh = history.empty();
+    smoothed = fresh ? loss : 0.98 * smoothed + 0.02 * loss;  // an EMA of the loss, for display
+    history.push_back(smoothed);
+    log << tr.step << ',' << loss << ',' << smoothed << '\n';
+    const double img_s = (tr.step - first) * o.batch / (minutes() * 60);
+    bar.update(tr.step, status_text(smoothed, img_s));
+    if (tr.step % o.ckpt_every == 0) nn::save_training_checkpoint(ckpt.string(), tr.state());
+    if (o.sample_every > 0 && tr.step % o.sample_every == 0) {
+      char name[64];
+      std::snprintf(name, sizeof name, "samples_%06ld.png", static_cast<long>(tr.step));
+      tr.write_samples(out / name);
+    }
+  }
+  bar.finish(tr.step,
+             status_text(smoothed, (tr.step - first) * o.batch / std::max(1e-9, minutes() * 60)));
+  log.flush();
+  nn::save_training_checkpoint(ckpt.string(), tr.state());
+  std::printf("[train] checkpoint: %s (step %ld)\n", ckpt.string().c_str(),
+              static_cast<long>(tr.step));
+  if (g_interrupted) {
+    std::printf("[train] interrupted: resume with --resume %s\n", ckpt.string().c_str());
+    return 130;
+  }
+  imaging::write_png((out / "loss.png").string(), imaging::plot_curve(history));
+  std::printf("[train] loss curve: %s, log: %s\n", (out / "loss.png").string().c_str(),
+              csv.string().c_str());
+  std::printf("[train] sampling %ld images from the EMA weights (DDIM, %ld steps)\n",
+              static_cast<long>(o.sample_n), static_cast<long>(o.sample_steps));
+  tr.write_samples(out / "samples.png");
+  std::printf("[train] samples: %s\n", (out / "samples.png").string().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Train a DDPM (Ho et al. 2020) on MNIST-style IDX data."};
+  Options o;
+  add_flags(app, o);
+  CLI11_PARSE(app, argc, argv);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // keep stdout in order with the bar on stderr
+  try {
+    return run(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "train_mnist: error: %s\n", e.what());
+    return 1;
+  }
+}
