@@ -1,0 +1,135 @@
+// train_mnist end to end on a tiny synthetic IDX dataset: a few steps, a
+// checkpoint, a sample grid of the right size, exact --resume, and clear
+// errors with non-zero exits for bad flags and paths. Also the PNG helpers.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "apps/imaging/image.h"
+#include "autograd/ops.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+void put_u32(std::ofstream& f, uint32_t v) {
+  const unsigned char b[4] = {static_cast<unsigned char>(v >> 24),
+                              static_cast<unsigned char>(v >> 16),
+                              static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
+  f.write(reinterpret_cast<const char*>(b), 4);
+}
+
+// n images of 28x28 (a bright square whose position depends on the index).
+fs::path make_dataset(const std::string& name, int n) {
+  const fs::path dir = fs::path(::testing::TempDir()) / name;
+  fs::create_directories(dir);
+  std::ofstream img(dir / "train-images-idx3-ubyte", std::ios::binary);
+  put_u32(img, 0x803), put_u32(img, n), put_u32(img, 28), put_u32(img, 28);
+  for (int i = 0; i < n; ++i)
+    for (int y = 0; y < 28; ++y)
+      for (int x = 0; x < 28; ++x)
+        img.put(std::abs(y - 8 - i % 12) < 4 && std::abs(x - 14) < 6 ? char(255) : 0);
+  std::ofstream lab(dir / "train-labels-idx1-ubyte", std::ios::binary);
+  put_u32(lab, 0x801), put_u32(lab, n);
+  for (int i = 0; i < n; ++i) lab.put(static_cast<char>(i % 10));
+  return dir;
+}
+
+int run(const std::string& args, const fs::path& log) {
+  const std::string cmd =
+      std::string(TRAIN_MNIST_EXE) + " " + args + " > " + log.string() + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream f(p);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+// Width and height from a PNG's IHDR chunk.
+std::pair<int, int> png_size(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  unsigned char h[24] = {};
+  f.read(reinterpret_cast<char*>(h), 24);
+  EXPECT_EQ(h[1], 'P');
+  EXPECT_EQ(h[12], 'I');
+  auto u32 = [&](int at) {
+    return (h[at] << 24) | (h[at + 1] << 16) | (h[at + 2] << 8) | h[at + 3];
+  };
+  return {u32(16), u32(20)};
+}
+
+int64_t lines(const fs::path& p) {
+  const std::string s = read(p);
+  return std::count(s.begin(), s.end(), '\n');
+}
+
+const char* kSmall = " --batch 4 --sample-n 4 --sample-steps 2 --sample-every 0 --threads 1";
+
+}  // namespace
+
+TEST(TrainApp, TrainsSavesSamplesAndResumes) {
+  const fs::path data = make_dataset("e2e_data", 40);
+  const fs::path out = fs::path(::testing::TempDir()) / "e2e_run";
+  fs::remove_all(out);
+  ASSERT_EQ(run("--data " + data.string() + " --out " + out.string() + kSmall + " --steps 3",
+                out.string() + ".log"),
+            0)
+      << read(out.string() + ".log");
+  EXPECT_TRUE(fs::exists(out / "ckpt.safetensors"));
+  EXPECT_TRUE(fs::exists(out / "loss.png"));
+  EXPECT_EQ(png_size(out / "samples.png"), std::make_pair(62, 62));  // 2 x 2 cells of 28 + 2 pad
+  EXPECT_EQ(lines(out / "loss.csv"), 1 + 3);
+  const std::string resume = " --resume " + (out / "ckpt.safetensors").string();
+  ASSERT_EQ(
+      run("--data " + data.string() + " --out " + out.string() + kSmall + " --steps 5" + resume,
+          out.string() + ".log"),
+      0)
+      << read(out.string() + ".log");
+  EXPECT_EQ(lines(out / "loss.csv"), 1 + 5);
+  EXPECT_NE(read(out.string() + ".log").find("resumed"), std::string::npos);
+}
+
+TEST(TrainApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
+  const fs::path log = fs::path(::testing::TempDir()) / "e2e_bad.log";
+  EXPECT_NE(run("--no-such-flag", log), 0);
+  EXPECT_NE(run("--preset huge", log), 0);
+  EXPECT_NE(run("--data /nonexistent/dir --steps 1", log), 0);
+  EXPECT_NE(read(log).find("train_mnist: error: load_split"), std::string::npos) << read(log);
+  const fs::path data = make_dataset("e2e_data_bad", 8);
+  const fs::path out = fs::path(::testing::TempDir()) / "e2e_bad_run";
+  fs::create_directories(out);
+  { std::ofstream(out / "garbage.safetensors") << "not a checkpoint"; }
+  EXPECT_NE(run("--data " + data.string() + " --out " + out.string() + kSmall +
+                    " --steps 1 --resume " + (out / "garbage.safetensors").string(),
+                log),
+            0);
+  EXPECT_NE(read(log).find("garbage.safetensors"), std::string::npos) << read(log);
+  EXPECT_NE(run("--data " + data.string() + " --device cuda --steps 1", log), 0);
+  EXPECT_NE(read(log).find("--device cuda"), std::string::npos) << read(log);
+}
+
+TEST(Imaging, GridLayoutAndValues) {
+  // 3 images of 2x2: -1 (black), 0 (mid grey), 1 (white); 2 columns, pad 1.
+  std::vector<float> v;
+  for (float value : {-1.0f, 0.0f, 1.0f}) v.insert(v.end(), 4, value);
+  const imaging::Image g = imaging::make_grid(ag::from_vector(v, {3, 1, 2, 2}), 2, 1);
+  EXPECT_EQ(g.width, 2 * 3 + 1);
+  EXPECT_EQ(g.height, 2 * 3 + 1);
+  EXPECT_EQ(g.pixels[1 * g.width + 1], 0);    // first cell
+  EXPECT_EQ(g.pixels[1 * g.width + 4], 128);  // second cell: round(127.5)
+  EXPECT_EQ(g.pixels[4 * g.width + 1], 255);  // third cell, next row
+  EXPECT_EQ(g.pixels[0], 0);                  // padding
+  EXPECT_THROW(imaging::make_grid(ag::zeros({2, 2}), 1), std::runtime_error);
+}
+
+TEST(Imaging, WritesPngAtomically) {
+  const fs::path p = fs::path(::testing::TempDir()) / "curve.png";
+  imaging::write_png(p.string(), imaging::plot_curve({1.0, 0.5, 0.25, 0.2}));
+  EXPECT_EQ(png_size(p), std::make_pair(640, 360));
+  EXPECT_THROW(imaging::write_png("/nonexistent/dir/x.png", imaging::plot_curve({1.0})),
+               std::runtime_error);
+}
