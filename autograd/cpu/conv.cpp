@@ -1,20 +1,21 @@
 // conv2d and nearest-neighbour upsampling on the CPU. conv2d lowers to one
-// GEMM per group of samples: im2col packs the receptive fields of g samples
-// side by side into a column matrix (C*R*S, g*P*Q), the weights viewed as
-// (K, C*R*S) times it give (K, g*P*Q), and a copy (adding the bias) scatters
-// that into y's NCHW planes. g is picked so that g*P*Q is about
-// kGroupColumns: OpenBLAS packs its operands on every call, which costs too
-// much, and blocks too poorly, for the P*Q = 196 or 49 of one small sample.
-// A group of one writes y directly, and a pointwise (1x1, stride 1, no
-// padding) group of one reads x[n] (C, H*W) directly as its columns.
-// The backward pass mirrors this: dy of a group is packed into (K, g*P*Q),
+// GEMM per group of samples: im2col packs the receptive fields of the group's
+// samples side by side into a column matrix (C*R*S, count*P*Q), the weights
+// viewed as (K, C*R*S) times it give (K, count*P*Q), and a copy (adding the
+// bias) scatters that into y's NCHW planes. Groups hold about kGroupColumns /
+// (P*Q) samples: one at 28x28, several at 14x14 and 7x7, where a GEMM per
+// sample is too narrow for OpenBLAS to block well and pays its per-call
+// packing too often. A group of one writes y directly, and pointwise (1x1,
+// stride 1, no padding) convolutions go one sample at a time, the GEMM
+// reading x[n] (C, H*W) directly as its columns.
+// The backward pass mirrors this: dy of a group is packed into (K, count*P*Q),
 // dw sums dy_group col^T into one partial per thread, added up at the end,
 // and dx is col2im of w^T dy_group, sample by sample.
 // im2col and col2im of stride-1 convolutions that keep the size (3x3 with
 // padding 1) shift whole planes at once instead of going row by row.
-// With at least as many groups as threads, OpenMP runs groups in parallel
-// and each GEMM single-threaded; otherwise groups run one after another and
-// OpenBLAS spreads each GEMM across the threads.
+// With at least as many samples as threads, each thread takes an equal run
+// of samples and its GEMMs run single-threaded; otherwise groups run one
+// after another and OpenBLAS spreads each GEMM across the threads.
 #include <omp.h>
 
 #include <algorithm>
@@ -119,9 +120,9 @@ void scatter_add_row(const T* src, int64_t n, int64_t stride, T* dst) {
 
 // Kernel tap (r, s) of a stride-1 convolution that keeps the size (P = H,
 // Q = W) reads x at offset (dh, dw) = (r - pad, s - pad), so its column row
-// (H*W) is the plane x shifted by dh*W + dw: entries [lo, hi) of the row come
-// from x, rows p outside [p_lo, p_hi) and columns q outside [q_lo, q_hi) are
-// padding.
+// (H*W) is the plane x shifted by dh*W + dw. Rows p outside [p_lo, p_hi) and
+// columns q outside [q_lo, q_hi) are padding; the rest lies in the row's
+// entries [lo, hi), along with the padding columns of the rows in between.
 struct Shift {
   int64_t offset, lo, hi, p_lo, p_hi, q_lo, q_hi;
 };
@@ -276,7 +277,7 @@ void store_outputs(const T* out, const T* bias, const ConvGeometry& g, Group b, 
     }
 }
 
-// Threads that run groups side by side: all of them when there are enough
+// Threads that run samples side by side: all of them when there are enough
 // samples and work, else one (and OpenBLAS parallelizes each GEMM).
 int64_t sample_threads(const ConvGeometry& g) {
   const int64_t threads = omp_get_max_threads();
@@ -284,27 +285,33 @@ int64_t sample_threads(const ConvGeometry& g) {
   return enough ? threads : 1;
 }
 
-// Samples per group: enough for kGroupColumns GEMM columns, but few enough
-// that every thread gets a group.
+// Samples per group: about kGroupColumns / (P*Q), evened out over the
+// ceil(N / threads) samples of a thread; pointwise convolutions read x
+// directly, so they go one sample at a time.
 int64_t group_size(const ConvGeometry& g, int64_t threads) {
   if (g.pointwise()) return 1;
-  const int64_t wanted = kGroupColumns / g.pq();
-  return std::clamp<int64_t>(wanted, 1, (g.N + threads - 1) / threads);
+  const int64_t per_thread = (g.N + threads - 1) / threads;
+  const int64_t wanted = std::clamp<int64_t>(kGroupColumns / g.pq(), 1, per_thread);
+  const int64_t groups = (per_thread + wanted - 1) / wanted;
+  return (per_thread + groups - 1) / groups;
 }
 
-// body(b, t) for every group b of size samples (the last may be smaller),
-// with t the index of the thread running it. With one thread no parallel
-// region opens, so OpenBLAS may use them all.
+// body(b, t) for groups b of at most size samples, where scratch slot t of
+// threads covers samples [t*N/threads, (t+1)*N/threads). With one thread no
+// parallel region opens, so OpenBLAS may use them all.
 template <class F>
 void for_each_group(const ConvGeometry& g, int64_t threads, int64_t size, const F& body) {
-  const int64_t groups = (g.N + size - 1) / size;
-  const auto group = [&](int64_t i) { return Group{i * size, std::min(size, g.N - i * size)}; };
+  const auto run = [&](int64_t t) {
+    const int64_t end = (t + 1) * g.N / threads;
+    for (int64_t n0 = t * g.N / threads; n0 < end; n0 += size)
+      body(Group{n0, std::min(size, end - n0)}, t);
+  };
   if (threads == 1) {
-    for (int64_t i = 0; i < groups; ++i) body(group(i), 0);
+    run(0);
     return;
   }
 #pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t i = 0; i < groups; ++i) body(group(i), omp_get_thread_num());
+  for (int64_t t = 0; t < threads; ++t) run(t);
 }
 
 // y[n] (K, P*Q) = w (K, C*R*S) x columns of x[n] (C*R*S, P*Q) + bias for the
@@ -324,7 +331,8 @@ void conv_forward(Backend& mem, const T* x, const T* w, const T* bias, const Con
                   T* y) {
   const int64_t threads = sample_threads(g);
   const int64_t size = group_size(g, threads);
-  const int64_t col_size = g.crs() * size * g.pq(), out_size = g.K * size * g.pq();
+  const int64_t col_size = g.pointwise() ? 0 : g.crs() * size * g.pq();
+  const int64_t out_size = size == 1 ? 0 : g.K * size * g.pq();
   Scratch<T> cols(mem, threads * col_size);  // threads x (C*R*S, size*P*Q)
   Scratch<T> outs(mem, threads * out_size);  // threads x (K, size*P*Q)
   for_each_group(g, threads, size, [&](Group b, int64_t t) {
@@ -368,7 +376,8 @@ void conv_backward_groups(Backend& mem, const T* x, const T* w, const T* dy, con
                           T* dx, T* dw) {
   const int64_t threads = sample_threads(g);
   const int64_t size = group_size(g, threads);
-  const int64_t col_size = g.crs() * size * g.pq(), buf_size = g.K * size * g.pq();
+  const int64_t col_size = g.pointwise() ? 0 : g.crs() * size * g.pq();
+  const int64_t buf_size = size == 1 ? 0 : g.K * size * g.pq();
   const int64_t dw_size = dw ? g.K * g.crs() : 0;
   Scratch<T> cols(mem, threads * col_size);           // threads x (C*R*S, size*P*Q)
   Scratch<T> bufs(mem, threads * buf_size);           // threads x (K, size*P*Q)
