@@ -30,7 +30,7 @@ void on_sigint(int) { g_interrupted = true; }
 
 struct Options {
   std::string preset = "tiny", dataset = "mnist", loss = "simple", param = "eps", var = "large";
-  std::string schedule = "linear", device = "cpu", out, resume;
+  std::string schedule = "linear", device = "cpu", out, resume, final_sampler = "ddpm";
   int64_t batch = 64, warmup = 200, T = 1000, steps = 0, subset = 0, ckpt_every = 500;
   int64_t sample_every = 500, sample_n = 64, sample_steps = 50, threads = 0;
   double lr = 2e-4, clip = 1.0, ema = 0.999, minutes = 0;
@@ -98,6 +98,10 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--sample-n", o.sample_n, "images per sample grid")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
+  app.add_option("--final-sampler", o.final_sampler,
+                 "sampler of the final grid: ddpm (ancestral, T steps) or ddim")
+      ->check(CLI::IsMember({"ddpm", "ddim"}))
+      ->capture_default_str();
   app.add_option("--sample-steps", o.sample_steps, "DDIM steps for the grids")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -124,7 +128,14 @@ struct Trainer {
                   diffusion::parse_mean_type(o.param), diffusion::parse_var_type(o.var)),
         data_gen(o.seed + 2) {}
 
-  nn::TrainingState state() { return {model, adam, ema, {{"data", &data_gen}}, step, {}}; }
+  // The diffusion settings travel in the checkpoint so that apps/sample can
+  // rebuild the same process.
+  nn::TrainingState state() {
+    nn::Metadata extra{{"schedule", opt.schedule}, {"T", std::to_string(opt.T)},
+                       {"param", opt.param},       {"var", opt.var},
+                       {"loss", opt.loss},         {"dataset", opt.dataset}};
+    return {model, adam, ema, {{"data", &data_gen}}, step, extra};
+  }
 
   // One step of Algorithm 1: x_0 from the data, t ~ U{1..T}, eps ~ N(0, I),
   // a gradient step on the loss. Returns the batch's loss.
@@ -150,18 +161,29 @@ struct Trainer {
     return loss.item();
   }
 
-  // A grid of samples from the EMA weights by DDIM (eta 0, clipped x_0), from
-  // the same x_T every time so grids over training compare like with like.
-  void write_samples(const fs::path& path) {
+  // A grid of samples from the EMA weights, from the same x_T every time so
+  // grids over training compare like with like: by DDIM (eta 0, clipped x_0)
+  // for the quick grids along the way, or by ancestral sampling (Algorithm 2,
+  // T steps, cleaner on short runs) for the final one.
+  void write_samples(const fs::path& path, bool ancestral) {
     ema.copy_to(ema_model.named_parameters());
     ema_model.eval();
     Generator gen(opt.seed + 3);
     const auto& c = ema_model.config;
     Tensor x_T = randn({opt.sample_n, c.in_ch, c.resolution, c.resolution}, &gen);
     auto net = [&](const Tensor& x, const Tensor& t) { return ema_model.forward(x, t); };
-    Tensor x0 = diffusion::ddim_sample_loop(diffusion, net, x_T, std::min(opt.sample_steps, opt.T),
-                                            0.0, gen)
-                    .x0;
+    Tensor x0;
+    if (ancestral) {
+      apps::ProgressBar bar("[train] sampling step", opt.T, "step");
+      diffusion::SampleOptions so;
+      so.progress = [&](int64_t done, int64_t) { bar.update(done); };
+      x0 = diffusion::p_sample_loop(diffusion, net, x_T, gen, so).x0;
+      bar.finish(opt.T);
+    } else {
+      x0 = diffusion::ddim_sample_loop(diffusion, net, x_T, std::min(opt.sample_steps, opt.T), 0.0,
+                                       gen)
+               .x0;
+    }
     const int64_t cols = static_cast<int64_t>(std::ceil(std::sqrt(double(opt.sample_n))));
     imaging::write_png(path.string(), imaging::make_grid(x0, cols));
   }
@@ -224,7 +246,14 @@ int run(const Options& o) {
               static_cast<long>(tr.model.num_parameters()), omp_get_max_threads());
   if (!o.resume.empty()) {
     nn::TrainingState s = tr.state();
+    const nn::Metadata wanted = s.extra;
     nn::load_training_checkpoint(o.resume, s);
+    for (const char* key : {"schedule", "T", "param", "var", "loss"}) {
+      auto it = s.extra.find(key);
+      if (it != s.extra.end() && it->second != wanted.at(key))
+        throw std::runtime_error(o.resume + ": trained with --" + key + " " + it->second +
+                                 ", but this run asks for " + wanted.at(key));
+    }
     tr.step = s.step;
     std::printf("[train] resumed %s at step %ld\n", o.resume.c_str(), static_cast<long>(tr.step));
   }
@@ -254,7 +283,7 @@ int run(const Options& o) {
     if (o.sample_every > 0 && tr.step % o.sample_every == 0) {
       char name[64];
       std::snprintf(name, sizeof name, "samples_%06ld.png", static_cast<long>(tr.step));
-      tr.write_samples(out / name);
+      tr.write_samples(out / name, false);
     }
   }
   bar.finish(tr.step,
@@ -270,9 +299,11 @@ int run(const Options& o) {
   imaging::write_png((out / "loss.png").string(), imaging::plot_curve(history));
   std::printf("[train] loss curve: %s, log: %s\n", (out / "loss.png").string().c_str(),
               csv.string().c_str());
-  std::printf("[train] sampling %ld images from the EMA weights (DDIM, %ld steps)\n",
-              static_cast<long>(o.sample_n), static_cast<long>(o.sample_steps));
-  tr.write_samples(out / "samples.png");
+  const bool ancestral = o.final_sampler == "ddpm";
+  std::printf("[train] sampling %ld images from the EMA weights (%s, %ld steps)\n",
+              static_cast<long>(o.sample_n), ancestral ? "ancestral" : "DDIM",
+              static_cast<long>(ancestral ? o.T : o.sample_steps));
+  tr.write_samples(out / "samples.png", ancestral);
   std::printf("[train] samples: %s\n", (out / "samples.png").string().c_str());
   return 0;
 }

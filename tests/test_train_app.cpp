@@ -37,11 +37,14 @@ fs::path make_dataset(const std::string& name, int n) {
   return dir;
 }
 
-int run(const std::string& args, const fs::path& log) {
-  const std::string cmd =
-      std::string(TRAIN_MNIST_EXE) + " " + args + " > " + log.string() + " 2>&1";
+int run_exe(const char* exe, const std::string& args, const fs::path& log) {
+  const std::string cmd = std::string(exe) + " " + args + " > " + log.string() + " 2>&1";
   const int status = std::system(cmd.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int run(const std::string& args, const fs::path& log) {
+  return run_exe(TRAIN_MNIST_EXE, args, log);
 }
 
 std::string read(const fs::path& p) {
@@ -67,7 +70,7 @@ int64_t lines(const fs::path& p) {
   return std::count(s.begin(), s.end(), '\n');
 }
 
-const char* kSmall = " --batch 4 --sample-n 4 --sample-steps 2 --sample-every 0 --threads 1";
+const char* kSmall = " --T 20 --batch 4 --sample-n 4 --sample-steps 2 --sample-every 0 --threads 1";
 
 }  // namespace
 
@@ -110,6 +113,45 @@ TEST(TrainApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
   EXPECT_NE(read(log).find("garbage.safetensors"), std::string::npos) << read(log);
   EXPECT_NE(run("--data " + data.string() + " --device cuda --steps 1", log), 0);
   EXPECT_NE(read(log).find("--device cuda"), std::string::npos) << read(log);
+}
+
+TEST(SampleApp, GridProgressionAndInterpolation) {
+  const fs::path data = make_dataset("e2e_sample_data", 16);
+  const fs::path out = fs::path(::testing::TempDir()) / "e2e_sample_run";
+  fs::remove_all(out);
+  const fs::path log = out.string() + ".log";
+  ASSERT_EQ(run("--data " + data.string() + " --out " + out.string() + kSmall + " --steps 2", log),
+            0)
+      << read(log);
+  EXPECT_EQ(png_size(out / "samples.png"), std::make_pair(62, 62));
+  // The test split: the same synthetic files under the t10k names.
+  fs::copy_file(data / "train-images-idx3-ubyte", data / "t10k-images-idx3-ubyte",
+                fs::copy_options::overwrite_existing);
+  fs::copy_file(data / "train-labels-idx1-ubyte", data / "t10k-labels-idx1-ubyte",
+                fs::copy_options::overwrite_existing);
+  const std::string ckpt = (out / "ckpt.safetensors").string();
+  ASSERT_EQ(
+      run_exe(SAMPLE_EXE,
+              "--ckpt " + ckpt + " -n 9 --sampler ddim --steps 10 --threads 1 --out " +
+                  (out / "grid.png").string() + " --progression " + (out / "prog.png").string() +
+                  " --interpolate " + (out / "interp.png").string() +
+                  " --pairs 2 --interp-t 5 --data " + data.string(),
+              log),
+      0)
+      << read(log);
+  EXPECT_EQ(png_size(out / "grid.png"), std::make_pair(92, 92));     // 3 x 3 cells
+  EXPECT_EQ(png_size(out / "prog.png"), std::make_pair(302, 482));   // 10 steps x (8 x 2) rows
+  EXPECT_EQ(png_size(out / "interp.png"), std::make_pair(332, 62));  // a, 9 mixes, b; 2 pairs
+  ASSERT_EQ(
+      run_exe(SAMPLE_EXE,
+              "--ckpt " + ckpt + " -n 1 --threads 1 --out " + (out / "one.png").string(), log),
+      0)
+      << read(log);  // ancestral: T = 20 steps, from the checkpoint's metadata
+  EXPECT_NE(read(log).find("20/20"), std::string::npos) << read(log);
+  { std::ofstream(out / "bad.safetensors") << "garbage"; }
+  EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt " + (out / "bad.safetensors").string(), log), 0);
+  EXPECT_NE(read(log).find("sample: error:"), std::string::npos) << read(log);
+  EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt /nonexistent.safetensors", log), 0);
 }
 
 TEST(Imaging, GridLayoutAndValues) {

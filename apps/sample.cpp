@@ -1,0 +1,182 @@
+// Samples from a trained DDPM checkpoint: a PNG grid of N images by ancestral
+// sampling (Algorithm 2) or DDIM; optionally the progression of x_t and the
+// predicted x_0 over the steps (the paper's Fig. 6) and interpolations
+// between test images (Fig. 8).
+#include <omp.h>
+
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdio>
+
+#include "apps/common/progress.h"
+#include "apps/dataset/idx.h"
+#include "apps/imaging/image.h"
+#include "autograd/device.h"
+#include "diffusion/samplers.h"
+#include "nn/checkpoint.h"
+
+using namespace ag;
+
+namespace {
+
+struct Options {
+  std::string ckpt, weights = "ema", sampler = "ddpm", out = "samples.png", device = "cpu";
+  std::string progression, interpolate, data = "mnist";
+  int64_t n = 64, steps = 50, threads = 0, interp_t = 500, pairs = 4;
+  double eta = 0.0;
+  uint64_t seed = 0;
+  bool no_clip = false;
+};
+
+void add_flags(CLI::App& app, Options& o) {
+  app.add_option("--ckpt", o.ckpt, "checkpoint written by train_mnist")
+      ->required()
+      ->check(CLI::ExistingFile);
+  app.add_option("-n", o.n, "number of samples")->check(CLI::Range(1, 4096))->capture_default_str();
+  app.add_option("--sampler", o.sampler, "ddpm (ancestral, T steps) or ddim")
+      ->check(CLI::IsMember({"ddpm", "ddim"}))
+      ->capture_default_str();
+  app.add_option("--steps", o.steps, "DDIM steps")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--eta", o.eta, "DDIM eta: 0 deterministic, 1 ancestral-like")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of x_T and the sampling noise")->capture_default_str();
+  app.add_option("--out", o.out, "PNG grid of the samples")->capture_default_str();
+  app.add_option("--weights", o.weights, "ema (as the paper samples) or model")
+      ->check(CLI::IsMember({"ema", "model"}))
+      ->capture_default_str();
+  app.add_flag("--no-clip", o.no_clip, "do not clip the predicted x_0 to [-1, 1]");
+  app.add_option("--progression", o.progression,
+                 "also write a PNG: per sample, x_t and predicted x_0 at 10 steps");
+  app.add_option("--interpolate", o.interpolate,
+                 "also write a PNG interpolating pairs of test images");
+  app.add_option("--pairs", o.pairs, "image pairs to interpolate")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--interp-t", o.interp_t, "timestep index the pairs are diffused to")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--data", o.data, "test images for --interpolate: mnist, fashion or a directory")
+      ->capture_default_str();
+  app.add_option("--device", o.device, "cpu or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  app.add_option("--threads", o.threads, "CPU threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+// The diffusion settings a checkpoint was trained with (train_mnist stores
+// them); the paper's defaults where a file predates that.
+diffusion::GaussianDiffusion diffusion_of(const nn::Metadata& md) {
+  auto get = [&](const char* key, const char* fallback) {
+    auto it = md.find(key);
+    return it == md.end() ? std::string(fallback) : it->second;
+  };
+  return diffusion::GaussianDiffusion(
+      diffusion::make_schedule(diffusion::parse_schedule(get("schedule", "linear")),
+                               std::stoll(get("T", "1000"))),
+      diffusion::parse_mean_type(get("param", "eps")),
+      diffusion::parse_var_type(get("var", "large")));
+}
+
+int64_t grid_cols(int64_t n) { return static_cast<int64_t>(std::ceil(std::sqrt(double(n)))); }
+
+// Rows of (x_t, predicted x_0) pairs over the recorded steps, for up to 8 samples.
+void write_progression(const std::string& path, const std::vector<diffusion::Snapshot>& shots) {
+  const int64_t shown = std::min<int64_t>(8, shots.front().xt.size(0));
+  std::vector<Tensor> cells;
+  for (int64_t i = 0; i < shown; ++i)
+    for (const char* which : {"xt", "x0"})
+      for (const auto& s : shots)
+        cells.push_back(slice(std::string(which) == "xt" ? s.xt : s.pred_x0, 0, i, i + 1));
+  imaging::write_png(path,
+                     imaging::make_grid(concat(cells, 0), static_cast<int64_t>(shots.size())));
+}
+
+void write_interpolation(const Options& o, const diffusion::GaussianDiffusion& d,
+                         const diffusion::Denoiser& net, Generator& gen) {
+  data::Dataset test = data::load_split(data::resolve_dataset_dir(o.data), false);
+  std::vector<int64_t> a, b;
+  for (int64_t i = 0; i < o.pairs; ++i) a.push_back(2 * i), b.push_back(2 * i + 1);
+  std::vector<double> lambdas;
+  for (int k = 0; k <= 8; ++k) lambdas.push_back(k / 8.0);
+  Tensor xa = data::to_tensor(test.images, a), xb = data::to_tensor(test.images, b);
+  Tensor mixed = diffusion::interpolate(d, net, xa, xb, o.interp_t, lambdas, gen, !o.no_clip);
+  // lambda-major (L * P) -> one row per pair: source a, the mixes, source b.
+  const int64_t L = static_cast<int64_t>(lambdas.size());
+  std::vector<Tensor> cells;
+  for (int64_t p = 0; p < o.pairs; ++p) {
+    cells.push_back(slice(xa, 0, p, p + 1));
+    for (int64_t l = 0; l < L; ++l)
+      cells.push_back(slice(mixed, 0, l * o.pairs + p, l * o.pairs + p + 1));
+    cells.push_back(slice(xb, 0, p, p + 1));
+  }
+  imaging::write_png(o.interpolate, imaging::make_grid(concat(cells, 0), L + 2));
+  std::printf("[sample] interpolation (t index %ld): %s\n", static_cast<long>(o.interp_t),
+              o.interpolate.c_str());
+}
+
+int run(const Options& o) {
+  if (o.device == "cuda")
+    throw std::runtime_error(
+        cuda_device_count() == 0
+            ? "--device cuda: no CUDA device is present on this machine"
+            : "--device cuda: this build has no CUDA backend yet; use --device cpu");
+  if (o.threads > 0) omp_set_num_threads(static_cast<int>(o.threads));
+  const nn::SafetensorsFile file = nn::load_safetensors(o.ckpt);
+  nn::UNet model(nn::checkpoint_config(o.ckpt));
+  const bool training_ckpt = file.metadata.count("step") > 0;
+  nn::load_into(model.named_parameters(), file, o.ckpt, training_ckpt ? o.weights + "." : "");
+  model.eval();
+  const diffusion::GaussianDiffusion d = diffusion_of(file.metadata);
+  const auto& c = model.config;
+  std::printf("[sample] %s: %ld parameters (%s weights), step %s\n", o.ckpt.c_str(),
+              static_cast<long>(model.num_parameters()),
+              training_ckpt ? o.weights.c_str() : "saved",
+              training_ckpt ? file.metadata.at("step").c_str() : "?");
+  auto net = [&](const Tensor& x, const Tensor& t) { return model.forward(x, t); };
+  Generator gen(o.seed);
+  Tensor x_T = randn({o.n, c.in_ch, c.resolution, c.resolution}, &gen);
+  const bool ddim = o.sampler == "ddim";
+  const int64_t total = ddim ? o.steps : d.num_timesteps();
+  diffusion::SampleOptions so;
+  so.clip_x0 = !o.no_clip;
+  for (int k = 0; k < 10; ++k)  // 10 snapshots, evenly spaced over the steps
+    so.record_steps.push_back(
+        ddim ? diffusion::ddim_timesteps(d.num_timesteps(), o.steps)[k * o.steps / 10]
+             : (d.num_timesteps() - 1) * (9 - k) / 9);
+  apps::ProgressBar bar("[sample] step", total, "step");
+  so.progress = [&](int64_t done, int64_t) { bar.update(done); };
+  diffusion::SampleResult r =
+      ddim ? diffusion::ddim_sample_loop(d, net, x_T, o.steps, o.eta, gen, so)
+           : diffusion::p_sample_loop(d, net, x_T, gen, so);
+  bar.finish(total);
+  imaging::write_png(o.out, imaging::make_grid(r.x0, grid_cols(o.n)));
+  std::printf("[sample] %ld samples (%s): %s\n", static_cast<long>(o.n), o.sampler.c_str(),
+              o.out.c_str());
+  if (!o.progression.empty()) {
+    write_progression(o.progression, r.snapshots);
+    std::printf("[sample] progression (rows: x_t, then predicted x_0): %s\n",
+                o.progression.c_str());
+  }
+  if (!o.interpolate.empty()) write_interpolation(o, d, net, gen);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Sample images from a DDPM checkpoint."};
+  Options o;
+  add_flags(app, o);
+  CLI11_PARSE(app, argc, argv);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  try {
+    return run(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sample: error: %s\n", e.what());
+    return 1;
+  }
+}
