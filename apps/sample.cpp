@@ -2,16 +2,15 @@
 // sampling (Algorithm 2) or DDIM; optionally the progression of x_t and the
 // predicted x_0 over the steps (the paper's Fig. 6) and interpolations
 // between test images (Fig. 8).
-#include <omp.h>
 
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
 
+#include "apps/common/cli.h"
 #include "apps/common/progress.h"
 #include "apps/dataset/idx.h"
 #include "apps/imaging/image.h"
-#include "autograd/device.h"
 #include "diffusion/samplers.h"
 #include "nn/checkpoint.h"
 
@@ -119,12 +118,8 @@ void write_interpolation(const Options& o, const diffusion::GaussianDiffusion& d
 }
 
 int run(const Options& o) {
-  if (o.device == "cuda")
-    throw std::runtime_error(
-        cuda_device_count() == 0
-            ? "--device cuda: no CUDA device is present on this machine"
-            : "--device cuda: this build has no CUDA backend yet; use --device cpu");
-  if (o.threads > 0) omp_set_num_threads(static_cast<int>(o.threads));
+  apps::require_device(o.device);
+  apps::set_threads(o.threads);
   const nn::SafetensorsFile file = nn::load_safetensors(o.ckpt);
   nn::UNet model(nn::checkpoint_config(o.ckpt));
   const bool training_ckpt = file.metadata.count("step") > 0;
@@ -172,11 +167,5 @@ int main(int argc, char** argv) {
   Options o;
   add_flags(app, o);
   CLI11_PARSE(app, argc, argv);
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  try {
-    return run(o);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "sample: error: %s\n", e.what());
-    return 1;
-  }
+  return apps::run_reporting_errors("sample", [&] { return run(o); });
 }

@@ -14,10 +14,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "apps/common/cli.h"
 #include "apps/common/progress.h"
 #include "apps/dataset/idx.h"
 #include "apps/imaging/image.h"
-#include "autograd/device.h"
 #include "diffusion/samplers.h"
 #include "nn/checkpoint.h"
 
@@ -209,13 +209,6 @@ data::Dataset load_training_data(const Options& o) {
   return d;
 }
 
-void check_device(const std::string& device) {
-  if (device == "cpu") return;
-  if (cuda_device_count() == 0)
-    throw std::runtime_error("--device cuda: no CUDA device is present on this machine");
-  throw std::runtime_error("--device cuda: this build has no CUDA backend yet; use --device cpu");
-}
-
 std::vector<double> read_loss_history(const fs::path& csv) {
   std::vector<double> smoothed;
   std::ifstream in(csv);
@@ -235,8 +228,8 @@ std::string status_text(double smoothed, double images_per_s) {
 }
 
 int run(const Options& o) {
-  check_device(o.device);
-  if (o.threads > 0) omp_set_num_threads(static_cast<int>(o.threads));
+  apps::require_device(o.device);
+  apps::set_threads(o.threads);
   const fs::path out = o.out.empty() ? fs::path("runs") / o.preset : fs::path(o.out);
   fs::create_directories(out);
   std::printf("[train] loading %s\n", o.dataset.c_str());
@@ -315,11 +308,5 @@ int main(int argc, char** argv) {
   Options o;
   add_flags(app, o);
   CLI11_PARSE(app, argc, argv);
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // keep stdout in order with the bar on stderr
-  try {
-    return run(o);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "train_mnist: error: %s\n", e.what());
-    return 1;
-  }
+  return apps::run_reporting_errors("train_mnist", [&] { return run(o); });
 }
