@@ -11,6 +11,7 @@
 #include "diffusion/diffusion.h"
 #include "nn/unet.h"
 #include "tests/gradcheck.h"
+#include "tests/nn_helpers.h"
 
 namespace diffusion {
 namespace {
@@ -555,30 +556,15 @@ TEST(Decoder, ProbabilityIsClampedAt1e12) {
 // them) and a T = 20 linear schedule.
 class LossGrad : public ::testing::Test {
  protected:
-  LossGrad() : model(config(), 1) {
-    model.to(ag::DType::F64);
-    ag::Generator gen(13);
+  LossGrad() : model(ag::test::small_test_unet(), 1) {
+    ag::test::randomize_f64(model, 13);
+    ag::Generator gen(14);
     ag::NoGradGuard no_grad;
-    for (const Tensor& p : model.parameters())
-      p.copy_(ag::randn(p.shape(), &gen, ag::DType::F64) * 0.5);
     // x_0 on the 256 levels, as the Vlb decoder requires.
     std::vector<double> levels;
     for (int64_t i = 0; i < 2 * 64; ++i) levels.push_back(level(static_cast<int>(i * 37 % 256)));
     x0 = f64(levels, {2, 1, 8, 8});
     noise = ag::randn({2, 1, 8, 8}, &gen, ag::DType::F64);
-  }
-
-  static nn::UNetConfig config() {
-    nn::UNetConfig c;
-    c.in_ch = 1;
-    c.ch = 8;
-    c.ch_mult = {1, 2};
-    c.num_res_blocks = 1;
-    c.attn_resolutions = {4};
-    c.num_groups = 4;
-    c.dropout = 0.0;
-    c.resolution = 8;
-    return c;
   }
 
   // The per-sample losses at timesteps t as a function for gradcheck (which

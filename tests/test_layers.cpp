@@ -4,19 +4,11 @@
 
 #include "nn/unet.h"
 #include "tests/gradcheck.h"
+#include "tests/nn_helpers.h"
 
 namespace ag::test {
 
 namespace {
-
-// Float64 parameters with random values: DDPM's near-zero inits would make
-// the residual branches' gradients vanish and the checks weak.
-void randomize(nn::Module& m, uint64_t seed) {
-  m.to(DType::F64);
-  Generator gen(seed);
-  NoGradGuard no_grad;
-  for (const Tensor& p : m.parameters()) p.copy_(randn(p.shape(), &gen, DType::F64) * 0.5);
-}
 
 // The module's parameters followed by `extra`, as gradcheck inputs.
 std::vector<Tensor> with_params(const nn::Module& m, std::vector<Tensor> extra) {
@@ -35,15 +27,15 @@ Tensor timesteps(std::vector<int32_t> t) {
 TEST(Layers, LinearConvNormGradcheck) {
   Generator gen(1);
   nn::Linear lin(3, 2, gen);
-  randomize(lin, 2);
+  randomize_f64(lin, 2);
   Tensor x = rand_leaf({4, 3}, 3);
   EXPECT_TRUE(gradcheck([&](auto& v) { return lin.forward(v.back()); }, with_params(lin, {x})));
   nn::Conv2d conv(2, 3, 3, 2, 1, gen);
-  randomize(conv, 4);
+  randomize_f64(conv, 4);
   Tensor img = rand_leaf({2, 2, 5, 5}, 5);
   EXPECT_TRUE(gradcheck([&](auto& v) { return conv.forward(v.back()); }, with_params(conv, {img})));
   nn::GroupNorm norm(2, 4);
-  randomize(norm, 6);
+  randomize_f64(norm, 6);
   Tensor h = rand_leaf({2, 4, 3, 3}, 7);
   EXPECT_TRUE(gradcheck([&](auto& v) { return norm.forward(v.back()); }, with_params(norm, {h})));
 }
@@ -72,12 +64,12 @@ TEST(Layers, DropoutFollowsTrainMode) {
 TEST(Layers, ResamplersGradcheck) {
   Generator gen(2);
   nn::Downsample down(2, gen);
-  randomize(down, 8);
+  randomize_f64(down, 8);
   Tensor x = rand_leaf({1, 2, 5, 5}, 9);
   EXPECT_EQ(down.forward(x).shape(), (Shape{1, 2, 3, 3}));
   EXPECT_TRUE(gradcheck([&](auto& v) { return down.forward(v.back()); }, with_params(down, {x})));
   nn::Upsample up(2, gen);
-  randomize(up, 10);
+  randomize_f64(up, 10);
   Tensor y = rand_leaf({1, 2, 2, 2}, 11);
   EXPECT_EQ(up.forward(y).shape(), (Shape{1, 2, 4, 4}));
   EXPECT_TRUE(gradcheck([&](auto& v) { return up.forward(v.back()); }, with_params(up, {y})));
@@ -86,7 +78,7 @@ TEST(Layers, ResamplersGradcheck) {
 TEST(Layers, AttentionBlockGradcheck) {
   Generator gen(3);
   nn::AttentionBlock attn(4, 2, gen);
-  randomize(attn, 12);
+  randomize_f64(attn, 12);
   Tensor x = rand_leaf({2, 4, 2, 3}, 13);
   EXPECT_TRUE(gradcheck([&](auto& v) { return attn.forward(v.back()); }, with_params(attn, {x})));
 }
@@ -94,7 +86,7 @@ TEST(Layers, AttentionBlockGradcheck) {
 TEST(Layers, ResBlockGradcheck) {
   Generator gen(4), drop_gen(5);
   nn::ResBlock block(2, 4, 6, 2, 0.0, gen, &drop_gen);  // channel change: 1x1 shortcut
-  randomize(block, 14);
+  randomize_f64(block, 14);
   Tensor x = rand_leaf({2, 2, 3, 3}, 15), temb = rand_leaf({2, 6}, 16);
   EXPECT_TRUE(gradcheck([&](auto& v) { return block.forward(v[v.size() - 2], v.back()); },
                         with_params(block, {x, temb})));
@@ -103,7 +95,7 @@ TEST(Layers, ResBlockGradcheck) {
 TEST(Layers, ResBlockWithDropoutGradcheck) {
   Generator gen(4), drop_gen(5);
   nn::ResBlock block(4, 4, 6, 2, 0.3, gen, &drop_gen);  // identity shortcut
-  randomize(block, 17);
+  randomize_f64(block, 17);
   Tensor x = rand_leaf({2, 4, 3, 3}, 18), temb = rand_leaf({2, 6}, 19);
   EXPECT_TRUE(gradcheck(
       [&](auto& v) {
@@ -121,16 +113,8 @@ TEST(Layers, TimestepEmbeddingValues) {
 }
 
 TEST(UNetGrad, WholeSmallUNetGradcheck) {
-  nn::UNetConfig c;
-  c.ch = 8;
-  c.ch_mult = {1, 2};
-  c.num_res_blocks = 1;
-  c.attn_resolutions = {4};
-  c.num_groups = 4;
-  c.dropout = 0.0;
-  c.resolution = 8;
-  nn::UNet model(c, 1);
-  randomize(model, 20);
+  nn::UNet model(small_test_unet(), 1);
+  randomize_f64(model, 20);
   Tensor x = rand_leaf({1, 1, 8, 8}, 21);
   Tensor t = timesteps({17});
   auto f = [&](auto& v) { return model.forward(v.back(), t); };
