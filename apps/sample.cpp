@@ -9,10 +9,11 @@
 
 #include "apps/common/cli.h"
 #include "apps/common/progress.h"
+#include "apps/common/trained_model.h"
 #include "apps/dataset/idx.h"
 #include "apps/imaging/image.h"
 #include "diffusion/samplers.h"
-#include "nn/checkpoint.h"
+#include "nn/safetensors.h"
 
 using namespace ag;
 
@@ -20,7 +21,7 @@ namespace {
 
 struct Options {
   std::string ckpt, weights = "ema", sampler = "ddpm", out = "samples.png", device = "cpu";
-  std::string progression, interpolate, data = "mnist";
+  std::string progression, interpolate, save_tensor, data = "mnist";
   int64_t n = 64, steps = 50, threads = 0, interp_t = 500, pairs = 4;
   double eta = 0.0;
   uint64_t seed = 0;
@@ -46,6 +47,9 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--weights", o.weights, "ema (as the paper samples) or model")
       ->check(CLI::IsMember({"ema", "model"}))
       ->capture_default_str();
+  app.add_option("--save-tensor", o.save_tensor,
+                 "also save the samples as tensor 'samples' in a safetensors file "
+                 "(for evaluate --quality)");
   app.add_flag("--no-clip", o.no_clip, "do not clip the predicted x_0 to [-1, 1]");
   app.add_option("--progression", o.progression,
                  "also write a PNG: per sample, x_t and predicted x_0 at 10 steps");
@@ -64,20 +68,6 @@ void add_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads (0: all cores)")
       ->check(CLI::NonNegativeNumber);
-}
-
-// The diffusion settings a checkpoint was trained with (train_mnist stores
-// them); the paper's defaults where a file predates that.
-diffusion::GaussianDiffusion diffusion_of(const nn::Metadata& md) {
-  auto get = [&](const char* key, const char* fallback) {
-    auto it = md.find(key);
-    return it == md.end() ? std::string(fallback) : it->second;
-  };
-  return diffusion::GaussianDiffusion(
-      diffusion::make_schedule(diffusion::parse_schedule(get("schedule", "linear")),
-                               std::stoll(get("T", "1000"))),
-      diffusion::parse_mean_type(get("param", "eps")),
-      diffusion::parse_var_type(get("var", "large")));
 }
 
 int64_t grid_cols(int64_t n) { return static_cast<int64_t>(std::ceil(std::sqrt(double(n)))); }
@@ -120,17 +110,12 @@ void write_interpolation(const Options& o, const diffusion::GaussianDiffusion& d
 int run(const Options& o) {
   apps::require_device(o.device);
   apps::set_threads(o.threads);
-  const nn::SafetensorsFile file = nn::load_safetensors(o.ckpt);
-  nn::UNet model(nn::checkpoint_config(o.ckpt));
-  const bool training_ckpt = file.metadata.count("step") > 0;
-  nn::load_into(model.named_parameters(), file, o.ckpt, training_ckpt ? o.weights + "." : "");
-  model.eval();
-  const diffusion::GaussianDiffusion d = diffusion_of(file.metadata);
+  const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights);
+  const nn::UNet& model = *tm.model;
+  const diffusion::GaussianDiffusion& d = *tm.diffusion;
   const auto& c = model.config;
   std::printf("[sample] %s: %ld parameters (%s weights), step %s\n", o.ckpt.c_str(),
-              static_cast<long>(model.num_parameters()),
-              training_ckpt ? o.weights.c_str() : "saved",
-              training_ckpt ? file.metadata.at("step").c_str() : "?");
+              static_cast<long>(model.num_parameters()), tm.weights.c_str(), tm.step.c_str());
   auto net = [&](const Tensor& x, const Tensor& t) { return model.forward(x, t); };
   Generator gen(o.seed);
   Tensor x_T = randn({o.n, c.in_ch, c.resolution, c.resolution}, &gen);
@@ -151,6 +136,10 @@ int run(const Options& o) {
   imaging::write_png(o.out, imaging::make_grid(r.x0, grid_cols(o.n)));
   std::printf("[sample] %ld samples (%s): %s\n", static_cast<long>(o.n), o.sampler.c_str(),
               o.out.c_str());
+  if (!o.save_tensor.empty()) {
+    nn::save_safetensors(o.save_tensor, {{"samples", r.x0}});
+    std::printf("[sample] samples as a tensor: %s\n", o.save_tensor.c_str());
+  }
   if (!o.progression.empty()) {
     write_progression(o.progression, r.snapshots);
     std::printf("[sample] progression (rows: x_t, then predicted x_0): %s\n",

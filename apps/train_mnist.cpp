@@ -165,7 +165,7 @@ struct Trainer {
   // grids over training compare like with like: by DDIM (eta 0, clipped x_0)
   // for the quick grids along the way, or by ancestral sampling (Algorithm 2,
   // T steps, cleaner on short runs) for the final one.
-  void write_samples(const fs::path& path, bool ancestral) {
+  Tensor write_samples(const fs::path& path, bool ancestral) {
     ema.copy_to(ema_model.named_parameters());
     ema_model.eval();
     Generator gen(opt.seed + 3);
@@ -186,6 +186,7 @@ struct Trainer {
     }
     const int64_t cols = static_cast<int64_t>(std::ceil(std::sqrt(double(opt.sample_n))));
     imaging::write_png(path.string(), imaging::make_grid(x0, cols));
+    return x0;
   }
 
   Options opt;
@@ -296,8 +297,11 @@ int run(const Options& o) {
   std::printf("[train] sampling %ld images from the EMA weights (%s, %ld steps)\n",
               static_cast<long>(o.sample_n), ancestral ? "ancestral" : "DDIM",
               static_cast<long>(ancestral ? o.T : o.sample_steps));
-  tr.write_samples(out / "samples.png", ancestral);
-  std::printf("[train] samples: %s\n", (out / "samples.png").string().c_str());
+  const Tensor samples = tr.write_samples(out / "samples.png", ancestral);
+  nn::save_safetensors((out / "samples.safetensors").string(), {{"samples", samples}});
+  std::printf("[train] samples: %s (as a tensor for evaluate --quality: %s)\n",
+              (out / "samples.png").string().c_str(),
+              (out / "samples.safetensors").string().c_str());
   return 0;
 }
 

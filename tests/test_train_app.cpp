@@ -8,66 +8,15 @@
 #include <fstream>
 
 #include "apps/imaging/image.h"
+#include "app_helpers.h"
 #include "autograd/ops.h"
 
 namespace {
 
-namespace fs = std::filesystem;
-
-void put_u32(std::ofstream& f, uint32_t v) {
-  const unsigned char b[4] = {static_cast<unsigned char>(v >> 24),
-                              static_cast<unsigned char>(v >> 16),
-                              static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
-  f.write(reinterpret_cast<const char*>(b), 4);
-}
-
-// n images of 28x28 (a bright square whose position depends on the index).
-fs::path make_dataset(const std::string& name, int n) {
-  const fs::path dir = fs::path(::testing::TempDir()) / name;
-  fs::create_directories(dir);
-  std::ofstream img(dir / "train-images-idx3-ubyte", std::ios::binary);
-  put_u32(img, 0x803), put_u32(img, n), put_u32(img, 28), put_u32(img, 28);
-  for (int i = 0; i < n; ++i)
-    for (int y = 0; y < 28; ++y)
-      for (int x = 0; x < 28; ++x)
-        img.put(std::abs(y - 8 - i % 12) < 4 && std::abs(x - 14) < 6 ? char(255) : 0);
-  std::ofstream lab(dir / "train-labels-idx1-ubyte", std::ios::binary);
-  put_u32(lab, 0x801), put_u32(lab, n);
-  for (int i = 0; i < n; ++i) lab.put(static_cast<char>(i % 10));
-  return dir;
-}
-
-int run_exe(const char* exe, const std::string& args, const fs::path& log) {
-  const std::string cmd = std::string(exe) + " " + args + " > " + log.string() + " 2>&1";
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using namespace apps_test;
 
 int run(const std::string& args, const fs::path& log) {
   return run_exe(TRAIN_MNIST_EXE, args, log);
-}
-
-std::string read(const fs::path& p) {
-  std::ifstream f(p);
-  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-// Width and height from a PNG's IHDR chunk.
-std::pair<int, int> png_size(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  unsigned char h[24] = {};
-  f.read(reinterpret_cast<char*>(h), 24);
-  EXPECT_EQ(h[1], 'P');
-  EXPECT_EQ(h[12], 'I');
-  auto u32 = [&](int at) {
-    return (h[at] << 24) | (h[at + 1] << 16) | (h[at + 2] << 8) | h[at + 3];
-  };
-  return {u32(16), u32(20)};
-}
-
-int64_t lines(const fs::path& p) {
-  const std::string s = read(p);
-  return std::count(s.begin(), s.end(), '\n');
 }
 
 const char* kSmall = " --T 20 --batch 4 --sample-n 4 --sample-steps 2 --sample-every 0 --threads 1";
@@ -124,11 +73,6 @@ TEST(SampleApp, GridProgressionAndInterpolation) {
             0)
       << read(log);
   EXPECT_EQ(png_size(out / "samples.png"), std::make_pair(62, 62));
-  // The test split: the same synthetic files under the t10k names.
-  fs::copy_file(data / "train-images-idx3-ubyte", data / "t10k-images-idx3-ubyte",
-                fs::copy_options::overwrite_existing);
-  fs::copy_file(data / "train-labels-idx1-ubyte", data / "t10k-labels-idx1-ubyte",
-                fs::copy_options::overwrite_existing);
   const std::string ckpt = (out / "ckpt.safetensors").string();
   ASSERT_EQ(
       run_exe(SAMPLE_EXE,

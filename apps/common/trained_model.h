@@ -1,0 +1,25 @@
+// A trained DDPM as the programs use it: the U-Net of a checkpoint written by
+// train_mnist (or a bare weights file with a config) and the diffusion
+// settings it was trained with.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "diffusion/diffusion.h"
+#include "nn/unet.h"
+
+namespace apps {
+
+struct TrainedModel {
+  std::unique_ptr<nn::UNet> model;  // eval mode
+  std::unique_ptr<diffusion::GaussianDiffusion> diffusion;
+  std::string step;  // training step of the checkpoint, "?" for a bare weights file
+  std::string weights;  // "ema", "model" or "saved"
+};
+
+// Loads `ckpt`; from a training checkpoint the `weights` group ("ema" or
+// "model"). The diffusion settings come from the checkpoint's metadata, or
+// the paper's defaults (linear, T = 1000, eps, large) where a file has none.
+TrainedModel load_trained_model(const std::string& ckpt, const std::string& weights);
+
+}  // namespace apps

@@ -1,0 +1,228 @@
+// Evaluates a trained DDPM. --nll: the negative log-likelihood bound in
+// bits/dim on test images (Eq. 5, all T terms, with the breakdown). --quality:
+// scores samples with a small classifier this project trains with its own
+// engine: mean confidence, class histogram, an Inception-Score analogue and a
+// Frechet distance of classifier features, next to the same scores for real
+// test images and for noise, so the numbers read against both ends.
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+
+#include "apps/common/cli.h"
+#include "apps/common/progress.h"
+#include "apps/common/trained_model.h"
+#include "apps/metrics/classifier.h"
+#include "apps/metrics/scores.h"
+#include "diffusion/likelihood.h"
+#include "diffusion/samplers.h"
+#include "nn/safetensors.h"
+
+using namespace ag;
+
+namespace {
+
+struct Options {
+  std::string ckpt, samples, weights = "ema", data = "mnist", classifier, sampler = "ddpm";
+  std::string device = "cpu";
+  bool nll = false, quality = false;
+  int64_t n = 256, batch = 64, steps = 50, classifier_epochs = 2, threads = 0;
+  uint64_t seed = 0;
+};
+
+void add_flags(CLI::App& app, Options& o) {
+  app.add_flag("--nll", o.nll, "bits/dim of -n test images under --ckpt (the full T-term bound)");
+  app.add_flag("--quality", o.quality,
+               "score --samples, or -n images sampled from --ckpt, with the classifier");
+  app.add_option("--ckpt", o.ckpt, "checkpoint written by train_mnist")->check(CLI::ExistingFile);
+  app.add_option("--samples", o.samples,
+                 "samples.safetensors written by train_mnist or sample --save-tensor")
+      ->check(CLI::ExistingFile);
+  app.add_option("-n", o.n, "test images for --nll; samples to draw for --quality with --ckpt")
+      ->check(CLI::Range(2, 10000))
+      ->capture_default_str();
+  app.add_option("--batch", o.batch, "images per model call for --nll")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--weights", o.weights, "ema or model")
+      ->check(CLI::IsMember({"ema", "model"}))
+      ->capture_default_str();
+  app.add_option("--sampler", o.sampler, "sampler for --quality --ckpt: ddpm or ddim")
+      ->check(CLI::IsMember({"ddpm", "ddim"}))
+      ->capture_default_str();
+  app.add_option("--steps", o.steps, "DDIM steps")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of the sampling and of the bound's noise")
+      ->capture_default_str();
+  app.add_option("--data", o.data, "mnist, fashion or a directory of IDX files")
+      ->capture_default_str();
+  app.add_option("--classifier", o.classifier,
+                 "classifier file; trained and saved there if missing "
+                 "(default: data/classifier-<data>.safetensors)");
+  app.add_option("--classifier-epochs", o.classifier_epochs, "epochs when training the classifier")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
+  app.add_option("--device", o.device, "cpu or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  app.add_option("--threads", o.threads, "CPU threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+// first, first + 2, first + 4, ...: n indices.
+std::vector<int64_t> strided(int64_t n, int64_t first) {
+  std::vector<int64_t> v(n);
+  for (int64_t i = 0; i < n; ++i) v[i] = first + 2 * i;
+  return v;
+}
+
+// Bits/dim of the first n test images, in batches, with the breakdown of
+// Eq. 5 into the prior L_T, the decoder L_0 and the KL terms in between.
+void run_nll(const Options& o) {
+  const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights);
+  const data::Dataset test = data::load_split(data::resolve_dataset_dir(o.data), false);
+  const int64_t n = std::min(o.n, test.images.count), T = tm.diffusion->num_timesteps();
+  auto net = [&](const Tensor& x, const Tensor& t) { return tm.model->forward(x, t); };
+  Generator gen(o.seed);
+  double total = 0, prior = 0, decoder = 0, kl = 0;
+  std::vector<double> kl_by_quarter(4, 0.0);
+  apps::ProgressBar bar("[nll] terms", T * ((n + o.batch - 1) / o.batch), "term");
+  int64_t done_batches = 0;
+  for (int64_t b = 0; b < n; b += o.batch) {
+    std::vector<int64_t> idx;
+    for (int64_t i = b; i < std::min(n, b + o.batch); ++i) idx.push_back(i);
+    diffusion::BoundOptions bo;
+    bo.progress = [&](int64_t done, int64_t) { bar.update(done_batches * T + done); };
+    const diffusion::BoundResult r =
+        diffusion::calc_bpd_loop(*tm.diffusion, net, data::to_tensor(test.images, idx), gen, bo);
+    ++done_batches;
+    auto batch_sum = [](const Tensor& x) { return sum(x).item(); };
+    total += batch_sum(r.total_bpd), prior += batch_sum(r.prior_bpd);
+    decoder += batch_sum(r.terms_bpd[0]);
+    for (int64_t t = 1; t < T; ++t) {
+      const double s = batch_sum(r.terms_bpd[t]);
+      kl += s, kl_by_quarter[t * 4 / T] += s;
+    }
+  }
+  bar.finish(done_batches * T);
+  const double dn = static_cast<double>(n);
+  std::printf("[nll] %s (%s weights, step %s), %ld test images, T = %ld\n", o.ckpt.c_str(),
+              tm.weights.c_str(), tm.step.c_str(), static_cast<long>(n), static_cast<long>(T));
+  std::printf("  NLL bound      %8.4f bits/dim\n", total / dn);
+  std::printf("    prior L_T    %8.4f\n    decoder L_0  %8.4f\n    KL L_1..L_%ld %7.4f\n",
+              prior / dn, decoder / dn, static_cast<long>(T - 1), kl / dn);
+  for (int q = 0; q < 4; ++q)
+    std::printf("      t in (%4ld, %4ld]  %8.4f\n", static_cast<long>(q * T / 4),
+                static_cast<long>((q + 1) * T / 4), kl_by_quarter[q] / dn);
+}
+
+Tensor load_samples(const std::string& path) {
+  const nn::SafetensorsFile f = nn::load_safetensors(path);
+  for (const auto& [name, t] : f.tensors)
+    if (name == "samples") {
+      if (t.dim() != 4 || t.size(1) != 1 || t.size(2) != 28 || t.size(3) != 28)
+        throw std::runtime_error(path + ": samples must be (N, 1, 28, 28), got " +
+                                 shape_str(t.shape()));
+      return t.to(DType::F32);
+    }
+  throw std::runtime_error(path + ": no tensor named 'samples'");
+}
+
+Tensor draw_samples(const Options& o) {
+  const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights);
+  auto net = [&](const Tensor& x, const Tensor& t) { return tm.model->forward(x, t); };
+  Generator gen(o.seed);
+  const auto& c = tm.model->config;
+  const Tensor x_T = randn({o.n, c.in_ch, c.resolution, c.resolution}, &gen);
+  const bool ddim = o.sampler == "ddim";
+  const int64_t total = ddim ? o.steps : tm.diffusion->num_timesteps();
+  apps::ProgressBar bar("[quality] sampling step", total, "step");
+  diffusion::SampleOptions so;
+  so.progress = [&](int64_t done, int64_t) { bar.update(done); };
+  const Tensor x0 = ddim ? diffusion::ddim_sample_loop(*tm.diffusion, net, x_T, o.steps, 0.0, gen, so).x0
+                         : diffusion::p_sample_loop(*tm.diffusion, net, x_T, gen, so).x0;
+  bar.finish(total);
+  return x0;
+}
+
+std::string default_classifier_path(const std::string& data) {
+  namespace fs = std::filesystem;
+  if (data == "mnist" || data == "fashion")
+    return (fs::path(data::resolve_dataset_dir("mnist")).parent_path() /
+            ("classifier-" + data + ".safetensors"))
+        .string();
+  return (fs::path(data) / "classifier.safetensors").string();
+}
+
+struct Row {
+  std::string name;
+  metrics::Predictions p;
+};
+
+void print_row(const Row& r, const metrics::Gaussian& test_features) {
+  const int64_t k = metrics::kNumClasses;
+  const auto h = metrics::class_histogram(r.p.probs, r.p.n, k);
+  int64_t present = 0;
+  std::string hist;
+  for (int64_t c : h) present += c > 0, hist += " " + std::to_string(c);
+  const double fd = metrics::frechet_distance(
+      metrics::fit_gaussian(r.p.features, r.p.n, metrics::kFeatureDim), test_features);
+  std::printf("  %-14s %6ld %10.4f %8.3f %10.2f %7ld  [%s ]\n", r.name.c_str(),
+              static_cast<long>(r.p.n), metrics::mean_confidence(r.p.probs, r.p.n, k),
+              metrics::inception_score(r.p.probs, r.p.n, k), fd, static_cast<long>(present),
+              hist.c_str());
+}
+
+void run_quality(const Options& o) {
+  if (o.samples.empty() == o.ckpt.empty())
+    throw std::runtime_error("--quality needs exactly one of --samples FILE or --ckpt FILE");
+  metrics::ClassifierTraining ct;
+  ct.epochs = o.classifier_epochs;
+  const std::string path = o.classifier.empty() ? default_classifier_path(o.data) : o.classifier;
+  const metrics::LoadedClassifier c = metrics::load_or_train_classifier(path, o.data, ct);
+  const Tensor samples = o.samples.empty() ? draw_samples(o) : load_samples(o.samples);
+  const int64_t n = samples.size(0);
+  const data::Dataset test = data::load_split(data::resolve_dataset_dir(o.data), false);
+  // Test images at even indices are scored as a row beside the samples; the
+  // reference Gaussian is fitted to (up to 5000) images at odd indices. MNIST's
+  // test split is ordered (its two halves come from different writers), so
+  // interleaving keeps both sets from one distribution.
+  const int64_t half = test.images.count / 2;
+  if (n > half)
+    throw std::runtime_error(std::to_string(n) + " samples, but the test split has only " +
+                             std::to_string(half) + " even-indexed images to compare with");
+  const metrics::Predictions ref =
+      metrics::predict(*c.model, data::to_tensor(test.images, strided(std::min<int64_t>(half, 5000), 1)));
+  const metrics::Gaussian test_features =
+      metrics::fit_gaussian(ref.features, ref.n, metrics::kFeatureDim);
+  Generator noise_gen(o.seed + 1);
+  const std::vector<Row> rows = {
+      {"samples", metrics::predict(*c.model, samples.contiguous())},
+      {"test images", metrics::predict(*c.model, data::to_tensor(test.images, strided(n, 0)))},
+      {"uniform noise", metrics::predict(*c.model, rand({n, 1, 28, 28}, &noise_gen) * 2.0 - 1.0)}};
+  std::printf("[quality] classifier %s: test accuracy %.4f\n", path.c_str(), c.test_accuracy);
+  std::printf("[quality] Frechet distance to the features of %ld odd-indexed test images\n",
+              static_cast<long>(ref.n));
+  std::printf("  %-14s %6s %10s %8s %10s %7s  %s\n", "images", "n", "confidence", "IS", "Frechet",
+              "classes", "histogram (0..9)");
+  for (const Row& r : rows) print_row(r, test_features);
+}
+
+int run(const Options& o) {
+  if (o.nll == o.quality) throw std::runtime_error("choose one of --nll or --quality");
+  if (o.nll && o.ckpt.empty()) throw std::runtime_error("--nll needs --ckpt");
+  apps::require_device(o.device);
+  apps::set_threads(o.threads);
+  if (o.nll) run_nll(o);
+  else run_quality(o);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Evaluate a DDPM: bits/dim (--nll) or sample quality (--quality)."};
+  Options o;
+  add_flags(app, o);
+  CLI11_PARSE(app, argc, argv);
+  return apps::run_reporting_errors("evaluate", [&] { return run(o); });
+}

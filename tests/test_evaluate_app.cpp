@@ -1,0 +1,105 @@
+// apps/evaluate end to end on the synthetic labelled IDX set: --quality on a
+// samples file (training and caching the classifier, then reusing it),
+// --nll on a checkpoint, and one-line errors with non-zero exits.
+#include <gtest/gtest.h>
+
+#include "app_helpers.h"
+#include "apps/dataset/idx.h"
+#include "autograd/ops.h"
+#include "nn/safetensors.h"
+
+namespace {
+
+using namespace apps_test;
+
+int evaluate(const std::string& args, const fs::path& log) {
+  return run_exe(EVALUATE_EXE, args + " --threads 1", log);
+}
+
+// A checkpoint trained for 2 steps with T = 20 on `data`.
+fs::path tiny_checkpoint(const fs::path& data, const fs::path& out) {
+  const std::string args = "--data " + data.string() + " --out " + out.string() +
+                           " --T 20 --batch 4 --sample-n 4 --sample-every 0 --final-sampler ddim"
+                           " --sample-steps 2 --threads 1 --steps 2";
+  EXPECT_EQ(run_exe(TRAIN_MNIST_EXE, args, out.string() + ".log"), 0)
+      << read(out.string() + ".log");
+  return out / "ckpt.safetensors";
+}
+
+}  // namespace
+
+TEST(EvaluateApp, QualityTrainsCachesAndScoresTheClassifier) {
+  const fs::path data = make_dataset("eval_data", 200);
+  const fs::path dir = fs::path(::testing::TempDir()) / "eval_quality";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path log = dir / "log.txt", classifier = dir / "clf.safetensors";
+  // The "samples": 20 test images, so they must score like the test row.
+  const data::Dataset test = data::load_split(data.string(), false);
+  std::vector<int64_t> idx(20);
+  for (int i = 0; i < 20; ++i) idx[i] = i;
+  nn::save_safetensors((dir / "s.safetensors").string(),
+                       {{"samples", data::to_tensor(test.images, idx)}});
+  const std::string args = "--quality --samples " + (dir / "s.safetensors").string() +
+                           " --data " + data.string() + " --classifier " + classifier.string() +
+                           " --classifier-epochs 6";
+  ASSERT_EQ(evaluate(args, log), 0) << read(log);
+  std::string out = read(log);
+  EXPECT_NE(out.find("training one"), std::string::npos) << out;
+  EXPECT_TRUE(fs::exists(classifier));
+  EXPECT_NE(out.find("test accuracy 1.0000"), std::string::npos) << out;
+  // 20 samples, 2 of each label: all ten classes present, two each.
+  EXPECT_NE(out.find("10  [ 2 2 2 2 2 2 2 2 2 2 ]"), std::string::npos) << out;
+  ASSERT_EQ(evaluate(args, log), 0) << read(log);
+  EXPECT_EQ(read(log).find("training one"), std::string::npos) << read(log);  // reused
+  EXPECT_NE(read(log).find("samples"), std::string::npos);
+}
+
+TEST(EvaluateApp, NllReportsTheBoundAndItsTerms) {
+  const fs::path data = make_dataset("eval_nll_data", 16);
+  const fs::path out = fs::path(::testing::TempDir()) / "eval_nll_run";
+  fs::remove_all(out);
+  const fs::path ckpt = tiny_checkpoint(data, out), log = out / "nll.txt";
+  ASSERT_EQ(evaluate("--nll --ckpt " + ckpt.string() + " -n 6 --batch 4 --data " + data.string(),
+                     log),
+            0)
+      << read(log);
+  const std::string s = read(log);
+  for (const char* part : {"6 test images, T = 20", "NLL bound", "prior L_T", "decoder L_0"})
+    EXPECT_NE(s.find(part), std::string::npos) << s;
+}
+
+TEST(EvaluateApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
+  const fs::path data = make_dataset("eval_bad_data", 16);
+  const fs::path dir = fs::path(::testing::TempDir()) / "eval_bad";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path log = dir / "log.txt";
+  EXPECT_NE(evaluate("--no-such-flag", log), 0);
+  EXPECT_NE(evaluate("", log), 0);
+  EXPECT_NE(read(log).find("evaluate: error: choose one of --nll or --quality"), std::string::npos)
+      << read(log);
+  EXPECT_NE(evaluate("--nll", log), 0);
+  EXPECT_NE(read(log).find("--nll needs --ckpt"), std::string::npos) << read(log);
+  EXPECT_NE(evaluate("--quality --data " + data.string(), log), 0);
+  EXPECT_NE(read(log).find("exactly one of --samples"), std::string::npos) << read(log);
+  // Samples of the wrong shape.
+  nn::save_safetensors((dir / "wrong.safetensors").string(), {{"samples", ag::zeros({4, 1, 8, 8})}});
+  { std::ofstream(dir / "garbage.safetensors") << "not a classifier"; }
+  const std::string quality = "--quality --data " + data.string() + " --classifier ";
+  EXPECT_NE(evaluate(quality + (dir / "garbage.safetensors").string() + " --samples " +
+                         (dir / "wrong.safetensors").string(),
+                     log),
+            0);
+  EXPECT_NE(read(log).find("garbage.safetensors"), std::string::npos) << read(log);
+  EXPECT_EQ(read(log), read(log).substr(0, read(log).find('\n') + 1));  // one line
+  EXPECT_EQ(read(dir / "garbage.safetensors"), "not a classifier");      // untouched
+  // A classifier file made for another dataset.
+  nn::save_safetensors((dir / "other.safetensors").string(), {{"w", ag::zeros({1})}},
+                       {{"kind", "ddpm-cpp evaluation classifier"}, {"dataset", "fashion"}});
+  EXPECT_NE(evaluate(quality + (dir / "other.safetensors").string() + " --samples " +
+                         (dir / "wrong.safetensors").string(),
+                     log),
+            0);
+  EXPECT_NE(read(log).find("trained on 'fashion'"), std::string::npos) << read(log);
+}
