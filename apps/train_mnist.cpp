@@ -258,7 +258,7 @@ int run(const Options& o) {
   std::signal(SIGINT, on_sigint);
 
   const int64_t target = o.steps > 0 ? o.steps : INT64_MAX;
-  apps::ProgressBar bar("[train] step", o.steps, "step");
+  apps::ProgressBar bar("[train] step", o.steps, "step", tr.step);
   const auto start = std::chrono::steady_clock::now();
   double smoothed = history.empty() ? 0.0 : history.back();
   auto minutes = [&] {

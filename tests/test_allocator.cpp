@@ -1,5 +1,6 @@
-// The caching allocator: sizes round up, freed blocks are reused, and a
-// repeated training-like loop stops reaching the system allocator.
+// The caching allocator: sizes round up, freed blocks are reused, the peak
+// statistic tracks the high-water mark, and a repeated training-like loop
+// stops reaching the system allocator.
 #include "autograd/allocator.h"
 #include "tests/gradcheck.h"
 
@@ -29,6 +30,27 @@ TEST(Allocator, ReusesFreedBlocks) {
   EXPECT_EQ(alloc.stats().in_use, 0u);
   alloc.empty_cache();
   EXPECT_EQ(alloc.stats().cached, 0u);
+}
+
+TEST(Allocator, PeakTracksHighWaterAndResets) {
+  CachingAllocator alloc(
+      +[](size_t n) { return std::malloc(n); }, std::free);
+  const size_t a_size = CachingAllocator::round_size(10000);  // 10240
+  const size_t b_size = CachingAllocator::round_size(3000);   // 3072
+  void* a = alloc.allocate(10000);
+  void* b = alloc.allocate(3000);
+  EXPECT_EQ(alloc.stats().peak_in_use, a_size + b_size);
+  alloc.deallocate(a, 10000);
+  EXPECT_EQ(alloc.stats().in_use, b_size);
+  EXPECT_EQ(alloc.stats().peak_in_use, a_size + b_size);  // a high-water mark
+  alloc.reset_peak();
+  EXPECT_EQ(alloc.stats().peak_in_use, b_size);  // restarts from what is in use
+  void* c = alloc.allocate(100);                 // 512, below the old peak
+  EXPECT_EQ(alloc.stats().peak_in_use, b_size + 512);
+  alloc.deallocate(b, 3000);
+  alloc.deallocate(c, 100);
+  EXPECT_EQ(alloc.stats().peak_in_use, b_size + 512);
+  EXPECT_EQ(alloc.stats().cached, a_size + b_size + 512);  // freed blocks stay cached
 }
 
 TEST(Allocator, TrainingLoopMemoryStaysFlat) {

@@ -19,10 +19,11 @@ std::string format_duration(double seconds) {
   return buf;
 }
 
-ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit)
+ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit, int64_t first)
     : label_(std::move(label)),
       unit_(std::move(unit)),
       total_(total),
+      first_(first),
       tty_(isatty(fileno(stderr)) != 0),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
@@ -41,7 +42,7 @@ void ProgressBar::draw(int64_t done, const std::string& status, bool final) {
   last_draw_ = now;
   last_done_ = done;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
+  const double rate = elapsed > 0 ? static_cast<double>(done - first_) / elapsed : 0.0;
   const char* clear = tty_ ? "\r\033[K" : "";
   const char* end = (final || !tty_) ? "\n" : "";
   const char* sep = status.empty() ? "" : " | ";

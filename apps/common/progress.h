@@ -11,7 +11,9 @@ namespace apps {
 
 class ProgressBar {
  public:
-  ProgressBar(std::string label, int64_t total, std::string unit = "it");
+  // `first`: the count already done when the bar starts (a resumed run), so
+  // the rate and ETA count only what this bar sees done.
+  ProgressBar(std::string label, int64_t total, std::string unit = "it", int64_t first = 0);
   // Shows `done` of total; `status` is printed after the rate.
   void update(int64_t done, const std::string& status = "");
   void finish(int64_t done, const std::string& status = "");  // final redraw and newline
@@ -19,7 +21,7 @@ class ProgressBar {
  private:
   void draw(int64_t done, const std::string& status, bool final);
   std::string label_, unit_;
-  int64_t total_;
+  int64_t total_, first_;
   bool tty_;
   std::chrono::steady_clock::time_point start_, last_draw_;
   int64_t last_done_ = -1;

@@ -1,0 +1,310 @@
+// Times DDPM training and sampling per U-Net preset and batch size: a full
+// training step as apps/train_mnist takes it (random t, q_sample noise, U-Net
+// forward, L_simple, backward, clip 1.0, Adam 2e-4; without the EMA update),
+// one ancestral sampling step (p_sample, eval mode), and peak memory. Prints a
+// table, or JSON for bench/unet_vs_torch.py, which runs a PyTorch reference
+// of the same model beside it. --parity writes the weights, an input and our
+// results for that script's correctness check.
+//
+// Memory: "peak MB" is the high-water mark of bytes held by live tensors and
+// scratch in the caching allocator during the training steps (weights,
+// gradients, Adam moments and activations included). "RSS MB" is the process
+// peak RSS minus the RSS at start; RSS peaks are per process, so it describes
+// one configuration only when a process runs one (as unet_vs_torch.py does).
+#include <omp.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <set>
+
+#include "apps/common/cli.h"
+#include "autograd/allocator.h"
+#include "diffusion/samplers.h"
+#include "nn/optim.h"
+#include "nn/safetensors.h"
+#include "nn/unet.h"
+
+using namespace ag;
+
+namespace {
+
+constexpr int64_t kT = 1000;             // diffusion steps, as train_mnist
+constexpr int64_t kSampleBatch = 64;     // images per timed sampling step
+constexpr int64_t kSampleStep = kT / 2;  // any t > 0 costs the same
+constexpr uint64_t kSeed = 0;
+
+struct Options {
+  std::vector<std::string> presets{"tiny", "small", "base"};
+  std::vector<int64_t> batches{64, 128};
+  int64_t reps = 5, warmup = 2, threads = 0;
+  std::string device = "cpu", parity;
+  bool json = false;
+};
+
+struct Row {
+  std::string preset;
+  int64_t batch = 0, params = 0;
+  double step_ms = 0, sample_ms = 0, peak_mb = 0, rss_mb = 0;
+};
+
+void add_flags(CLI::App& app, Options& o) {
+  const auto presets = nn::unet_preset_names();
+  app.add_option("--presets", o.presets, "U-Net presets, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::IsMember(std::set<std::string>(presets.begin(), presets.end())))
+      ->capture_default_str();
+  app.add_option("--batches", o.batches, "training batch sizes, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--reps", o.reps, "timed repetitions (the median is reported)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--warmup", o.warmup, "untimed repetitions first")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  app.add_option("--device", o.device, "cpu or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  app.add_option("--threads", o.threads, "CPU threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--json", o.json, "one JSON object on stdout instead of the table");
+  app.add_option("--parity", o.parity,
+                 "write the first preset's weights, a probe input and our outputs to this "
+                 "safetensors file, then exit");
+}
+
+// One-line parse errors, like the errors apps::run_reporting_errors prints.
+void one_line_parse_errors(CLI::App& app) {
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return std::string("bench: error: ") + e.what() + " (see --help)\n";
+  });
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The median of reps timed calls after warmup untimed ones, in milliseconds
+// (the upper median for even reps, as bench_ops).
+double median_ms(const std::function<void()>& f, int64_t warmup, int64_t reps) {
+  for (int64_t i = 0; i < warmup; ++i) f();
+  std::vector<double> ms;
+  for (int64_t i = 0; i < reps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    ms.push_back(1e3 * seconds_since(t0));
+  }
+  std::nth_element(ms.begin(), ms.begin() + reps / 2, ms.end());
+  return ms[reps / 2];
+}
+
+double resident_mb() {
+  long pages = 0, resident = 0;
+  std::ifstream("/proc/self/statm") >> pages >> resident;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / 1e6;
+}
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) * 1024 / 1e6;  // ru_maxrss is in KiB on Linux
+}
+
+CachingAllocator& allocator_for(Device device) {
+  if (device != Device::CPU)
+    throw std::runtime_error("no allocator statistics for this device yet");
+  return cpu_allocator();
+}
+
+double allocator_peak_mb(Device device) {
+  return static_cast<double>(allocator_for(device).stats().peak_in_use) / 1e6;
+}
+
+Tensor uniform_timesteps(int64_t n, Generator& gen) {
+  std::vector<int32_t> t;
+  for (double u : rand({n}, &gen, DType::F64).to_vector<double>())
+    t.push_back(static_cast<int32_t>(std::min<double>(kT - 1, std::floor(u * kT))));
+  return from_vector(t, {n});
+}
+
+std::vector<Tensor> parameters_on(nn::Module& m, Device device) {
+  m.to(device);
+  return m.parameters();
+}
+
+// What one configuration needs: the model, its optimizer, the diffusion.
+struct Setup {
+  Setup(const std::string& preset, Device device)
+      : model(nn::unet_preset(preset), kSeed),
+        adam(parameters_on(model, device), nn::AdamConfig{2e-4}),
+        diffusion(diffusion::make_schedule(diffusion::ScheduleKind::Linear, kT),
+                  diffusion::ModelMeanType::Eps, diffusion::ModelVarType::FixedLarge, DType::F32,
+                  device),
+        gen(kSeed + 2),
+        device(device) {}
+
+  diffusion::Denoiser net() {
+    return [this](const Tensor& x, const Tensor& t) { return model.forward(x, t); };
+  }
+
+  Tensor images(int64_t n) { return randn({n, 1, 28, 28}, &gen, DType::F32, device); }
+
+  // train_mnist's step on the batch x0: t ~ U{0..T-1}, eps ~ N(0, I),
+  // L_simple, backward, clip 1.0, Adam.
+  void train_step(const Tensor& x0) {
+    const Tensor t = uniform_timesteps(x0.size(0), gen).to(device);
+    const Tensor noise = randn(x0.shape(), &gen, DType::F32, device);
+    Tensor loss = mean(diffusion.training_losses(net(), x0, t, noise, diffusion::LossType::Simple));
+    loss.backward();
+    nn::clip_grad_norm(model.parameters(), 1.0);
+    adam.step();
+    adam.zero_grad();
+    loss.item();
+  }
+
+  nn::UNet model;
+  nn::Adam adam;
+  diffusion::GaussianDiffusion diffusion;
+  Generator gen;
+  Device device;
+};
+
+Device parse_device(const std::string& name) { return name == "cuda" ? Device::CUDA : Device::CPU; }
+
+// Training steps at `batch`, then sampling steps at kSampleBatch; the cache is
+// emptied in between so the sampling sizes do not pile onto the training ones.
+Row measure(const std::string& preset, int64_t batch, const Options& o, double rss_base) {
+  const Device device = parse_device(o.device);
+  CachingAllocator& alloc = allocator_for(device);
+  alloc.empty_cache();
+  Setup s(preset, device);
+  Row r{preset, batch, s.model.num_parameters()};
+  const Tensor x0 = s.images(batch);
+  alloc.reset_peak();
+  r.step_ms = median_ms([&] { s.train_step(x0); }, o.warmup, o.reps);
+  r.peak_mb = allocator_peak_mb(device);
+
+  alloc.empty_cache();
+  s.model.eval();
+  const Tensor xt = s.images(kSampleBatch);
+  const Tensor t =
+      from_vector(std::vector<int32_t>(kSampleBatch, kSampleStep), {kSampleBatch}).to(device);
+  r.sample_ms = median_ms([&] { diffusion::p_sample(s.diffusion, s.net(), xt, t, s.gen, true); },
+                          o.warmup, o.reps);
+  r.rss_mb = peak_rss_mb() - rss_base;
+  return r;
+}
+
+void print_table_header(const Options& o) {
+  std::printf(
+      "U-Net training step (forward, L_simple, backward, clip, Adam) and one ancestral\n"
+      "sampling step at batch %ld; %s, %d threads, median of %ld after %ld warm-up.\n"
+      "peak MB: allocator high-water in the training step; RSS MB: process peak RSS\n"
+      "minus RSS at start, cumulative over the rows of this process.\n\n",
+      static_cast<long>(kSampleBatch), o.device.c_str(), omp_get_max_threads(),
+      static_cast<long>(o.reps), static_cast<long>(o.warmup));
+  std::printf("%-6s %5s %10s %9s %9s %15s %8s %7s\n", "preset", "batch", "params", "step ms",
+              "img/s", "sample-step ms", "peak MB", "RSS MB");
+}
+
+void print_table_row(const Row& r) {
+  std::printf("%-6s %5ld %10ld %9.1f %9.1f %15.1f %8.1f %7.1f\n", r.preset.c_str(),
+              static_cast<long>(r.batch), static_cast<long>(r.params), r.step_ms,
+              1e3 * r.batch / r.step_ms, r.sample_ms, r.peak_mb, r.rss_mb);
+}
+
+void print_json(const Options& o, const std::vector<Row>& rows) {
+  std::printf(
+      "{\"device\": \"%s\", \"threads\": %d, \"reps\": %ld, \"warmup\": %ld, "
+      "\"sample_batch\": %ld, \"rows\": [",
+      o.device.c_str(), omp_get_max_threads(), static_cast<long>(o.reps),
+      static_cast<long>(o.warmup), static_cast<long>(kSampleBatch));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    std::printf(
+        "%s\n {\"preset\": \"%s\", \"batch\": %ld, \"params\": %ld, \"step_ms\": %.3f, "
+        "\"img_s\": %.3f, \"sample_ms\": %.3f, \"peak_mb\": %.3f, \"rss_mb\": %.3f}",
+        i ? "," : "", r.preset.c_str(), static_cast<long>(r.batch), static_cast<long>(r.params),
+        r.step_ms, 1e3 * r.batch / r.step_ms, r.sample_ms, r.peak_mb, r.rss_mb);
+  }
+  std::printf("]}\n");
+}
+
+// Adds N(0, 1/fan_in) to every weight and N(0, 0.1^2) to every vector: at its
+// DDPM init the output layer and the residual branches are nearly zero
+// (init.h), so comparing fresh models would prove little.
+void perturb(nn::Module& m, Generator& gen) {
+  NoGradGuard no_grad;
+  for (const Tensor& p : m.parameters()) {
+    const double scale = p.dim() >= 2 ? 1.0 / std::sqrt(double(p.numel() / p.size(0))) : 0.1;
+    p.copy_(p + randn(p.shape(), &gen) * scale);
+  }
+}
+
+// The file holds the (perturbed) weights under their module names and
+// probe.x, probe.t, probe.noise, probe.y = the eval-mode forward of (x, t);
+// metadata "loss" (L_simple of x at t with that noise) and "grad_norm".
+void write_parity(const Options& o) {
+  const Device device = parse_device(o.device);
+  Setup s(o.presets.front(), device);
+  perturb(s.model, s.gen);
+  s.model.eval();
+  const int64_t n = 4;
+  const Tensor x = s.images(n), noise = s.images(n);
+  const Tensor t = from_vector(std::vector<int32_t>{0, 333, 666, 999}, {n}).to(device);
+  Tensor y;
+  {
+    NoGradGuard no_grad;
+    y = s.model.forward(x, t);
+  }
+  Tensor loss =
+      mean(s.diffusion.training_losses(s.net(), x, t, noise, diffusion::LossType::Simple));
+  loss.backward();
+  const double grad_norm = nn::clip_grad_norm(s.model.parameters(), 1e30);
+  nn::NamedTensors tensors = s.model.named_parameters();
+  for (auto& [name, v] : nn::NamedTensors{{"x", x}, {"t", t}, {"noise", noise}, {"y", y}})
+    tensors.emplace_back("probe." + name, v);
+  char loss_s[32], norm_s[32];
+  std::snprintf(loss_s, sizeof loss_s, "%.9g", loss.item());
+  std::snprintf(norm_s, sizeof norm_s, "%.9g", grad_norm);
+  nn::save_safetensors(o.parity, tensors,
+                       {{"preset", o.presets.front()}, {"loss", loss_s}, {"grad_norm", norm_s}});
+}
+
+int run(const Options& o) {
+  apps::require_device(o.device);
+  apps::set_threads(o.threads);
+  if (!o.parity.empty()) {
+    write_parity(o);
+    return 0;
+  }
+  const double rss_base = resident_mb();
+  std::vector<Row> rows;
+  if (!o.json) print_table_header(o);
+  for (const std::string& preset : o.presets)
+    for (int64_t batch : o.batches) {
+      rows.push_back(measure(preset, batch, o, rss_base));
+      if (!o.json) print_table_row(rows.back());
+    }
+  if (o.json) print_json(o, rows);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Time U-Net training and sampling steps per preset and batch size."};
+  Options o;
+  add_flags(app, o);
+  one_line_parse_errors(app);
+  CLI11_PARSE(app, argc, argv);
+  return apps::run_reporting_errors("bench", [&] { return run(o); });
+}

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Runs build/apps/bench and its PyTorch reference (bench/torch_unet.py: the
+same U-Net, the same training and sampling steps) with the same thread count,
+one process per configuration and side, and prints both with the ratio
+torch/ours: above 1 means we are faster, or use less memory.
+
+    python3 bench/unet_vs_torch.py [--presets tiny,small,base] [--batches 64,128]
+                                   [--reps 5] [--warmup 2] [--threads N] [--markdown]
+    python3 bench/unet_vs_torch.py --check [--presets ...]
+
+--check loads our initial weights (perturbed so that every branch counts)
+into the PyTorch model and compares the eval-mode forward, L_simple and the
+gradient norm on one probe batch; it fails above a relative 1e-4.
+
+Memory: "RSS" is a process's peak RSS minus its RSS before the model is built
+(after `import torch` for PyTorch), over the training steps at the batch and
+then the sampling steps at 64. "alloc" is the high-water mark of our caching
+allocator in the training step (live tensors and scratch, without its cache);
+PyTorch has no such statistic on the CPU.
+
+PyTorch runs under /usr/bin/python3 (Debian's python3-torch) or $TORCH_PYTHON.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "build", "apps", "bench")
+TORCH = [os.environ.get("TORCH_PYTHON", "/usr/bin/python3"),
+         os.path.join(ROOT, "bench", "torch_unet.py")]
+CHECK_TOLERANCE = 1e-4  # observed: about 2e-6
+
+
+def run_json(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def ours(preset, batch, args):
+    return run_json([BENCH, "--presets", preset, "--batches", str(batch), "--reps",
+                     str(args.reps), "--warmup", str(args.warmup), "--threads",
+                     str(args.threads), "--json"])["rows"][0]
+
+
+def torch_ref(preset, batch, args):
+    return run_json(TORCH + ["--preset", preset, "--batch", str(batch), "--reps", str(args.reps),
+                             "--warmup", str(args.warmup), "--threads", str(args.threads)])
+
+
+def machine(args):
+    model = "unknown CPU"
+    for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+        if line.startswith("Model name:"):
+            model = line.split(":", 1)[1].strip()
+    return (f"{model}, {os.cpu_count()} cores, {args.threads} threads each, "
+            f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+
+
+COLUMNS = ["preset", "batch", "step ms", "torch", "torch/ours", "img/s", "torch",
+           "sample ms", "torch", "torch/ours", "RSS MB", "torch", "torch/ours", "alloc MB"]
+
+
+def row_cells(a, b):
+    return [a["preset"], str(a["batch"]),
+            f"{a['step_ms']:.1f}", f"{b['step_ms']:.1f}", f"{b['step_ms'] / a['step_ms']:.2f}",
+            f"{a['img_s']:.1f}", f"{b['img_s']:.1f}",
+            f"{a['sample_ms']:.1f}", f"{b['sample_ms']:.1f}",
+            f"{b['sample_ms'] / a['sample_ms']:.2f}",
+            f"{a['rss_mb']:.0f}", f"{b['rss_mb']:.0f}", f"{b['rss_mb'] / a['rss_mb']:.2f}",
+            f"{a['peak_mb']:.0f}"]
+
+
+def print_table(rows, markdown):
+    if markdown:
+        print("| " + " | ".join(COLUMNS) + " |")
+        print("|" + "|".join(["---"] * 2 + ["---:"] * (len(COLUMNS) - 2)) + "|")
+        for cells in rows:
+            print("| " + " | ".join(cells) + " |")
+        return
+    widths = [max(len(c[i]) for c in [COLUMNS] + rows) for i in range(len(COLUMNS))]
+    for cells in [COLUMNS] + rows:
+        print("  ".join(c.rjust(w) if i > 1 else c.ljust(w)
+                        for i, (c, w) in enumerate(zip(cells, widths))))
+
+
+def benchmark(args):
+    print(f"U-Net training step (batch as given) and ancestral sampling step (batch 64), "
+          f"float32, median of {args.reps} after {args.warmup} warm-up; {machine(args)}; "
+          f"load average {os.getloadavg()[0]:.1f} at start")
+    rows = []
+    for preset in args.presets:
+        for batch in args.batches:
+            a, b = ours(preset, batch, args), torch_ref(preset, batch, args)
+            assert a["params"] == b["params"], f"{preset}: {a['params']} vs {b['params']} params"
+            rows.append(row_cells(a, b))
+            print(f"  done {preset} batch {batch} (PyTorch {b['torch']}, "
+                  f"load average {os.getloadavg()[0]:.1f})", file=sys.stderr)
+    print_table(rows, args.markdown)
+
+
+def relative(a, b):
+    return abs(a - b) / max(abs(a), abs(b), 1e-30)
+
+
+def check(args):
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        for preset in args.presets:
+            path = os.path.join(tmp, preset + ".safetensors")
+            subprocess.run([BENCH, "--presets", preset, "--threads", str(args.threads),
+                            "--parity", path], check=True)
+            r = run_json(TORCH + ["--parity", path, "--threads", str(args.threads)])
+            errors = [r["max_abs_diff"] / r["max_abs_y"],
+                      relative(r["loss_ours"], r["loss_torch"]),
+                      relative(r["grad_norm_ours"], r["grad_norm_torch"])]
+            ok = ok and max(errors) <= CHECK_TOLERANCE
+            print(f"{preset:6s} {r['params']:>9,d} params: forward max |diff| "
+                  f"{r['max_abs_diff']:.3g} (max |y| {r['max_abs_y']:.3g}); L_simple "
+                  f"{r['loss_ours']:.7g} vs {r['loss_torch']:.7g}; grad norm "
+                  f"{r['grad_norm_ours']:.7g} vs {r['grad_norm_torch']:.7g}"
+                  + ("" if max(errors) <= CHECK_TOLERANCE else "  MISMATCH"))
+    return 0 if ok else 1
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--presets", type=lambda s: s.split(","), default=["tiny", "small", "base"])
+    p.add_argument("--batches", type=lambda s: [int(b) for b in s.split(",")], default=[64, 128])
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--markdown", action="store_true", help="print the table in Markdown")
+    p.add_argument("--check", action="store_true", help="compare the two models' outputs only")
+    args = p.parse_args()
+    if args.check:
+        return check(args)
+    benchmark(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+// apps/bench end to end: the smallest configuration prints a table row and
+// JSON with positive figures, --parity writes its file, and bad flags exit
+// non-zero with one line.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "app_helpers.h"
+
+namespace {
+
+using namespace apps_test;
+
+const char* kQuick = " --presets tiny --batches 2 --reps 1 --warmup 0 --threads 1";
+
+int run(const std::string& args, const fs::path& log) { return run_exe(BENCH_EXE, args, log); }
+
+fs::path log_path(const std::string& name) { return fs::path(::testing::TempDir()) / name; }
+
+}  // namespace
+
+TEST(BenchApp, TableRowHasPositiveFigures) {
+  const fs::path log = log_path("bench_table.log");
+  ASSERT_EQ(run(kQuick, log), 0) << read(log);
+  const std::string out = read(log);
+  const size_t row = out.find("\ntiny ");
+  ASSERT_NE(row, std::string::npos) << out;
+  long batch = 0, params = 0;
+  double step_ms = 0, img_s = 0, sample_ms = 0, peak_mb = 0, rss_mb = -1;
+  ASSERT_EQ(std::sscanf(out.c_str() + row, " tiny %ld %ld %lf %lf %lf %lf %lf", &batch, &params,
+                        &step_ms, &img_s, &sample_ms, &peak_mb, &rss_mb),
+            7)
+      << out;
+  EXPECT_EQ(batch, 2);
+  EXPECT_EQ(params, 1112801);
+  EXPECT_GT(step_ms, 0);
+  EXPECT_NEAR(img_s, 2e3 / step_ms, 0.05 * img_s + 0.1);
+  EXPECT_GT(sample_ms, 0);
+  EXPECT_GT(peak_mb, 4 * params * 4 / 1e6);  // weights, gradients, two Adam moments
+  EXPECT_GE(rss_mb, 0);
+}
+
+TEST(BenchApp, JsonHasOneRowPerConfiguration) {
+  const fs::path log = log_path("bench_json.log");
+  ASSERT_EQ(run(std::string(kQuick) + " --json", log), 0) << read(log);
+  const nlohmann::json j = nlohmann::json::parse(read(log));
+  EXPECT_EQ(j["threads"], 1);
+  ASSERT_EQ(j["rows"].size(), 1u);
+  const auto& r = j["rows"][0];
+  EXPECT_EQ(r["preset"], "tiny");
+  EXPECT_EQ(r["batch"], 2);
+  for (const char* key : {"step_ms", "img_s", "sample_ms", "peak_mb"})
+    EXPECT_GT(r[key].get<double>(), 0) << key;
+}
+
+TEST(BenchApp, ParityWritesWeightsProbeAndResults) {
+  const fs::path file = log_path("bench_parity.safetensors");
+  const fs::path log = log_path("bench_parity.log");
+  ASSERT_EQ(run("--presets tiny --threads 1 --parity " + file.string(), log), 0) << read(log);
+  const std::string header = read(file).substr(0, 20000);  // the JSON header comes first
+  for (const char* name : {"probe.x", "probe.t", "probe.noise", "probe.y", "\"grad_norm\"",
+                           "\"loss\"", "conv_out.weight", "mid.attn.q.weight"})
+    EXPECT_NE(header.find(name), std::string::npos) << name;
+}
+
+TEST(BenchApp, BadFlagsGiveOneLineErrors) {
+  const fs::path log = log_path("bench_bad.log");
+  for (const char* args : {"--presets nope", "--batches 0", "--presets tiny,nope", "--reps 0"}) {
+    EXPECT_NE(run(args, log), 0) << args;
+    const std::string out = read(log);
+    EXPECT_EQ(out.rfind("bench: error: ", 0), 0u) << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  }
+}
