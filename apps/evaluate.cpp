@@ -24,7 +24,7 @@ namespace {
 
 struct Options {
   std::string ckpt, samples, weights = "ema", data = "mnist", classifier, sampler = "ddpm";
-  std::string device = "cpu";
+  std::string device = "cpu", var;
   bool nll = false, quality = false;
   int64_t n = 256, batch = 64, steps = 50, classifier_epochs = 2, threads = 0;
   uint64_t seed = 0;
@@ -61,6 +61,10 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--classifier-epochs", o.classifier_epochs, "epochs when training the classifier")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+  app.add_option("--var", o.var,
+                 "reverse variance for sampling: large (beta) or small (beta~); "
+                 "default: the checkpoint's")
+      ->check(CLI::IsMember({"large", "small"}));
   app.add_option("--device", o.device, "cpu or cuda")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
@@ -78,7 +82,7 @@ std::vector<int64_t> strided(int64_t n, int64_t first) {
 // Bits/dim of the first n test images, in batches, with the breakdown of
 // Eq. 5 into the prior L_T, the decoder L_0 and the KL terms in between.
 void run_nll(const Options& o) {
-  const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights);
+  const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var);
   const data::Dataset test = data::load_split(data::resolve_dataset_dir(o.data), false);
   const int64_t n = std::min(o.n, test.images.count), T = tm.diffusion->num_timesteps();
   auto net = [&](const Tensor& x, const Tensor& t) { return tm.model->forward(x, t); };
@@ -128,7 +132,7 @@ Tensor load_samples(const std::string& path) {
 }
 
 Tensor draw_samples(const Options& o) {
-  const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights);
+  const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var);
   auto net = [&](const Tensor& x, const Tensor& t) { return tm.model->forward(x, t); };
   Generator gen(o.seed);
   const auto& c = tm.model->config;

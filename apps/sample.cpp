@@ -21,7 +21,7 @@ namespace {
 
 struct Options {
   std::string ckpt, weights = "ema", sampler = "ddpm", out = "samples.png", device = "cpu";
-  std::string progression, interpolate, save_tensor, data = "mnist";
+  std::string progression, interpolate, save_tensor, data = "mnist", var;
   int64_t n = 64, steps = 50, threads = 0, interp_t = 500, pairs = 4;
   double eta = 0.0;
   uint64_t seed = 0;
@@ -63,6 +63,10 @@ void add_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--data", o.data, "test images for --interpolate: mnist, fashion or a directory")
       ->capture_default_str();
+  app.add_option("--var", o.var,
+                 "reverse variance for sampling: large (beta) or small (beta~); "
+                 "default: the checkpoint's")
+      ->check(CLI::IsMember({"large", "small"}));
   app.add_option("--device", o.device, "cpu or cuda")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
@@ -110,7 +114,7 @@ void write_interpolation(const Options& o, const diffusion::GaussianDiffusion& d
 int run(const Options& o) {
   apps::require_device(o.device);
   apps::set_threads(o.threads);
-  const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights);
+  const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var);
   const nn::UNet& model = *tm.model;
   const diffusion::GaussianDiffusion& d = *tm.diffusion;
   const auto& c = model.config;

@@ -19,7 +19,10 @@ struct TrainedModel {
 
 // Loads `ckpt`; from a training checkpoint the `weights` group ("ema" or
 // "model"). The diffusion settings come from the checkpoint's metadata, or
-// the paper's defaults (linear, T = 1000, eps, large) where a file has none.
-TrainedModel load_trained_model(const std::string& ckpt, const std::string& weights);
+// the paper's defaults (linear, T = 1000, eps, large) where a file has none;
+// a non-empty `var` ("large" or "small") overrides the reverse-process
+// variance, which L_simple training leaves free to choose at sampling time.
+TrainedModel load_trained_model(const std::string& ckpt, const std::string& weights,
+                                const std::string& var = "");
 
 }  // namespace apps
