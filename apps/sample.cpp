@@ -68,7 +68,7 @@ void add_flags(CLI::App& app, Options& o) {
 
 // The diffusion settings a checkpoint was trained with (train_mnist stores
 // them); the paper's defaults where a file predates that.
-diffusion::GaussianDiffusion diffusion_of(const nn::Metadata& md) {
+diffusion::GaussianDiffusion diffusion_of(const nn::Metadata& md, Device device) {
   auto get = [&](const char* key, const char* fallback) {
     auto it = md.find(key);
     return it == md.end() ? std::string(fallback) : it->second;
@@ -77,7 +77,7 @@ diffusion::GaussianDiffusion diffusion_of(const nn::Metadata& md) {
       diffusion::make_schedule(diffusion::parse_schedule(get("schedule", "linear")),
                                std::stoll(get("T", "1000"))),
       diffusion::parse_mean_type(get("param", "eps")),
-      diffusion::parse_var_type(get("var", "large")));
+      diffusion::parse_var_type(get("var", "large")), DType::F32, device);
 }
 
 int64_t grid_cols(int64_t n) { return static_cast<int64_t>(std::ceil(std::sqrt(double(n)))); }
@@ -94,14 +94,15 @@ void write_progression(const std::string& path, const std::vector<diffusion::Sna
                      imaging::make_grid(concat(cells, 0), static_cast<int64_t>(shots.size())));
 }
 
-void write_interpolation(const Options& o, const diffusion::GaussianDiffusion& d,
+void write_interpolation(const Options& o, Device device, const diffusion::GaussianDiffusion& d,
                          const diffusion::Denoiser& net, Generator& gen) {
   data::Dataset test = data::load_split(data::resolve_dataset_dir(o.data), false);
   std::vector<int64_t> a, b;
   for (int64_t i = 0; i < o.pairs; ++i) a.push_back(2 * i), b.push_back(2 * i + 1);
   std::vector<double> lambdas;
   for (int k = 0; k <= 8; ++k) lambdas.push_back(k / 8.0);
-  Tensor xa = data::to_tensor(test.images, a), xb = data::to_tensor(test.images, b);
+  Tensor xa = data::to_tensor(test.images, a).to(device);
+  Tensor xb = data::to_tensor(test.images, b).to(device);
   Tensor mixed = diffusion::interpolate(d, net, xa, xb, o.interp_t, lambdas, gen, !o.no_clip);
   // lambda-major (L * P) -> one row per pair: source a, the mixes, source b.
   const int64_t L = static_cast<int64_t>(lambdas.size());
@@ -118,14 +119,15 @@ void write_interpolation(const Options& o, const diffusion::GaussianDiffusion& d
 }
 
 int run(const Options& o) {
-  apps::require_device(o.device);
+  const Device device = apps::require_device(o.device);
   apps::set_threads(o.threads);
   const nn::SafetensorsFile file = nn::load_safetensors(o.ckpt);
   nn::UNet model(nn::checkpoint_config(o.ckpt));
   const bool training_ckpt = file.metadata.count("step") > 0;
   nn::load_into(model.named_parameters(), file, o.ckpt, training_ckpt ? o.weights + "." : "");
+  model.to(device);
   model.eval();
-  const diffusion::GaussianDiffusion d = diffusion_of(file.metadata);
+  const diffusion::GaussianDiffusion d = diffusion_of(file.metadata, device);
   const auto& c = model.config;
   std::printf("[sample] %s: %ld parameters (%s weights), step %s\n", o.ckpt.c_str(),
               static_cast<long>(model.num_parameters()),
@@ -133,7 +135,7 @@ int run(const Options& o) {
               training_ckpt ? file.metadata.at("step").c_str() : "?");
   auto net = [&](const Tensor& x, const Tensor& t) { return model.forward(x, t); };
   Generator gen(o.seed);
-  Tensor x_T = randn({o.n, c.in_ch, c.resolution, c.resolution}, &gen);
+  Tensor x_T = randn({o.n, c.in_ch, c.resolution, c.resolution}, &gen, DType::F32, device);
   const bool ddim = o.sampler == "ddim";
   const int64_t total = ddim ? o.steps : d.num_timesteps();
   diffusion::SampleOptions so;
@@ -156,7 +158,7 @@ int run(const Options& o) {
     std::printf("[sample] progression (rows: x_t, then predicted x_0): %s\n",
                 o.progression.c_str());
   }
-  if (!o.interpolate.empty()) write_interpolation(o, d, net, gen);
+  if (!o.interpolate.empty()) write_interpolation(o, device, d, net, gen);
   return 0;
 }
 
