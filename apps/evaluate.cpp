@@ -50,7 +50,9 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--sampler", o.sampler, "sampler for --quality --ckpt: ddpm or ddim")
       ->check(CLI::IsMember({"ddpm", "ddim"}))
       ->capture_default_str();
-  app.add_option("--steps", o.steps, "DDIM steps")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--steps", o.steps, "DDIM steps")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--seed", o.seed, "seed of the sampling and of the bound's noise")
       ->capture_default_str();
   app.add_option("--data", o.data, "mnist, fashion or a directory of IDX files")
@@ -81,8 +83,8 @@ std::vector<int64_t> strided(int64_t n, int64_t first) {
 
 // Bits/dim of the first n test images, in batches, with the breakdown of
 // Eq. 5 into the prior L_T, the decoder L_0 and the KL terms in between.
-void run_nll(const Options& o) {
-  const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var);
+void run_nll(const Options& o, Device device) {
+  const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var, device);
   const data::Dataset test = data::load_split(data::resolve_dataset_dir(o.data), false);
   const int64_t n = std::min(o.n, test.images.count), T = tm.diffusion->num_timesteps();
   auto net = [&](const Tensor& x, const Tensor& t) { return tm.model->forward(x, t); };
@@ -96,8 +98,8 @@ void run_nll(const Options& o) {
     for (int64_t i = b; i < std::min(n, b + o.batch); ++i) idx.push_back(i);
     diffusion::BoundOptions bo;
     bo.progress = [&](int64_t done, int64_t) { bar.update(done_batches * T + done); };
-    const diffusion::BoundResult r =
-        diffusion::calc_bpd_loop(*tm.diffusion, net, data::to_tensor(test.images, idx), gen, bo);
+    const diffusion::BoundResult r = diffusion::calc_bpd_loop(
+        *tm.diffusion, net, data::to_tensor(test.images, idx).to(device), gen, bo);
     ++done_batches;
     auto batch_sum = [](const Tensor& x) { return sum(x).item(); };
     total += batch_sum(r.total_bpd), prior += batch_sum(r.prior_bpd);
@@ -131,21 +133,22 @@ Tensor load_samples(const std::string& path) {
   throw std::runtime_error(path + ": no tensor named 'samples'");
 }
 
-Tensor draw_samples(const Options& o) {
-  const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var);
+Tensor draw_samples(const Options& o, Device device) {
+  const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var, device);
   auto net = [&](const Tensor& x, const Tensor& t) { return tm.model->forward(x, t); };
   Generator gen(o.seed);
   const auto& c = tm.model->config;
-  const Tensor x_T = randn({o.n, c.in_ch, c.resolution, c.resolution}, &gen);
+  const Tensor x_T = randn({o.n, c.in_ch, c.resolution, c.resolution}, &gen, DType::F32, device);
   const bool ddim = o.sampler == "ddim";
   const int64_t total = ddim ? o.steps : tm.diffusion->num_timesteps();
   apps::ProgressBar bar("[quality] sampling step", total, "step");
   diffusion::SampleOptions so;
   so.progress = [&](int64_t done, int64_t) { bar.update(done); };
-  const Tensor x0 = ddim ? diffusion::ddim_sample_loop(*tm.diffusion, net, x_T, o.steps, 0.0, gen, so).x0
-                         : diffusion::p_sample_loop(*tm.diffusion, net, x_T, gen, so).x0;
+  const Tensor x0 =
+      ddim ? diffusion::ddim_sample_loop(*tm.diffusion, net, x_T, o.steps, 0.0, gen, so).x0
+           : diffusion::p_sample_loop(*tm.diffusion, net, x_T, gen, so).x0;
   bar.finish(total);
-  return x0;
+  return x0.to(Device::CPU);
 }
 
 std::string default_classifier_path(const std::string& data) {
@@ -176,14 +179,14 @@ void print_row(const Row& r, const metrics::Gaussian& test_features) {
               hist.c_str());
 }
 
-void run_quality(const Options& o) {
+void run_quality(const Options& o, Device device) {
   if (o.samples.empty() == o.ckpt.empty())
     throw std::runtime_error("--quality needs exactly one of --samples FILE or --ckpt FILE");
   metrics::ClassifierTraining ct;
   ct.epochs = o.classifier_epochs;
   const std::string path = o.classifier.empty() ? default_classifier_path(o.data) : o.classifier;
   const metrics::LoadedClassifier c = metrics::load_or_train_classifier(path, o.data, ct);
-  const Tensor samples = o.samples.empty() ? draw_samples(o) : load_samples(o.samples);
+  const Tensor samples = o.samples.empty() ? draw_samples(o, device) : load_samples(o.samples);
   const int64_t n = samples.size(0);
   const data::Dataset test = data::load_split(data::resolve_dataset_dir(o.data), false);
   // Test images at even indices are scored as a row beside the samples; the
@@ -194,8 +197,8 @@ void run_quality(const Options& o) {
   if (n > half)
     throw std::runtime_error(std::to_string(n) + " samples, but the test split has only " +
                              std::to_string(half) + " even-indexed images to compare with");
-  const metrics::Predictions ref =
-      metrics::predict(*c.model, data::to_tensor(test.images, strided(std::min<int64_t>(half, 5000), 1)));
+  const metrics::Predictions ref = metrics::predict(
+      *c.model, data::to_tensor(test.images, strided(std::min<int64_t>(half, 5000), 1)));
   const metrics::Gaussian test_features =
       metrics::fit_gaussian(ref.features, ref.n, metrics::kFeatureDim);
   Generator noise_gen(o.seed + 1);
@@ -214,10 +217,12 @@ void run_quality(const Options& o) {
 int run(const Options& o) {
   if (o.nll == o.quality) throw std::runtime_error("choose one of --nll or --quality");
   if (o.nll && o.ckpt.empty()) throw std::runtime_error("--nll needs --ckpt");
-  apps::require_device(o.device);
+  const Device device = apps::require_device(o.device);
   apps::set_threads(o.threads);
-  if (o.nll) run_nll(o);
-  else run_quality(o);
+  if (o.nll)
+    run_nll(o, device);
+  else
+    run_quality(o, device);
   return 0;
 }
 

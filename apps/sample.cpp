@@ -88,14 +88,15 @@ void write_progression(const std::string& path, const std::vector<diffusion::Sna
                      imaging::make_grid(concat(cells, 0), static_cast<int64_t>(shots.size())));
 }
 
-void write_interpolation(const Options& o, const diffusion::GaussianDiffusion& d,
+void write_interpolation(const Options& o, Device device, const diffusion::GaussianDiffusion& d,
                          const diffusion::Denoiser& net, Generator& gen) {
   data::Dataset test = data::load_split(data::resolve_dataset_dir(o.data), false);
   std::vector<int64_t> a, b;
   for (int64_t i = 0; i < o.pairs; ++i) a.push_back(2 * i), b.push_back(2 * i + 1);
   std::vector<double> lambdas;
   for (int k = 0; k <= 8; ++k) lambdas.push_back(k / 8.0);
-  Tensor xa = data::to_tensor(test.images, a), xb = data::to_tensor(test.images, b);
+  Tensor xa = data::to_tensor(test.images, a).to(device);
+  Tensor xb = data::to_tensor(test.images, b).to(device);
   Tensor mixed = diffusion::interpolate(d, net, xa, xb, o.interp_t, lambdas, gen, !o.no_clip);
   // lambda-major (L * P) -> one row per pair: source a, the mixes, source b.
   const int64_t L = static_cast<int64_t>(lambdas.size());
@@ -112,9 +113,9 @@ void write_interpolation(const Options& o, const diffusion::GaussianDiffusion& d
 }
 
 int run(const Options& o) {
-  apps::require_device(o.device);
+  const Device device = apps::require_device(o.device);
   apps::set_threads(o.threads);
-  const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var);
+  const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var, device);
   const nn::UNet& model = *tm.model;
   const diffusion::GaussianDiffusion& d = *tm.diffusion;
   const auto& c = model.config;
@@ -122,7 +123,7 @@ int run(const Options& o) {
               static_cast<long>(model.num_parameters()), tm.weights.c_str(), tm.step.c_str());
   auto net = [&](const Tensor& x, const Tensor& t) { return model.forward(x, t); };
   Generator gen(o.seed);
-  Tensor x_T = randn({o.n, c.in_ch, c.resolution, c.resolution}, &gen);
+  Tensor x_T = randn({o.n, c.in_ch, c.resolution, c.resolution}, &gen, DType::F32, device);
   const bool ddim = o.sampler == "ddim";
   const int64_t total = ddim ? o.steps : d.num_timesteps();
   diffusion::SampleOptions so;
@@ -149,7 +150,7 @@ int run(const Options& o) {
     std::printf("[sample] progression (rows: x_t, then predicted x_0): %s\n",
                 o.progression.c_str());
   }
-  if (!o.interpolate.empty()) write_interpolation(o, d, net, gen);
+  if (!o.interpolate.empty()) write_interpolation(o, device, d, net, gen);
   return 0;
 }
 

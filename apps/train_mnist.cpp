@@ -115,18 +115,25 @@ namespace fs = std::filesystem;
 
 // Everything one run holds. The data generator draws batches, timesteps and
 // noise; the model's own generator draws dropout masks; both are saved in
-// checkpoints, so --resume continues the very same stream.
+// checkpoints, so --resume continues the very same stream. The models, the
+// batches and the sampling live on `device`; Adam's moments and the EMA
+// follow the parameters there on their first update (nn::follow_param).
 struct Trainer {
-  explicit Trainer(const Options& o, data::Dataset data)
+  Trainer(const Options& o, Device device, data::Dataset data)
       : opt(o),
+        device(device),
         train(std::move(data)),
         model(nn::unet_preset(o.preset), o.seed),
         ema_model(nn::unet_preset(o.preset), o.seed),
         adam(model.parameters(), nn::AdamConfig{o.lr}),
         ema(model.named_parameters(), o.ema),
         diffusion(diffusion::make_schedule(diffusion::parse_schedule(o.schedule), o.T),
-                  diffusion::parse_mean_type(o.param), diffusion::parse_var_type(o.var)),
-        data_gen(o.seed + 2) {}
+                  diffusion::parse_mean_type(o.param), diffusion::parse_var_type(o.var), DType::F32,
+                  device),
+        data_gen(o.seed + 2) {
+    model.to(device);
+    ema_model.to(device);
+  }
 
   // The diffusion settings travel in the checkpoint so that apps/sample can
   // rebuild the same process.
@@ -147,8 +154,8 @@ struct Trainer {
     std::vector<int32_t> t;
     for (double u : rand({B}, &data_gen, DType::F64).to_vector<double>())
       t.push_back(static_cast<int32_t>(std::min<double>(opt.T - 1, std::floor(u * opt.T))));
-    Tensor x0 = data::to_tensor(train.images, idx);
-    Tensor noise = randn(x0.shape(), &data_gen);
+    Tensor x0 = data::to_tensor(train.images, idx).to(device);
+    Tensor noise = randn(x0.shape(), &data_gen, DType::F32, device);
     auto net = [&](const Tensor& x, const Tensor& tt) { return model.forward(x, tt); };
     Tensor loss = mean(diffusion.training_losses(net, x0, from_vector(t, {B}), noise,
                                                  diffusion::parse_loss_type(opt.loss)));
@@ -170,7 +177,8 @@ struct Trainer {
     ema_model.eval();
     Generator gen(opt.seed + 3);
     const auto& c = ema_model.config;
-    Tensor x_T = randn({opt.sample_n, c.in_ch, c.resolution, c.resolution}, &gen);
+    Tensor x_T =
+        randn({opt.sample_n, c.in_ch, c.resolution, c.resolution}, &gen, DType::F32, device);
     auto net = [&](const Tensor& x, const Tensor& t) { return ema_model.forward(x, t); };
     Tensor x0;
     if (ancestral) {
@@ -190,6 +198,7 @@ struct Trainer {
   }
 
   Options opt;
+  Device device;
   data::Dataset train;
   nn::UNet model, ema_model;
   nn::Adam adam;
@@ -229,15 +238,16 @@ std::string status_text(double smoothed, double images_per_s) {
 }
 
 int run(const Options& o) {
-  apps::require_device(o.device);
+  const Device device = apps::require_device(o.device);
   apps::set_threads(o.threads);
   const fs::path out = o.out.empty() ? fs::path("runs") / o.preset : fs::path(o.out);
   fs::create_directories(out);
   std::printf("[train] loading %s\n", o.dataset.c_str());
-  Trainer tr(o, load_training_data(o));
-  std::printf("[train] %ld training images; %s U-Net, %ld parameters; %d threads\n",
+  Trainer tr(o, device, load_training_data(o));
+  std::printf("[train] %ld training images; %s U-Net, %ld parameters; on %s, %d CPU threads\n",
               static_cast<long>(tr.train.images.count), o.preset.c_str(),
-              static_cast<long>(tr.model.num_parameters()), omp_get_max_threads());
+              static_cast<long>(tr.model.num_parameters()), device_name(device),
+              omp_get_max_threads());
   if (!o.resume.empty()) {
     nn::TrainingState s = tr.state();
     const nn::Metadata wanted = s.extra;

@@ -6,8 +6,8 @@
 
 namespace ag {
 
-CachingAllocator::CachingAllocator(RawAlloc raw_alloc, RawFree raw_free)
-    : raw_alloc_(raw_alloc), raw_free_(raw_free) {}
+CachingAllocator::CachingAllocator(RawAlloc raw_alloc, RawFree raw_free, const char* device)
+    : raw_alloc_(raw_alloc), raw_free_(raw_free), device_(device) {}
 
 CachingAllocator::~CachingAllocator() { empty_cache(); }
 
@@ -39,8 +39,9 @@ void* CachingAllocator::allocate(size_t nbytes) {
       stats_.cached = 0;
       ptr = raw_alloc_(size);
       if (!ptr)
-        throw std::runtime_error("out of memory: cannot allocate " + std::to_string(size) +
-                                 " bytes");
+        throw std::runtime_error(std::string(device_) + " out of memory: cannot allocate " +
+                                 std::to_string(size) + " bytes (" + std::to_string(stats_.in_use) +
+                                 " in use)");
     }
     ++stats_.system_allocs;
   }

@@ -20,7 +20,8 @@ class CachingAllocator {
  public:
   using RawAlloc = void* (*)(size_t);
   using RawFree = void (*)(void*);
-  CachingAllocator(RawAlloc raw_alloc, RawFree raw_free);
+  // raw_alloc returns null when out of memory; `device` names the memory in errors.
+  CachingAllocator(RawAlloc raw_alloc, RawFree raw_free, const char* device = "cpu");
   ~CachingAllocator();
   void* allocate(size_t nbytes);
   void deallocate(void* ptr, size_t nbytes);
@@ -32,6 +33,7 @@ class CachingAllocator {
  private:
   RawAlloc raw_alloc_;
   RawFree raw_free_;
+  const char* device_;
   std::mutex mu_;
   std::map<size_t, std::vector<void*>> free_;  // rounded size -> blocks
   AllocatorStats stats_;
@@ -40,6 +42,8 @@ class CachingAllocator {
 }  // namespace ag
 
 namespace ag {
-// The CPU backend's allocator (statistics for benchmarks and tests).
+// The backends' allocators (statistics for benchmarks and tests);
+// cuda_allocator() throws where CUDA is unavailable, as backend(Device::CUDA).
 CachingAllocator& cpu_allocator();
+CachingAllocator& cuda_allocator();
 }  // namespace ag

@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "autograd/allocator.h"
 #include "autograd/device.h"
 
 namespace ag {
@@ -23,14 +24,22 @@ bool TensorRef::is_contiguous() const {
 }
 
 #ifndef AG_WITH_CUDA
+namespace {
+
+[[noreturn]] void no_cuda_backend() {
+  throw std::runtime_error(
+      "device 'cuda' requested, but this build has no CUDA backend "
+      "(it is built when CMake finds nvcc; see -DAG_CUDA)");
+}
+
+}  // namespace
+
 int cuda_device_count() { return 0; }
+std::string cuda_unavailable_reason() { return "this build has no CUDA backend"; }
+Backend& cuda_backend() { no_cuda_backend(); }
+CachingAllocator& cuda_allocator() { no_cuda_backend(); }
 #endif
 
-Backend& backend(Device d) {
-  if (d == Device::CPU) return cpu_backend();
-  throw std::runtime_error(
-      "device 'cuda' requested, but this build has no CUDA backend yet "
-      "(tensors can only live on the cpu)");
-}
+Backend& backend(Device d) { return d == Device::CPU ? cpu_backend() : cuda_backend(); }
 
 }  // namespace ag

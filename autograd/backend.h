@@ -143,8 +143,10 @@ class Backend {
   virtual void sum_squares(const TensorRef& x, const TensorRef& out) = 0;
 };
 
-// The backend for a device; throws a clear error if this build has none.
+// The backend for a device. Asking for CUDA throws a one-line error when
+// this build has no CUDA backend or the machine no CUDA device.
 Backend& backend(Device d);
 Backend& cpu_backend();
+Backend& cuda_backend();
 
 }  // namespace ag

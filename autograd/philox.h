@@ -8,11 +8,7 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define AG_HOST_DEVICE __host__ __device__
-#else
-#define AG_HOST_DEVICE
-#endif
+#include "autograd/host_device.h"
 
 namespace ag::philox {
 

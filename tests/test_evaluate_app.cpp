@@ -40,8 +40,8 @@ TEST(EvaluateApp, QualityTrainsCachesAndScoresTheClassifier) {
   for (int i = 0; i < 20; ++i) idx[i] = i;
   nn::save_safetensors((dir / "s.safetensors").string(),
                        {{"samples", data::to_tensor(test.images, idx)}});
-  const std::string args = "--quality --samples " + (dir / "s.safetensors").string() +
-                           " --data " + data.string() + " --classifier " + classifier.string() +
+  const std::string args = "--quality --samples " + (dir / "s.safetensors").string() + " --data " +
+                           data.string() + " --classifier " + classifier.string() +
                            " --classifier-epochs 6";
   ASSERT_EQ(evaluate(args, log), 0) << read(log);
   std::string out = read(log);
@@ -60,9 +60,8 @@ TEST(EvaluateApp, NllReportsTheBoundAndItsTerms) {
   const fs::path out = fs::path(::testing::TempDir()) / "eval_nll_run";
   fs::remove_all(out);
   const fs::path ckpt = tiny_checkpoint(data, out), log = out / "nll.txt";
-  ASSERT_EQ(evaluate("--nll --ckpt " + ckpt.string() + " -n 6 --batch 4 --data " + data.string(),
-                     log),
-            0)
+  ASSERT_EQ(
+      evaluate("--nll --ckpt " + ckpt.string() + " -n 6 --batch 4 --data " + data.string(), log), 0)
       << read(log);
   const std::string s = read(log);
   for (const char* part : {"6 test images, T = 20", "NLL bound", "prior L_T", "decoder L_0"})
@@ -84,7 +83,8 @@ TEST(EvaluateApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
   EXPECT_NE(evaluate("--quality --data " + data.string(), log), 0);
   EXPECT_NE(read(log).find("exactly one of --samples"), std::string::npos) << read(log);
   // Samples of the wrong shape.
-  nn::save_safetensors((dir / "wrong.safetensors").string(), {{"samples", ag::zeros({4, 1, 8, 8})}});
+  nn::save_safetensors((dir / "wrong.safetensors").string(),
+                       {{"samples", ag::zeros({4, 1, 8, 8})}});
   { std::ofstream(dir / "garbage.safetensors") << "not a classifier"; }
   const std::string quality = "--quality --data " + data.string() + " --classifier ";
   EXPECT_NE(evaluate(quality + (dir / "garbage.safetensors").string() + " --samples " +
@@ -93,7 +93,7 @@ TEST(EvaluateApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
             0);
   EXPECT_NE(read(log).find("garbage.safetensors"), std::string::npos) << read(log);
   EXPECT_EQ(read(log), read(log).substr(0, read(log).find('\n') + 1));  // one line
-  EXPECT_EQ(read(dir / "garbage.safetensors"), "not a classifier");      // untouched
+  EXPECT_EQ(read(dir / "garbage.safetensors"), "not a classifier");     // untouched
   // A classifier file made for another dataset.
   nn::save_safetensors((dir / "other.safetensors").string(), {{"w", ag::zeros({1})}},
                        {{"kind", "ddpm-cpp evaluation classifier"}, {"dataset", "fashion"}});

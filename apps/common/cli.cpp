@@ -5,15 +5,20 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "autograd/device.h"
+#include "autograd/backend.h"
 
 namespace apps {
 
-void require_device(const std::string& device) {
-  if (device == "cpu") return;
-  if (ag::cuda_device_count() == 0)
-    throw std::runtime_error("--device cuda: no CUDA device is present on this machine");
-  throw std::runtime_error("--device cuda: this build has no CUDA backend yet; use --device cpu");
+ag::Device require_device(const std::string& device) {
+  if (device == "cpu") return ag::Device::CPU;
+  if (device != "cuda")
+    throw std::runtime_error("--device " + device + ": unknown device (choose cpu or cuda)");
+  try {
+    ag::backend(ag::Device::CUDA);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("--device cuda: ") + e.what());
+  }
+  return ag::Device::CUDA;
 }
 
 void set_threads(int64_t threads) {

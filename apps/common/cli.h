@@ -5,11 +5,14 @@
 #include <functional>
 #include <string>
 
+#include "autograd/dtype.h"
+
 namespace apps {
 
-// "cpu" passes; "cuda" throws a one-line explanation (no device, or no CUDA
-// backend in this build).
-void require_device(const std::string& device);
+// The device named by --device: "cpu", or "cuda" where this build has a CUDA
+// backend and the machine a CUDA device; otherwise throws a one-line
+// explanation beginning "--device <name>:".
+ag::Device require_device(const std::string& device);
 // Sets the OpenMP thread count when threads > 0.
 void set_threads(int64_t threads);
 // Runs body with stdout line-buffered (so it interleaves with progress bars on

@@ -6,7 +6,8 @@ namespace apps {
 
 namespace {
 
-diffusion::GaussianDiffusion diffusion_of(const nn::Metadata& md, const std::string& var) {
+diffusion::GaussianDiffusion diffusion_of(const nn::Metadata& md, const std::string& var,
+                                          ag::Device device) {
   auto get = [&](const char* key, const char* fallback) {
     auto it = md.find(key);
     return it == md.end() ? std::string(fallback) : it->second;
@@ -15,20 +16,22 @@ diffusion::GaussianDiffusion diffusion_of(const nn::Metadata& md, const std::str
       diffusion::make_schedule(diffusion::parse_schedule(get("schedule", "linear")),
                                std::stoll(get("T", "1000"))),
       diffusion::parse_mean_type(get("param", "eps")),
-      diffusion::parse_var_type(var.empty() ? get("var", "large") : var));
+      diffusion::parse_var_type(var.empty() ? get("var", "large") : var), ag::DType::F32, device);
 }
 
 }  // namespace
 
 TrainedModel load_trained_model(const std::string& ckpt, const std::string& weights,
-                                const std::string& var) {
+                                const std::string& var, ag::Device device) {
   const nn::SafetensorsFile file = nn::load_safetensors(ckpt);
   TrainedModel t;
   t.model = std::make_unique<nn::UNet>(nn::checkpoint_config(ckpt));
   const bool training_ckpt = file.metadata.count("step") > 0;
   nn::load_into(t.model->named_parameters(), file, ckpt, training_ckpt ? weights + "." : "");
+  t.model->to(device);
   t.model->eval();
-  t.diffusion = std::make_unique<diffusion::GaussianDiffusion>(diffusion_of(file.metadata, var));
+  t.diffusion =
+      std::make_unique<diffusion::GaussianDiffusion>(diffusion_of(file.metadata, var, device));
   t.step = training_ckpt ? file.metadata.at("step") : "?";
   t.weights = training_ckpt ? weights : "saved";
   return t;

@@ -13,7 +13,7 @@ namespace apps {
 struct TrainedModel {
   std::unique_ptr<nn::UNet> model;  // eval mode
   std::unique_ptr<diffusion::GaussianDiffusion> diffusion;
-  std::string step;  // training step of the checkpoint, "?" for a bare weights file
+  std::string step;     // training step of the checkpoint, "?" for a bare weights file
   std::string weights;  // "ema", "model" or "saved"
 };
 
@@ -22,7 +22,8 @@ struct TrainedModel {
 // the paper's defaults (linear, T = 1000, eps, large) where a file has none;
 // a non-empty `var` ("large" or "small") overrides the reverse-process
 // variance, which L_simple training leaves free to choose at sampling time.
+// The model and the diffusion's constants live on `device`.
 TrainedModel load_trained_model(const std::string& ckpt, const std::string& weights,
-                                const std::string& var = "");
+                                const std::string& var = "", ag::Device device = ag::Device::CPU);
 
 }  // namespace apps

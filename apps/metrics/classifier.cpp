@@ -114,8 +114,8 @@ LoadedClassifier load_or_train_classifier(const std::string& path, const std::st
     if (get("kind") != kKind)
       throw std::runtime_error(path + ": not a classifier file written by evaluate");
     if (get("dataset") != dataset)
-      throw std::runtime_error(path + ": classifier trained on '" + get("dataset") +
-                               "', not on '" + dataset + "' (pass another --classifier path)");
+      throw std::runtime_error(path + ": classifier trained on '" + get("dataset") + "', not on '" +
+                               dataset + "' (pass another --classifier path)");
     nn::load_into(c.model->named_parameters(), file, path);
     c.model->eval();
     c.test_accuracy = std::stod(get("test_accuracy"));
@@ -129,10 +129,9 @@ LoadedClassifier load_or_train_classifier(const std::string& path, const std::st
   c.trained_now = true;
   const auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
-  nn::save_module(path, *c.model,
-                  {{"kind", kKind},
-                   {"dataset", dataset},
-                   {"test_accuracy", std::to_string(c.test_accuracy)}});
+  nn::save_module(
+      path, *c.model,
+      {{"kind", kKind}, {"dataset", dataset}, {"test_accuracy", std::to_string(c.test_accuracy)}});
   std::printf("[classifier] test accuracy %.4f; saved to %s\n", c.test_accuracy, path.c_str());
   return c;
 }

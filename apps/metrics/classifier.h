@@ -21,7 +21,7 @@ constexpr int64_t kFeatureDim = 128;
 class Classifier : public nn::Module {
  public:
   explicit Classifier(ag::Generator& gen);
-  Tensor features(const Tensor& x) const;  // (N, 1, 28, 28) in [-1, 1] -> (N, 128)
+  Tensor features(const Tensor& x) const;       // (N, 1, 28, 28) in [-1, 1] -> (N, 128)
   Tensor logits(const Tensor& features) const;  // (N, 128) -> (N, 10)
 
  private:

@@ -115,7 +115,8 @@ double frechet_distance(const Gaussian& a, const Gaussian& b) {
   return dist;
 }
 
-std::vector<double> symmetric_eigen(std::vector<double> a, int64_t d, std::vector<double>* vectors) {
+std::vector<double> symmetric_eigen(std::vector<double> a, int64_t d,
+                                    std::vector<double>* vectors) {
   std::vector<double> v(d * d, 0.0);
   for (int64_t i = 0; i < d; ++i) v[i * d + i] = 1;
   double total = 0;

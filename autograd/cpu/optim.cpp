@@ -2,37 +2,15 @@
 // scale and sum of squares behind gradient-norm clipping. Each is one pass
 // over contiguous buffers, across cores when large.
 #include <cmath>
-#include <initializer_list>
 #include <stdexcept>
-#include <string>
 
 #include "autograd/cpu/cpu_backend.h"
 #include "autograd/cpu/dispatch.h"
+#include "autograd/optim_common.h"
 
 namespace ag {
 
 namespace {
-
-// The scalars of one Adam step in the parameter's type, derived as in
-// PyTorch's single-tensor Adam: step_size = lr / bc1, denominators divided
-// by sqrt(bc2).
-template <class T>
-struct AdamScalars {
-  explicit AdamScalars(const AdamStepArgs& a)
-      : b1(static_cast<T>(a.beta1)),
-        one_minus_b1(static_cast<T>(1.0 - a.beta1)),
-        b2(static_cast<T>(a.beta2)),
-        one_minus_b2(static_cast<T>(1.0 - a.beta2)),
-        eps(static_cast<T>(a.eps)),
-        l2(static_cast<T>(a.decoupled ? 0.0 : a.weight_decay)),
-        decay(static_cast<T>(a.decoupled ? 1.0 - a.lr * a.weight_decay : 1.0)),
-        neg_step_size(static_cast<T>(-a.lr / a.bias_correction1)),
-        bc2_sqrt(static_cast<T>(std::sqrt(a.bias_correction2))) {}
-  T b1, one_minus_b1, b2, one_minus_b2, eps;
-  T l2;     // Adam: g += weight_decay * param
-  T decay;  // AdamW: param *= 1 - lr * weight_decay
-  T neg_step_size, bc2_sqrt;
-};
 
 // The operation order follows torch.optim.Adam / AdamW (foreach=False) so
 // float32 results agree with PyTorch's to rounding.
@@ -49,20 +27,11 @@ void adam_typed(T* p, const T* dp, T* m, T* v, int64_t n, const AdamScalars<T>& 
   }
 }
 
-// Every operand contiguous, with the first one's size and dtype.
-void check_operands(const char* kernel, std::initializer_list<const TensorRef*> refs) {
-  const TensorRef& first = **refs.begin();
-  for (const TensorRef* r : refs)
-    if (r->numel() != first.numel() || r->dtype != first.dtype || !r->is_contiguous())
-      throw std::runtime_error(std::string(kernel) +
-                               ": operands must be contiguous with equal sizes and dtypes");
-}
-
 }  // namespace
 
 void CpuBackend::adam_update(const TensorRef& param, const TensorRef& grad, const TensorRef& m,
                              const TensorRef& v, const AdamStepArgs& a) {
-  check_operands("adam_update", {&param, &grad, &m, &v});
+  check_optim_operands("adam_update", {&param, &grad, &m, &v});
   cpu::dispatch_float(param.dtype, "adam_update", [&](auto tag) {
     using T = decltype(tag);
     adam_typed(param.ptr<T>(), grad.ptr<T>(), m.ptr<T>(), v.ptr<T>(), param.numel(),
@@ -71,7 +40,7 @@ void CpuBackend::adam_update(const TensorRef& param, const TensorRef& grad, cons
 }
 
 void CpuBackend::ema_update(const TensorRef& ema, const TensorRef& param, double decay) {
-  check_operands("ema_update", {&ema, &param});
+  check_optim_operands("ema_update", {&ema, &param});
   cpu::dispatch_float(ema.dtype, "ema_update", [&](auto tag) {
     using T = decltype(tag);
     T* e = ema.ptr<T>();
@@ -84,7 +53,7 @@ void CpuBackend::ema_update(const TensorRef& ema, const TensorRef& param, double
 }
 
 void CpuBackend::scale_(const TensorRef& x, double s) {
-  check_operands("scale_", {&x});
+  check_optim_operands("scale_", {&x});
   cpu::dispatch_float(x.dtype, "scale_", [&](auto tag) {
     using T = decltype(tag);
     T* p = x.ptr<T>();
@@ -96,7 +65,7 @@ void CpuBackend::scale_(const TensorRef& x, double s) {
 }
 
 void CpuBackend::sum_squares(const TensorRef& x, const TensorRef& out) {
-  check_operands("sum_squares", {&x});
+  check_optim_operands("sum_squares", {&x});
   if (out.dtype != DType::F64 || out.numel() != 1)
     throw std::runtime_error("sum_squares: the output must be one float64 element");
   cpu::dispatch_float(x.dtype, "sum_squares", [&](auto tag) {

@@ -1,0 +1,103 @@
+// What the CUDA kernels share: launching on the one stream with a checked
+// launch, grid-stride loops over int64 indices (no grid dimension above
+// kMaxBlocks), warp and block sums in double, and scratch memory from the
+// caching allocator.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+#include "autograd/backend.h"
+#include "autograd/cuda/runtime.h"
+
+namespace ag::cuda {
+
+constexpr int kThreads = 256;            // threads per block, a multiple of 32
+constexpr int64_t kMaxBlocks = 1 << 16;  // grid-stride loops cover the rest
+
+struct Grid {
+  unsigned blocks, threads;
+};
+
+// Blocks of kThreads for one thread per element (no blocks for none).
+inline Grid grid_for(int64_t n) {
+  const int64_t blocks = (std::max<int64_t>(n, 0) + kThreads - 1) / kThreads;
+  return {static_cast<unsigned>(std::min(blocks, kMaxBlocks)), kThreads};
+}
+
+// One block of kThreads per task (no blocks for none).
+inline Grid block_per_task(int64_t tasks) {
+  return {static_cast<unsigned>(std::clamp<int64_t>(tasks, 0, kMaxBlocks)), kThreads};
+}
+
+// kernel<<<grid, stream()>>>(args...) unless the grid is empty, then a check
+// that names the kernel.
+template <class... Params, class... Args>
+void launch(const char* name, SourceLocation at, Grid grid, void (*kernel)(Params...),
+            Args&&... args) {
+  if (grid.blocks == 0) return;
+  kernel<<<grid.blocks, grid.threads, 0, stream()>>>(std::forward<Args>(args)...);
+  check(cudaGetLastError(), name, at);
+}
+
+__device__ inline int64_t global_index() {
+  return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+}
+
+__device__ inline int64_t grid_stride() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
+
+// The sum of v over the warp, in every lane (all 32 lanes must call it).
+__device__ inline double warp_sum(double v) {
+  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+// The maximum of v over the warp, in every lane (all 32 lanes must call it).
+template <class T>
+__device__ inline T warp_max(T v) {
+  for (int offset = 16; offset > 0; offset /= 2) {
+    const T other = __shfl_xor_sync(0xffffffffu, v, offset);
+    v = other > v ? other : v;
+  }
+  return v;
+}
+
+// The sum of v over the block, in every thread. Every thread of the block
+// must call it; blockDim.x must be a multiple of 32. The order of the
+// additions is fixed, so results repeat bit for bit.
+__device__ inline double block_sum(double v) {
+  __shared__ double partial[32];
+  __shared__ double total;
+  const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  v = warp_sum(v);
+  __syncthreads();  // readers of the previous call's partial and total are done
+  if (lane == 0) partial[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = warp_sum(lane < blockDim.x / 32 ? partial[lane] : 0.0);
+    if (lane == 0) total = v;
+  }
+  __syncthreads();
+  return total;
+}
+
+// Device memory from the caching allocator, given back at scope exit. Work
+// queued on the stream may still use it then: a block is handed out again
+// only to work queued later on the same stream.
+template <class T>
+class Scratch {
+ public:
+  explicit Scratch(int64_t count)
+      : nbytes_(static_cast<size_t>(std::max<int64_t>(count, 0)) * sizeof(T)),
+        data_(static_cast<T*>(cuda_backend().allocate(nbytes_))) {}
+  ~Scratch() { cuda_backend().deallocate(data_, nbytes_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* data() const { return data_; }
+
+ private:
+  size_t nbytes_;
+  T* data_;
+};
+
+}  // namespace ag::cuda
