@@ -20,13 +20,13 @@ Tensor row_max(const Tensor& logits) {
 // Flat indices n * K + labels[n] of the picked logits, checked.
 Tensor picked_indices(const Tensor& labels, int64_t N, int64_t K) {
   if (labels.dtype() != ag::DType::I32 || labels.dim() != 1 || labels.size(0) != N)
-    throw std::runtime_error("cross_entropy: labels must be int32 of shape [" +
-                             std::to_string(N) + "]");
+    throw std::runtime_error("cross_entropy: labels must be int32 of shape [" + std::to_string(N) +
+                             "]");
   std::vector<int32_t> idx = labels.to_vector<int32_t>();
   for (int64_t n = 0; n < N; ++n) {
     if (idx[n] < 0 || idx[n] >= K)
-      throw std::runtime_error("cross_entropy: label " + std::to_string(idx[n]) +
-                               " outside [0, " + std::to_string(K) + ")");
+      throw std::runtime_error("cross_entropy: label " + std::to_string(idx[n]) + " outside [0, " +
+                               std::to_string(K) + ")");
     idx[n] += static_cast<int32_t>(n * K);
   }
   return ag::from_vector(idx, {N}, labels.device());

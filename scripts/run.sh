@@ -16,6 +16,10 @@ scripts/get_mnist.sh data/mnist
 # For a budget of ~2,000 steps: lr 1e-3 instead of the paper's 2e-4, and the
 # reverse variance beta~ ("small", which L_simple training does not depend
 # on) for cleaner samples; docs/evaluation.md has the measurements.
-./build/apps/train_mnist --preset tiny --lr 1e-3 --var small --minutes "${MINUTES:-25}" --out runs/tiny
+# A GPU is used when one is present (DEVICE=cpu or DEVICE=cuda overrides).
+DEVICE="${DEVICE:-$(nvidia-smi -L 2>/dev/null | grep -q GPU && echo cuda || echo cpu)}"
+echo "[run] training on ${DEVICE}"
+./build/apps/train_mnist --preset tiny --lr 1e-3 --var small --minutes "${MINUTES:-25}" \
+  --device "${DEVICE}" --out runs/tiny
 ./build/apps/evaluate --quality --samples runs/tiny/samples.safetensors
 echo "[run] sample grid: $(pwd)/runs/tiny/samples.png"
