@@ -70,11 +70,7 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--warmup", o.warmup, "untimed repetitions first")
       ->check(CLI::Range(0, 1000))
       ->capture_default_str();
-  app.add_option("--device", o.device, "cpu or cuda")
-      ->check(CLI::IsMember({"cpu", "cuda"}))
-      ->capture_default_str();
-  app.add_option("--threads", o.threads, "CPU threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber);
+  apps::add_device_flags(app, o.device, o.threads);
   app.add_flag("--json", o.json, "one JSON object on stdout instead of the table");
   app.add_option("--parity", o.parity,
                  "write the first preset's weights, a probe input and our outputs to this "

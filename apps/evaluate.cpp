@@ -67,11 +67,7 @@ void add_flags(CLI::App& app, Options& o) {
                  "reverse variance for sampling: large (beta) or small (beta~); "
                  "default: the checkpoint's")
       ->check(CLI::IsMember({"large", "small"}));
-  app.add_option("--device", o.device, "cpu or cuda")
-      ->check(CLI::IsMember({"cpu", "cuda"}))
-      ->capture_default_str();
-  app.add_option("--threads", o.threads, "CPU threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber);
+  apps::add_device_flags(app, o.device, o.threads);
 }
 
 // first, first + 2, first + 4, ...: n indices.

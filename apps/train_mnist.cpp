@@ -75,11 +75,7 @@ void add_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--seed", o.seed, "seed of the weights, data order, noise and dropout")
       ->capture_default_str();
-  app.add_option("--device", o.device, "cpu or cuda")
-      ->check(CLI::IsMember({"cpu", "cuda"}))
-      ->capture_default_str();
-  app.add_option("--threads", o.threads, "CPU threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber);
+  apps::add_device_flags(app, o.device, o.threads);
   app.add_option("--steps", o.steps, "stop after this many steps in all (0: no step limit)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--minutes", o.minutes, "stop after this much training time (0: no limit)")

@@ -21,6 +21,13 @@ ag::Device require_device(const std::string& device) {
   return ag::Device::CUDA;
 }
 
+void add_device_flags(CLI::App& app, std::string& device, int64_t& threads) {
+  app.add_option("--device", device, "cpu or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  app.add_option("--threads", threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+}
+
 void set_threads(int64_t threads) {
   if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
 }

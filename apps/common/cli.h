@@ -1,6 +1,7 @@
 // What every program shares: the --device and --threads flags' effect, and
 // turning any error into one line on stderr with a non-zero exit.
 #pragma once
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -13,6 +14,8 @@ namespace apps {
 // backend and the machine a CUDA device; otherwise throws a one-line
 // explanation beginning "--device <name>:".
 ag::Device require_device(const std::string& device);
+// The --device (cpu or cuda) and --threads flags every program has.
+void add_device_flags(CLI::App& app, std::string& device, int64_t& threads);
 // Sets the OpenMP thread count when threads > 0.
 void set_threads(int64_t threads);
 // Runs body with stdout line-buffered (so it interleaves with progress bars on
