@@ -7,7 +7,7 @@
 // results for that script's correctness check.
 //
 // Memory: "peak MB" is the high-water mark of bytes held by live tensors and
-// scratch in the caching allocator during the training steps (weights,
+// scratch in the device's caching allocator during the training steps (weights,
 // gradients, Adam moments and activations included). "RSS MB" is the process
 // peak RSS minus the RSS at start; RSS peaks are per process, so it describes
 // one configuration only when a process runs one (as unet_vs_torch.py does).
@@ -26,6 +26,7 @@
 
 #include "apps/common/cli.h"
 #include "autograd/allocator.h"
+#include "autograd/backend.h"
 #include "diffusion/samplers.h"
 #include "nn/optim.h"
 #include "nn/safetensors.h"
@@ -89,13 +90,17 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 // The median of reps timed calls after warmup untimed ones, in milliseconds
-// (the upper median for even reps, as bench_ops).
-double median_ms(const std::function<void()>& f, int64_t warmup, int64_t reps) {
+// (the upper median for even reps, as bench_ops). Each call ends when the
+// device has finished its work, not when the work is queued.
+double median_ms(const std::function<void()>& f, Device device, int64_t warmup, int64_t reps) {
+  Backend& dev = backend(device);
   for (int64_t i = 0; i < warmup; ++i) f();
+  dev.synchronize();
   std::vector<double> ms;
   for (int64_t i = 0; i < reps; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     f();
+    dev.synchronize();
     ms.push_back(1e3 * seconds_since(t0));
   }
   std::nth_element(ms.begin(), ms.begin() + reps / 2, ms.end());
@@ -115,9 +120,7 @@ double peak_rss_mb() {
 }
 
 CachingAllocator& allocator_for(Device device) {
-  if (device != Device::CPU)
-    throw std::runtime_error("no allocator statistics for this device yet");
-  return cpu_allocator();
+  return device == Device::CUDA ? cuda_allocator() : cpu_allocator();
 }
 
 double allocator_peak_mb(Device device) {
@@ -185,7 +188,7 @@ Row measure(const std::string& preset, int64_t batch, const Options& o, double r
   Row r{preset, batch, s.model.num_parameters()};
   const Tensor x0 = s.images(batch);
   alloc.reset_peak();
-  r.step_ms = median_ms([&] { s.train_step(x0); }, o.warmup, o.reps);
+  r.step_ms = median_ms([&] { s.train_step(x0); }, device, o.warmup, o.reps);
   r.peak_mb = allocator_peak_mb(device);
 
   alloc.empty_cache();
@@ -194,7 +197,7 @@ Row measure(const std::string& preset, int64_t batch, const Options& o, double r
   const Tensor t =
       from_vector(std::vector<int32_t>(kSampleBatch, kSampleStep), {kSampleBatch}).to(device);
   r.sample_ms = median_ms([&] { diffusion::p_sample(s.diffusion, s.net(), xt, t, s.gen, true); },
-                          o.warmup, o.reps);
+                          device, o.warmup, o.reps);
   r.rss_mb = peak_rss_mb() - rss_base;
   return r;
 }

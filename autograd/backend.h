@@ -71,6 +71,8 @@ class Backend {
   virtual void deallocate(void* ptr, size_t nbytes) = 0;
   virtual void copy_to_host(const void* src, void* dst, size_t nbytes) = 0;
   virtual void copy_from_host(const void* src, void* dst, size_t nbytes) = 0;
+  // Returns when all work queued so far has finished (timing, host reads).
+  virtual void synchronize() = 0;
 
   // dst = src, any strides (0 strides broadcast src), converting dtype.
   virtual void copy(const TensorRef& src, const TensorRef& dst) = 0;

@@ -4,6 +4,7 @@ and initialization, and the same training and sampling steps as apps/bench,
 as the reference for bench/unet_vs_torch.py. Prints one JSON object.
 
     /usr/bin/python3 bench/torch_unet.py --preset tiny --batch 64 --reps 5 --warmup 2 --threads 2
+    python3 bench/torch_unet.py --preset base --batch 128 --device cuda   # float32, TF32 off
     /usr/bin/python3 bench/torch_unet.py --parity FILE   # FILE from build/apps/bench --parity FILE
 
 Needs PyTorch and NumPy (Debian's python3-torch).
@@ -209,12 +210,12 @@ def make_unet(preset):
 class Diffusion:
     """The linear schedule (T = 1000), eps prediction, fixed large variance."""
 
-    def __init__(self):
+    def __init__(self, device="cpu"):
         betas = 1e-4 + (0.02 - 1e-4) * np.arange(T, dtype=np.float64) / (T - 1)
         abar = np.cumprod(1.0 - betas)
         abar_prev = np.append(1.0, abar[:-1])
         post_var = betas * (1.0 - abar_prev) / (1.0 - abar)
-        table = lambda a: torch.tensor(a, dtype=torch.float32)
+        table = lambda a: torch.tensor(a, dtype=torch.float32, device=device)
         self.sqrt_abar, self.sqrt_1m_abar = table(np.sqrt(abar)), table(np.sqrt(1.0 - abar))
         self.sqrt_recip_abar = table(np.sqrt(1.0 / abar))
         self.sqrt_recipm1_abar = table(np.sqrt(1.0 / abar - 1.0))
@@ -240,12 +241,12 @@ class Diffusion:
         mean = self.extract(self.coef1, t) * x0 + self.extract(self.coef2, t) * xt
         nonzero = (t != 0).float().view(-1, 1, 1, 1)
         sigma = torch.exp(0.5 * self.extract(self.large_log_var, t))
-        return mean + nonzero * sigma * torch.randn(xt.shape, generator=gen)
+        return mean + nonzero * sigma * torch.randn(xt.shape, generator=gen, device=xt.device)
 
 
 def train_step(model, opt, diffusion, x0, gen):
-    t = torch.randint(0, T, (x0.shape[0],), generator=gen)
-    noise = torch.randn(x0.shape, generator=gen)
+    t = torch.randint(0, T, (x0.shape[0],), generator=gen, device=x0.device)
+    noise = torch.randn(x0.shape, generator=gen, device=x0.device)
     loss = diffusion.training_loss(model, x0, t, noise)
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -254,14 +255,22 @@ def train_step(model, opt, diffusion, x0, gen):
     loss.item()
 
 
-def median_ms(f, warmup, reps):
-    """The upper median of reps timed calls after warmup untimed ones, as apps/bench."""
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_ms(f, device, warmup, reps):
+    """The upper median of reps timed calls after warmup untimed ones, each
+    ending when the device has finished, as apps/bench."""
     for _ in range(warmup):
         f()
+    synchronize(device)
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
         f()
+        synchronize(device)
         times.append((time.perf_counter() - t0) * 1e3)
     return sorted(times)[reps // 2]
 
@@ -278,20 +287,24 @@ def peak_rss_mb():
 def bench(args):
     """Training steps at args.batch, then sampling steps at SAMPLE_BATCH."""
     rss_base = resident_mb()
+    device = torch.device(args.device)
     torch.manual_seed(0)
-    gen = torch.Generator().manual_seed(2)
-    model = make_unet(args.preset)
+    gen = torch.Generator(device=device).manual_seed(2)
+    model = make_unet(args.preset).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=2e-4)
-    diffusion = Diffusion()
-    x0 = torch.randn(args.batch, 1, 28, 28, generator=gen)
-    step_ms = median_ms(lambda: train_step(model, opt, diffusion, x0, gen), args.warmup, args.reps)
+    diffusion = Diffusion(device)
+    x0 = torch.randn(args.batch, 1, 28, 28, generator=gen, device=device)
+    step = lambda: train_step(model, opt, diffusion, x0, gen)
+    step_ms = median_ms(step, device, args.warmup, args.reps)
+    peak_mb = torch.cuda.max_memory_allocated(device) / 1e6 if device.type == "cuda" else None
     model.eval()
-    xt = torch.randn(SAMPLE_BATCH, 1, 28, 28, generator=gen)
-    t = torch.full((SAMPLE_BATCH,), SAMPLE_STEP, dtype=torch.int64)
-    sample_ms = median_ms(lambda: diffusion.p_sample(model, xt, t, gen), args.warmup, args.reps)
+    xt = torch.randn(SAMPLE_BATCH, 1, 28, 28, generator=gen, device=device)
+    t = torch.full((SAMPLE_BATCH,), SAMPLE_STEP, dtype=torch.int64, device=device)
+    sample = lambda: diffusion.p_sample(model, xt, t, gen)
+    sample_ms = median_ms(sample, device, args.warmup, args.reps)
     return dict(preset=args.preset, batch=args.batch, params=PARAMS[args.preset],
                 step_ms=step_ms, img_s=1e3 * args.batch / step_ms, sample_ms=sample_ms,
-                rss_mb=peak_rss_mb() - rss_base)
+                rss_mb=peak_rss_mb() - rss_base, peak_mb=peak_mb, device=str(device))
 
 
 def read_safetensors(path):
@@ -338,9 +351,13 @@ def main():
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--parity", metavar="FILE", help="compare with build/apps/bench --parity FILE")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    # float32 on both sides: no TF32 in cuDNN convolutions or cuBLAS matmuls.
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
     result = parity(args.parity) if args.parity else bench(args)
     result.update(torch=torch.__version__, threads=torch.get_num_threads())
     print(json.dumps(result))

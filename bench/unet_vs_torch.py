@@ -6,6 +6,7 @@ torch/ours: above 1 means we are faster, or use less memory.
 
     python3 bench/unet_vs_torch.py [--presets tiny,small,base] [--batches 64,128]
                                    [--reps 5] [--warmup 2] [--threads N] [--rounds R] [--markdown]
+                                   [--device cpu|cuda]
     python3 bench/unet_vs_torch.py --check [--presets ...]
 
 --check loads our initial weights (perturbed so that every branch counts)
@@ -16,7 +17,10 @@ Memory: "RSS" is a process's peak RSS minus its RSS before the model is built
 (after `import torch` for PyTorch), over the training steps at the batch and
 then the sampling steps at 64. "alloc" is the high-water mark of our caching
 allocator in the training step (live tensors and scratch, without its cache);
-PyTorch has no such statistic on the CPU.
+PyTorch has no such statistic on the CPU. With --device cuda the memory
+columns compare our device allocator's high-water mark with PyTorch's
+torch.cuda.max_memory_allocated over the training steps, both in float32
+(TF32 is off in PyTorch, and our cuBLAS calls use the default FP32 math).
 
 Timings are medians of --reps steps; with --rounds R each configuration runs R
 times per side, alternating, and the fastest median of each side is shown (on
@@ -46,15 +50,24 @@ def run_json(cmd):
 def ours(preset, batch, args):
     return run_json([BENCH, "--presets", preset, "--batches", str(batch), "--reps",
                      str(args.reps), "--warmup", str(args.warmup), "--threads",
-                     str(args.threads), "--json"])["rows"][0]
+                     str(args.threads), "--device", args.device, "--json"])["rows"][0]
 
 
 def torch_ref(preset, batch, args):
     return run_json(TORCH + ["--preset", preset, "--batch", str(batch), "--reps", str(args.reps),
-                             "--warmup", str(args.warmup), "--threads", str(args.threads)])
+                             "--warmup", str(args.warmup), "--threads", str(args.threads),
+                             "--device", args.device])
+
+
+def gpu_name():
+    out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                         capture_output=True, text=True).stdout.strip()
+    return out.splitlines()[0] if out else "unknown GPU"
 
 
 def machine(args):
+    if args.device == "cuda":
+        return f"{gpu_name()}, float32"
     model = "unknown CPU"
     for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
         if line.startswith("Model name:"):
@@ -63,29 +76,35 @@ def machine(args):
             f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
 
 
-COLUMNS = ["preset", "batch", "step ms", "torch", "torch/ours", "img/s", "torch",
-           "sample ms", "torch", "torch/ours", "RSS MB", "torch", "torch/ours", "alloc MB"]
+def columns(device):
+    memory = "peak MB" if device == "cuda" else "RSS MB"
+    cols = ["preset", "batch", "step ms", "torch", "torch/ours", "img/s", "torch",
+            "sample ms", "torch", "torch/ours", memory, "torch", "torch/ours"]
+    return cols if device == "cuda" else cols + ["alloc MB"]
 
 
-def row_cells(a, b):
-    return [a["preset"], str(a["batch"]),
-            f"{a['step_ms']:.1f}", f"{b['step_ms']:.1f}", f"{b['step_ms'] / a['step_ms']:.2f}",
-            f"{a['img_s']:.1f}", f"{b['img_s']:.1f}",
-            f"{a['sample_ms']:.1f}", f"{b['sample_ms']:.1f}",
-            f"{b['sample_ms'] / a['sample_ms']:.2f}",
-            f"{a['rss_mb']:.0f}", f"{b['rss_mb']:.0f}", f"{b['rss_mb'] / a['rss_mb']:.2f}",
-            f"{a['peak_mb']:.0f}"]
+def row_cells(a, b, device):
+    """On the CPU the memory compared is peak RSS, on CUDA the allocators' peaks."""
+    key = "peak_mb" if device == "cuda" else "rss_mb"
+    cells = [a["preset"], str(a["batch"]),
+             f"{a['step_ms']:.1f}", f"{b['step_ms']:.1f}", f"{b['step_ms'] / a['step_ms']:.2f}",
+             f"{a['img_s']:.1f}", f"{b['img_s']:.1f}",
+             f"{a['sample_ms']:.1f}", f"{b['sample_ms']:.1f}",
+             f"{b['sample_ms'] / a['sample_ms']:.2f}",
+             f"{a[key]:.0f}", f"{b[key]:.0f}", f"{b[key] / a[key]:.2f}"]
+    return cells if device == "cuda" else cells + [f"{a['peak_mb']:.0f}"]
 
 
-def print_table(rows, markdown):
+def print_table(rows, markdown, device):
+    cols = columns(device)
     if markdown:
-        print("| " + " | ".join(COLUMNS) + " |")
-        print("|" + "|".join(["---"] * 2 + ["---:"] * (len(COLUMNS) - 2)) + "|")
+        print("| " + " | ".join(cols) + " |")
+        print("|" + "|".join(["---"] * 2 + ["---:"] * (len(cols) - 2)) + "|")
         for cells in rows:
             print("| " + " | ".join(cells) + " |")
         return
-    widths = [max(len(c[i]) for c in [COLUMNS] + rows) for i in range(len(COLUMNS))]
-    for cells in [COLUMNS] + rows:
+    widths = [max(len(c[i]) for c in [cols] + rows) for i in range(len(cols))]
+    for cells in [cols] + rows:
         print("  ".join(c.rjust(w) if i > 1 else c.ljust(w)
                         for i, (c, w) in enumerate(zip(cells, widths))))
 
@@ -120,9 +139,9 @@ def benchmark(args):
           f"float32, median of {args.reps} after {args.warmup} warm-up, fastest of "
           f"{args.rounds} round(s); {machine(args)}; load average {os.getloadavg()[0]:.1f} "
           f"at start")
-    rows = [row_cells(*configuration(preset, batch, args))
+    rows = [row_cells(*configuration(preset, batch, args), args.device)
             for preset in args.presets for batch in args.batches]
-    print_table(rows, args.markdown)
+    print_table(rows, args.markdown, args.device)
 
 
 def relative(a, b):
@@ -158,6 +177,7 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--rounds", type=int, default=1, help="runs per configuration and side")
     p.add_argument("--markdown", action="store_true", help="print the table in Markdown")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--check", action="store_true", help="compare the two models' outputs only")
     args = p.parse_args()
     if args.check:

@@ -40,4 +40,7 @@ void CpuBackend::copy_from_host(const void* src, void* dst, size_t nbytes) {
   std::memcpy(dst, src, nbytes);
 }
 
+// Every CPU kernel has finished when it returns.
+void CpuBackend::synchronize() {}
+
 }  // namespace ag

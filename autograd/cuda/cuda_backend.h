@@ -14,6 +14,7 @@ class CudaBackend final : public Backend {
   void deallocate(void* ptr, size_t nbytes) override;
   void copy_to_host(const void* src, void* dst, size_t nbytes) override;
   void copy_from_host(const void* src, void* dst, size_t nbytes) override;
+  void synchronize() override;
   void copy(const TensorRef& src, const TensorRef& dst) override;
   void fill(const TensorRef& dst, double value) override;
   void binary(BinaryOp op, const TensorRef& a, const TensorRef& b, const TensorRef& out) override;

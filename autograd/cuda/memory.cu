@@ -71,4 +71,6 @@ void CudaBackend::copy_from_host(const void* src, void* dst, size_t nbytes) {
   AG_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, cuda::stream()));
 }
 
+void CudaBackend::synchronize() { AG_CUDA_CHECK(cudaStreamSynchronize(cuda::stream())); }
+
 }  // namespace ag
