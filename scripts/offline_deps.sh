@@ -32,19 +32,25 @@ die() {
   exit 1
 }
 
-pack() {
-  local stage
-  stage=$(mktemp -d)
-  trap 'rm -rf "$stage"' EXIT
+# The installed files (and symlinks to files) of the packages, relative to /.
+package_files() {
   for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
       die "$p is not installed here (run scripts/install_deps.sh first)"
     dpkg -L "$p" | grep -Ev "$SKIP" | while read -r f; do
-      if [ -f "$f" ] || [ -L "$f" ]; then cp -a --parents "$f" "$stage"; fi
+      if [ ! -d "$f" ] && { [ -f "$f" ] || [ -L "$f" ]; }; then echo "${f#/}"; fi
     done
   done
+}
+
+pack() {
+  local files
+  files=$(package_files)
   mkdir -p "$(dirname "$ARCHIVE")"
-  tar -C "$stage" -cJf "$ARCHIVE.tmp" usr
+  # Files under /lib (merged into /usr/lib on Debian) go to usr/lib, and the
+  # one absolute symlink (libz.so) becomes relative, as its neighbours.
+  tar -C / --transform 's,^lib/,usr/lib/,' --transform 's,^/lib/x86_64-linux-gnu/,,s' \
+    -cJf "$ARCHIVE.tmp" $files
   mv "$ARCHIVE.tmp" "$ARCHIVE"
   echo "[offline] ${#PACKAGES[@]} packages in $ARCHIVE ($(du -h "$ARCHIVE" | cut -f1))"
 }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app_helpers.h"
+#include "autograd/device.h"
 
 namespace {
 
@@ -55,6 +56,26 @@ TEST(BenchApp, JsonHasOneRowPerConfiguration) {
   EXPECT_EQ(r["batch"], 2);
   for (const char* key : {"step_ms", "img_s", "sample_ms", "peak_mb"})
     EXPECT_GT(r[key].get<double>(), 0) << key;
+}
+
+// --device cuda: the row's figures come from the device (its allocator's
+// peak holds at least the weights, gradients and Adam moments); skipped where
+// no CUDA device is present, and an error there.
+TEST(BenchApp, RunsOnCuda) {
+  const fs::path log = log_path("bench_cuda.log");
+  if (ag::cuda_device_count() == 0) {
+    EXPECT_NE(run(std::string(kQuick) + " --device cuda", log), 0);
+    const std::string out = read(log);
+    EXPECT_EQ(out.rfind("bench: error: ", 0), 0u) << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+    GTEST_SKIP() << "no CUDA device present (" << ag::cuda_unavailable_reason() << ")";
+  }
+  ASSERT_EQ(run(std::string(kQuick) + " --device cuda --json", log), 0) << read(log);
+  const nlohmann::json j = nlohmann::json::parse(read(log));
+  EXPECT_EQ(j["device"], "cuda");
+  const auto& r = j["rows"][0];
+  for (const char* key : {"step_ms", "img_s", "sample_ms"}) EXPECT_GT(r[key].get<double>(), 0);
+  EXPECT_GT(r["peak_mb"].get<double>(), 4 * 1112801 * 4 / 1e6);
 }
 
 TEST(BenchApp, ParityWritesWeightsProbeAndResults) {
