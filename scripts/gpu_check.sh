@@ -22,12 +22,10 @@ mkdir -p "$OUT"
 
 offline() { [ -f .offline/deps.tar.xz ]; }
 
-# Runs a command with the packed libraries on the loader's path if there are
-# any, logging to $OUT/$1.log as well as the terminal.
+# Runs a command, logging to $OUT/$1.log as well as the terminal.
 logged() {
   local log=$OUT/$1.log
   shift
-  if offline; then set -- scripts/offline_deps.sh run "$@"; fi
   "$@" 2>&1 | tee "$log"
 }
 

@@ -4,12 +4,11 @@
 # machine that has them (scripts/install_deps.sh), `pack` copies the installed
 # files of the build dependencies into one archive; on the other machine,
 # `build` unpacks it under .offline/deps and builds into build/ against it
-# (with CUDA when nvcc is there), and `run` runs a command with the unpacked
-# libraries on the loader's path.
+# (with CUDA when nvcc is there). The programs find the unpacked libraries
+# through their RPATH, so they run as they are.
 #
 #   scripts/offline_deps.sh pack            # here: writes .offline/deps.tar.xz
 #   scripts/offline_deps.sh build           # there: unpack, configure, build
-#   scripts/offline_deps.sh run ctest --test-dir build --output-on-failure
 #
 # The other machine needs cmake, make, g++ with OpenMP (libgomp) and glibc at
 # least as new as this machine's.
@@ -55,11 +54,6 @@ pack() {
   echo "[offline] ${#PACKAGES[@]} packages in $ARCHIVE ($(du -h "$ARCHIVE" | cut -f1))"
 }
 
-libdirs() {
-  local lib=$PREFIX/usr/lib/x86_64-linux-gnu
-  echo "$lib:$lib/openblas-openmp"
-}
-
 build() {
   [ -f "$ARCHIVE" ] || die "$ARCHIVE is missing (make it with '$0 pack' on a Debian machine)"
   if [ ! -f "$PREFIX/.unpacked" ] || [ "$ARCHIVE" -nt "$PREFIX/.unpacked" ]; then
@@ -69,20 +63,17 @@ build() {
     touch "$PREFIX/.unpacked"
   fi
   local usr=$PREFIX/usr lib=$PREFIX/usr/lib/x86_64-linux-gnu
+  # DT_RPATH rather than RUNPATH: it also serves the libraries' own
+  # dependencies (OpenBLAS needs libgfortran, in the unpacked lib folder).
   CMAKE_ARGS="-DCMAKE_PREFIX_PATH=$usr;$lib/cmake;$usr/share/cmake \
 -DOPENBLAS_OPENMP_LIB=$lib/openblas-openmp/libopenblas.so.0 \
 -DCBLAS_INCLUDE_DIR=$usr/include/x86_64-linux-gnu/openblas-openmp \
--DSTB_LIBRARY=$lib/libstb.so -DCMAKE_CXX_FLAGS=-isystem$usr/include ${CMAKE_ARGS:-}" \
-    LD_LIBRARY_PATH="$(libdirs):${LD_LIBRARY_PATH:-}" scripts/build.sh
+-DSTB_LIBRARY=$lib/libstb.so -DCMAKE_CXX_FLAGS=-isystem$usr/include \
+-DCMAKE_EXE_LINKER_FLAGS=-Wl,--disable-new-dtags,-rpath,$lib ${CMAKE_ARGS:-}" scripts/build.sh
 }
 
 case "${1:-}" in
   pack) pack ;;
   build) build ;;
-  run)
-    shift
-    [ $# -gt 0 ] || die "run needs a command"
-    LD_LIBRARY_PATH="$(libdirs):${LD_LIBRARY_PATH:-}" exec "$@"
-    ;;
-  *) die "usage: $0 pack | build | run COMMAND..." ;;
+  *) die "usage: $0 pack | build" ;;
 esac
