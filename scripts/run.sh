@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: installs dependencies, builds, fetches MNIST, trains the tiny
-# DDPM for MINUTES minutes (default 25) on the CPU, writes a PNG grid of
+# DDPM for MINUTES minutes (default 30) on the CPU, writes a PNG grid of
 # samples from the EMA weights, and scores them with the evaluation
 # classifier (trained once, about 2 minutes). Output: runs/tiny/ (samples.png,
 # samples.safetensors, loss.png, loss.csv, ckpt.safetensors, samples_<step>.png
@@ -19,7 +19,7 @@ scripts/get_mnist.sh data/mnist
 # A GPU is used when one is present (DEVICE=cpu or DEVICE=cuda overrides).
 DEVICE="${DEVICE:-$(nvidia-smi -L 2>/dev/null | grep -q GPU && echo cuda || echo cpu)}"
 echo "[run] training on ${DEVICE}"
-./build/apps/train_mnist --preset tiny --lr 1e-3 --var small --minutes "${MINUTES:-25}" \
+./build/apps/train_mnist --preset tiny --lr 1e-3 --var small --minutes "${MINUTES:-30}" \
   --device "${DEVICE}" --out runs/tiny
 ./build/apps/evaluate --quality --samples runs/tiny/samples.safetensors
 echo "[run] sample grid: $(pwd)/runs/tiny/samples.png"
