@@ -114,26 +114,32 @@ Shift tap_shift(int64_t r, int64_t s, const ConvGeometry& g) {
   return t;
 }
 
+// Zeroes the padding columns q outside [q_lo, q_hi) of rows [p_lo, p_hi) of
+// a tap's row (H*W): a column at a time, as there are at most `pad` of them
+// on each side (a call per row would cost more than the stores).
+template <class T>
+void zero_padding_columns(const Shift& t, const ConvGeometry& g, T* row) {
+  const auto zero_column = [&](int64_t q) {
+    for (int64_t p = t.p_lo; p < t.p_hi; ++p) row[p * g.W + q] = T(0);
+  };
+  for (int64_t q = 0; q < t.q_lo; ++q) zero_column(q);
+  for (int64_t q = t.q_hi; q < g.W; ++q) zero_column(q);
+}
+
 // row (H*W) = column row of tap t for the size-keeping plane x (H, W).
 template <class T>
 void shifted_row(const T* x, const Shift& t, const ConvGeometry& g, T* row) {
   std::fill(row, row + t.lo, T(0));
   std::copy(x + t.lo + t.offset, x + t.hi + t.offset, row + t.lo);
   std::fill(row + t.hi, row + g.hw(), T(0));
-  for (int64_t p = t.p_lo; p < t.p_hi; ++p) {
-    std::fill(row + p * g.W, row + p * g.W + t.q_lo, T(0));
-    std::fill(row + p * g.W + t.q_hi, row + (p + 1) * g.W, T(0));
-  }
+  zero_padding_columns(t, g, row);
 }
 
 // The adjoint of shifted_row: dx (H, W) += row (H*W) of tap t. Zeroes the
 // row's padding entries so that one contiguous sum covers the rest.
 template <class T>
 void shifted_row_add(T* row, const Shift& t, const ConvGeometry& g, T* dx) {
-  for (int64_t p = t.p_lo; p < t.p_hi; ++p) {
-    std::fill(row + p * g.W, row + p * g.W + t.q_lo, T(0));
-    std::fill(row + p * g.W + t.q_hi, row + (p + 1) * g.W, T(0));
-  }
+  zero_padding_columns(t, g, row);
   T* out = dx + t.offset;
 #pragma omp simd
   for (int64_t j = t.lo; j < t.hi; ++j) out[j] += row[j];
