@@ -1,5 +1,6 @@
 // Dtype dispatch shared by the backends' kernel entry points.
 #pragma once
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -20,6 +21,15 @@ void dispatch_float(DType t, const char* kernel, F&& f) {
     default:
       throw std::runtime_error(std::string(kernel) + ": unsupported dtype " + dtype_name(t));
   }
+}
+
+// Calls f(T{}) for any dtype, integers included (copies convert between all).
+template <class F>
+void dispatch_any(DType t, F&& f) {
+  if (t == DType::I32)
+    f(int32_t{});
+  else
+    dispatch_float(t, "copy", f);
 }
 
 }  // namespace ag

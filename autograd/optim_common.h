@@ -7,6 +7,7 @@
 #include <string>
 
 #include "autograd/backend.h"
+#include "autograd/host_device.h"
 
 namespace ag {
 
@@ -30,6 +31,19 @@ struct AdamScalars {
   T decay;  // AdamW: param *= 1 - lr * weight_decay
   T neg_step_size, bc2_sqrt;
 };
+
+// One element of the Adam/AdamW step: p, its gradient g and the moments m, v.
+// The operation order follows torch.optim.Adam / AdamW (foreach=False) so
+// float32 results agree with PyTorch's to rounding.
+template <class T>
+AG_HOST_DEVICE inline void adam_element(T& p, T g, T& m, T& v, const AdamScalars<T>& s) {
+  g += s.l2 * p;
+  const T decayed = p * s.decay;
+  m = m * s.b1 + s.one_minus_b1 * g;
+  v = v * s.b2 + s.one_minus_b2 * g * g;
+  const T denom = std::sqrt(v) / s.bc2_sqrt + s.eps;
+  p = decayed + s.neg_step_size * m / denom;
+}
 
 // Throws unless every operand is contiguous with the first one's size and dtype.
 inline void check_optim_operands(const char* kernel, std::initializer_list<const TensorRef*> refs) {

@@ -14,15 +14,6 @@ using cpu::dispatch_float;
 
 namespace {
 
-// Calls f(T{}) for any dtype, integers included (copies convert between all).
-template <class F>
-void dispatch_any(DType t, F&& f) {
-  if (t == DType::I32)
-    f(int32_t{});
-  else
-    dispatch_float(t, "copy", f);
-}
-
 template <class S, class D>
 void copy_typed(const TensorRef& src, const TensorRef& dst) {
   auto L = cpu::coalesce<2>({&src, &dst});

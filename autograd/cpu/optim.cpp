@@ -12,19 +12,10 @@ namespace ag {
 
 namespace {
 
-// The operation order follows torch.optim.Adam / AdamW (foreach=False) so
-// float32 results agree with PyTorch's to rounding.
 template <class T>
 void adam_typed(T* p, const T* dp, T* m, T* v, int64_t n, const AdamScalars<T>& s) {
 #pragma omp parallel for simd schedule(static) if (n >= cpu::kParallelGrain)
-  for (int64_t i = 0; i < n; ++i) {
-    const T g = dp[i] + s.l2 * p[i];
-    const T decayed = p[i] * s.decay;
-    m[i] = m[i] * s.b1 + s.one_minus_b1 * g;
-    v[i] = v[i] * s.b2 + s.one_minus_b2 * g * g;
-    const T denom = std::sqrt(v[i]) / s.bc2_sqrt + s.eps;
-    p[i] = decayed + s.neg_step_size * m[i] / denom;
-  }
+  for (int64_t i = 0; i < n; ++i) adam_element(p[i], dp[i], m[i], v[i], s);
 }
 
 }  // namespace

@@ -14,15 +14,6 @@ namespace ag {
 
 namespace {
 
-// Calls f(T{}) for any dtype, integers included (copies convert between all).
-template <class F>
-void dispatch_any(DType t, F&& f) {
-  if (t == DType::I32)
-    f(int32_t{});
-  else
-    dispatch_float(t, "copy", f);
-}
-
 template <class S, class D>
 __global__ void copy_kernel(StridedLoop<2> L, int64_t n, const S* src, D* dst) {
   for (int64_t i = cuda::global_index(); i < n; i += cuda::grid_stride()) {

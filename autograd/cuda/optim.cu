@@ -15,14 +15,8 @@ namespace {
 
 template <class T>
 __global__ void adam_kernel(T* p, const T* dp, T* m, T* v, int64_t n, AdamScalars<T> s) {
-  for (int64_t i = cuda::global_index(); i < n; i += cuda::grid_stride()) {
-    const T g = dp[i] + s.l2 * p[i];
-    const T decayed = p[i] * s.decay;
-    m[i] = m[i] * s.b1 + s.one_minus_b1 * g;
-    v[i] = v[i] * s.b2 + s.one_minus_b2 * g * g;
-    const T denom = std::sqrt(v[i]) / s.bc2_sqrt + s.eps;
-    p[i] = decayed + s.neg_step_size * m[i] / denom;
-  }
+  for (int64_t i = cuda::global_index(); i < n; i += cuda::grid_stride())
+    adam_element(p[i], dp[i], m[i], v[i], s);
 }
 
 template <class T>
