@@ -11,6 +11,7 @@
 
 #include "apps/common/cli.h"
 #include "apps/common/progress.h"
+#include "apps/common/sampling.h"
 #include "apps/common/trained_model.h"
 #include "apps/metrics/classifier.h"
 #include "apps/metrics/scores.h"
@@ -135,16 +136,9 @@ Tensor draw_samples(const Options& o, Device device) {
   Generator gen(o.seed);
   const auto& c = tm.model->config;
   const Tensor x_T = randn({o.n, c.in_ch, c.resolution, c.resolution}, &gen, DType::F32, device);
-  const bool ddim = o.sampler == "ddim";
-  const int64_t total = ddim ? o.steps : tm.diffusion->num_timesteps();
-  apps::ProgressBar bar("[quality] sampling step", total, "step");
-  diffusion::SampleOptions so;
-  so.progress = [&](int64_t done, int64_t) { bar.update(done); };
-  const Tensor x0 =
-      ddim ? diffusion::ddim_sample_loop(*tm.diffusion, net, x_T, o.steps, 0.0, gen, so).x0
-           : diffusion::p_sample_loop(*tm.diffusion, net, x_T, gen, so).x0;
-  bar.finish(total);
-  return x0.to(Device::CPU);
+  return apps::sample_with_progress(*tm.diffusion, net, x_T, o.sampler, o.steps, 0.0, gen, {},
+                                    "[quality] sampling step")
+      .x0.to(Device::CPU);
 }
 
 std::string default_classifier_path(const std::string& data) {

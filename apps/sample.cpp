@@ -8,7 +8,7 @@
 #include <cstdio>
 
 #include "apps/common/cli.h"
-#include "apps/common/progress.h"
+#include "apps/common/sampling.h"
 #include "apps/common/trained_model.h"
 #include "apps/dataset/idx.h"
 #include "apps/imaging/image.h"
@@ -121,19 +121,14 @@ int run(const Options& o) {
   Generator gen(o.seed);
   Tensor x_T = randn({o.n, c.in_ch, c.resolution, c.resolution}, &gen, DType::F32, device);
   const bool ddim = o.sampler == "ddim";
-  const int64_t total = ddim ? o.steps : d.num_timesteps();
   diffusion::SampleOptions so;
   so.clip_x0 = !o.no_clip;
   for (int k = 0; k < 10; ++k)  // 10 snapshots, evenly spaced over the steps
     so.record_steps.push_back(
         ddim ? diffusion::ddim_timesteps(d.num_timesteps(), o.steps)[k * o.steps / 10]
              : (d.num_timesteps() - 1) * (9 - k) / 9);
-  apps::ProgressBar bar("[sample] step", total, "step");
-  so.progress = [&](int64_t done, int64_t) { bar.update(done); };
-  diffusion::SampleResult r =
-      ddim ? diffusion::ddim_sample_loop(d, net, x_T, o.steps, o.eta, gen, so)
-           : diffusion::p_sample_loop(d, net, x_T, gen, so);
-  bar.finish(total);
+  const diffusion::SampleResult r =
+      apps::sample_with_progress(d, net, x_T, o.sampler, o.steps, o.eta, gen, so, "[sample] step");
   imaging::write_png(o.out, imaging::make_grid(r.x0, grid_cols(o.n)));
   std::printf("[sample] %ld samples (%s): %s\n", static_cast<long>(o.n), o.sampler.c_str(),
               o.out.c_str());

@@ -16,6 +16,7 @@
 
 #include "apps/common/cli.h"
 #include "apps/common/progress.h"
+#include "apps/common/sampling.h"
 #include "apps/dataset/idx.h"
 #include "apps/imaging/image.h"
 #include "diffusion/samplers.h"
@@ -178,11 +179,9 @@ struct Trainer {
     auto net = [&](const Tensor& x, const Tensor& t) { return ema_model.forward(x, t); };
     Tensor x0;
     if (ancestral) {
-      apps::ProgressBar bar("[train] sampling step", opt.T, "step");
-      diffusion::SampleOptions so;
-      so.progress = [&](int64_t done, int64_t) { bar.update(done); };
-      x0 = diffusion::p_sample_loop(diffusion, net, x_T, gen, so).x0;
-      bar.finish(opt.T);
+      x0 = apps::sample_with_progress(diffusion, net, x_T, "ddpm", 0, 0.0, gen, {},
+                                      "[train] sampling step")
+               .x0;
     } else {
       x0 = diffusion::ddim_sample_loop(diffusion, net, x_T, std::min(opt.sample_steps, opt.T), 0.0,
                                        gen)

@@ -1,0 +1,24 @@
+#include "apps/common/sampling.h"
+
+#include "apps/common/progress.h"
+
+namespace apps {
+
+diffusion::SampleResult sample_with_progress(const diffusion::GaussianDiffusion& d,
+                                             const diffusion::Denoiser& net, const ag::Tensor& x_T,
+                                             const std::string& sampler, int64_t ddim_steps,
+                                             double eta, ag::Generator& gen,
+                                             diffusion::SampleOptions options,
+                                             const std::string& label) {
+  const bool ddim = sampler == "ddim";
+  const int64_t total = ddim ? ddim_steps : d.num_timesteps();
+  ProgressBar bar(label, total, "step");
+  options.progress = [&](int64_t done, int64_t) { bar.update(done); };
+  diffusion::SampleResult r =
+      ddim ? diffusion::ddim_sample_loop(d, net, x_T, ddim_steps, eta, gen, options)
+           : diffusion::p_sample_loop(d, net, x_T, gen, options);
+  bar.finish(total);
+  return r;
+}
+
+}  // namespace apps

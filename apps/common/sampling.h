@@ -1,0 +1,19 @@
+// Drawing samples as the programs do: ancestral sampling (Algorithm 2, T
+// steps) or DDIM with a number of steps, under a progress bar.
+#pragma once
+#include <string>
+
+#include "diffusion/samplers.h"
+
+namespace apps {
+
+// From x_T with `sampler` "ddpm" (all T steps) or "ddim" (`ddim_steps`
+// steps, `eta`); options.progress is set to draw a bar labelled `label`.
+diffusion::SampleResult sample_with_progress(const diffusion::GaussianDiffusion& d,
+                                             const diffusion::Denoiser& net, const ag::Tensor& x_T,
+                                             const std::string& sampler, int64_t ddim_steps,
+                                             double eta, ag::Generator& gen,
+                                             diffusion::SampleOptions options,
+                                             const std::string& label);
+
+}  // namespace apps
