@@ -344,14 +344,15 @@ TEST_F(CudaOps, MemoryStaysFlatAcrossSteps) {
   EXPECT_EQ(after.in_use, before.in_use);
 }
 
-class CudaUnavailable : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device is present";
+// Without a device, asking for CUDA is a one-line error; with one, CUDA
+// tensors are made and no reason for unavailability is given.
+TEST(CudaAvailability, CudaTensorsOrAClearError) {
+  if (cuda_device_count() > 0) {
+    EXPECT_EQ(zeros({2}, DType::F32, Device::CUDA).device(), Device::CUDA);
+    EXPECT_NO_THROW(cuda_allocator());
+    EXPECT_TRUE(cuda_unavailable_reason().empty()) << cuda_unavailable_reason();
+    return;
   }
-};
-
-TEST_F(CudaUnavailable, AskingForCudaIsAClearError) {
   try {
     zeros({2}, DType::F32, Device::CUDA);
     FAIL() << "a CUDA tensor without a CUDA device";
