@@ -91,6 +91,7 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 const ConvCase kUNet{4, 32, 28, 28, 32, 3, 3, 1, 1, true};
+const ConvCase kUNetDown{4, 32, 28, 28, 32, 3, 3, 2, 1, true};
 
 TEST(Conv2dForward, HandComputedValid) {
   Tensor x = from_vector(std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 3, 3});
@@ -118,6 +119,10 @@ TEST(Conv2dForward, MatchesReference) {
       {2, 2, 5, 5, 3, 1, 1, 1, 1, true},   // 1x1 padded
       {1, 2, 6, 7, 3, 2, 3, 2, 2, true},   // non-square kernel, wide padding
       {2, 1, 3, 3, 1, 3, 3, 3, 0, true},   // a single output pixel
+      {2, 2, 7, 6, 3, 5, 5, 1, 2, true},   // 5x5 "same": im2col's shifted planes
+      {1, 2, 5, 3, 2, 3, 3, 1, 1, true},   // Winograd: odd sizes, partial tiles
+      {2, 3, 1, 6, 2, 3, 3, 1, 1, false},  // Winograd: one row
+      {1, 2, 1, 1, 3, 3, 3, 1, 1, true},   // Winograd: one pixel
   };
   for (const ConvCase& c : cases) {
     SCOPED_TRACE(describe(c));
@@ -148,6 +153,16 @@ TEST(Conv2dForward, NoGraphWithoutGrad) {
 
 TEST(Conv2dGrad, FullJacobian3x3) {
   ConvCase c{2, 3, 5, 5, 4, 3, 3, 1, 1, true};
+  EXPECT_TRUE(gradcheck(conv_fn(c), conv_leaves(c)));
+}
+
+TEST(Conv2dGrad, FullJacobian3x3OddSizes) {
+  ConvCase c{2, 2, 5, 3, 3, 3, 3, 1, 1, true};
+  EXPECT_TRUE(gradcheck(conv_fn(c), conv_leaves(c)));
+}
+
+TEST(Conv2dGrad, FullJacobian5x5Same) {
+  ConvCase c{1, 2, 5, 4, 2, 5, 5, 1, 2, true};
   EXPECT_TRUE(gradcheck(conv_fn(c), conv_leaves(c)));
 }
 
@@ -186,39 +201,98 @@ TEST(Conv2dGrad, NonContiguousInput) {
       gradcheck(f, {rand_leaf({2, 3, 5, 4}, 21), rand_leaf({2, 3, 3, 3}, 22), rand_leaf({2}, 23)}));
 }
 
+// Both algorithms: im2col (strided) and Winograd (3x3 "same").
 TEST(Conv2dGrad, Float32MatchesFloat64) {
-  ConvCase c{2, 3, 6, 6, 4, 3, 3, 2, 1, true};
-  std::vector<Tensor> in64 = conv_leaves(c);
-  std::vector<Tensor> in32;
-  for (const Tensor& t : in64) in32.push_back(t.detach().to(DType::F32).set_requires_grad(true));
-  Tensor v = normal({2, 4, 3, 3}, 7);
-  sum(mul(conv_fn(c)(in64), v)).backward();
-  sum(mul(conv_fn(c)(in32), v.to(DType::F32))).backward();
-  for (size_t i = 0; i < in64.size(); ++i) {
-    SCOPED_TRACE("input " + std::to_string(i));
-    ASSERT_EQ(in32[i].grad().dtype(), DType::F32);
-    EXPECT_TRUE(values_near(in32[i].grad(), in64[i].grad().to_vector<double>(), 1e-4));
+  for (const ConvCase& c :
+       {ConvCase{2, 3, 6, 6, 4, 3, 3, 2, 1, true}, ConvCase{2, 3, 7, 6, 4, 3, 3, 1, 1, true}}) {
+    SCOPED_TRACE(describe(c));
+    std::vector<Tensor> in64 = conv_leaves(c);
+    std::vector<Tensor> in32;
+    for (const Tensor& t : in64) in32.push_back(t.detach().to(DType::F32).set_requires_grad(true));
+    Tensor y64 = conv_fn(c)(in64);
+    Tensor v = normal(y64.shape(), 7);
+    sum(mul(y64, v)).backward();
+    sum(mul(conv_fn(c)(in32), v.to(DType::F32))).backward();
+    for (size_t i = 0; i < in64.size(); ++i) {
+      SCOPED_TRACE("input " + std::to_string(i));
+      ASSERT_EQ(in32[i].grad().dtype(), DType::F32);
+      EXPECT_TRUE(values_near(in32[i].grad(), in64[i].grad().to_vector<double>(), 1e-4));
+    }
   }
 }
 
+// A U-Net level's 3x3 convolution (Winograd) and its downsampling (im2col,
+// several samples per GEMM).
 TEST(Conv2dUNetScale, ForwardMatchesReference) {
-  EXPECT_TRUE(matches_reference(kUNet, DType::F64, 1e-10));
+  for (const ConvCase& c : {kUNet, kUNetDown}) {
+    SCOPED_TRACE(describe(c));
+    EXPECT_TRUE(matches_reference(c, DType::F64, 1e-10));
+    EXPECT_TRUE(matches_reference(c, DType::F32, 1e-4));
+  }
 }
 
 // One directional check per input, so an error in one gradient cannot hide
 // behind the others.
 TEST(Conv2dUNetScale, DirectionalGradcheck) {
-  for (int i = 0; i < 3; ++i) {
-    SCOPED_TRACE("input " + std::to_string(i));
-    std::vector<Tensor> in = conv_leaves(kUNet);
-    for (int j = 0; j < 3; ++j) in[j].set_requires_grad(j == i);
-    EXPECT_TRUE(gradcheck_directional(conv_fn(kUNet), in));
-  }
+  for (const ConvCase& c : {kUNet, kUNetDown})
+    for (int i = 0; i < 3; ++i) {
+      SCOPED_TRACE(describe(c) + ", input " + std::to_string(i));
+      std::vector<Tensor> in = conv_leaves(c);
+      for (int j = 0; j < 3; ++j) in[j].set_requires_grad(j == i);
+      EXPECT_TRUE(gradcheck_directional(conv_fn(c), in));
+    }
 }
 
-// In float64 the column matrix of this batch (8 x 4.7 MB) exceeds one 32 MB
-// buffer, so im2col, the GEMMs and dw's accumulation run in chunks.
-TEST(Conv2dChunked, ForwardAndGradients) {
+// dx and dw of L = sum(y * dy), straight from the definition of y: each
+// product w[k,c,r,s] x[n,c,ih,iw] in y[n,k,p,q] sends dy[n,k,p,q] times the
+// other factor to each.
+struct ConvGrads {
+  std::vector<double> dx, dw;
+};
+
+ConvGrads conv2d_reference_grads(const Tensor& x, const Tensor& w, const Tensor& dy, int64_t stride,
+                                 int64_t pad) {
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t K = w.size(0), R = w.size(2), S = w.size(3), P = dy.size(2), Q = dy.size(3);
+  const std::vector<double> xv = x.to_vector<double>(), wv = w.to_vector<double>();
+  const std::vector<double> dyv = dy.to_vector<double>();
+  ConvGrads g{std::vector<double>(xv.size()), std::vector<double>(wv.size())};
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t p = 0; p < P; ++p)
+        for (int64_t q = 0; q < Q; ++q) {
+          const double d = dyv[((n * K + k) * P + p) * Q + q];
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t r = 0; r < R; ++r)
+              for (int64_t s = 0; s < S; ++s) {
+                const int64_t ih = p * stride - pad + r, iw = q * stride - pad + s;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                const int64_t xi = ((n * C + c) * H + ih) * W + iw;
+                const int64_t wi = ((k * C + c) * R + r) * S + s;
+                g.dx[xi] += d * wv[wi];
+                g.dw[wi] += d * xv[xi];
+              }
+        }
+  return g;
+}
+
+// Winograd's dx and dw against the definition, in float64 to rounding: each
+// of the 3 samples (64 channels of 14 x 13) is a block of its own, and the
+// blocks spread over the threads, whose dw partials are then summed.
+TEST(Conv2dWinograd, GradientsMatchReference) {
+  ConvCase c{3, 64, 14, 13, 48, 3, 3, 1, 1, false};
+  std::vector<Tensor> in = conv_leaves(c);
+  Tensor y = conv_fn(c)(in);
+  Tensor dy = normal(y.shape(), 8);
+  y.backward(dy);
+  const ConvGrads ref = conv2d_reference_grads(in[0], in[1], dy, c.stride, c.pad);
+  EXPECT_TRUE(values_near(in[0].grad(), ref.dx, 1e-10));
+  EXPECT_TRUE(values_near(in[1].grad(), ref.dw, 1e-10));
+}
+
+// In float64 a 32 x 32 plane of 64 channels is more than one block holds, so
+// each of the 8 samples is a block; forward and directional gradients.
+TEST(Conv2dWinograd, ManyBlocksForwardAndGradients) {
   ConvCase c{8, 64, 32, 32, 3, 3, 3, 1, 1, true};
   EXPECT_TRUE(matches_reference(c, DType::F64, 1e-10));
   for (int i = 0; i < 2; ++i) {

@@ -1,0 +1,29 @@
+// Scratch memory for a kernel's intermediates, from the backend's caching
+// allocator and given back at scope exit (no heap churn per call).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "autograd/backend.h"
+
+namespace ag::cpu {
+
+template <class T>
+class Scratch {
+ public:
+  Scratch(Backend& mem, int64_t count)
+      : mem_(mem),
+        nbytes_(static_cast<size_t>(count) * sizeof(T)),
+        data_(static_cast<T*>(mem.allocate(nbytes_))) {}
+  ~Scratch() { mem_.deallocate(data_, nbytes_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* data() const { return data_; }
+
+ private:
+  Backend& mem_;
+  size_t nbytes_;
+  T* data_;
+};
+
+}  // namespace ag::cpu
