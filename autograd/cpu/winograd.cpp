@@ -149,14 +149,20 @@ void split_input_plane(const T* plane, const ConvGeometry& g, const Tiles& tiles
 }
 
 // out[b][l] = map(in[0][l], .., in[n - 1][l])[b] for l < count: a 1-D map
-// applied to n streams of values at once, each a vector lane.
+// applied to n streams of values at once, each a vector lane. The streams
+// must not overlap (so the loop vectorizes without alias checks).
 template <int n, int m, class T, class Map>
 void map_streams(const T* const (&in)[n], T* const (&out)[m], int64_t count, Map map) {
+  const T* src[n];  // local copies, which the stores cannot change
+  T* dst[m];
+  std::copy(in, in + n, src);
+  std::copy(out, out + m, dst);
+#pragma GCC ivdep
   for (int64_t l = 0; l < count; ++l) {
     T d[n], v[m];
-    for (int a = 0; a < n; ++a) d[a] = in[a][l];
+    for (int a = 0; a < n; ++a) d[a] = src[a][l];
     map(d, v);
-    for (int b = 0; b < m; ++b) out[b][l] = v[b];
+    for (int b = 0; b < m; ++b) dst[b][l] = v[b];
   }
 }
 
