@@ -143,6 +143,7 @@ void split_input_plane(const T* plane, const ConvGeometry& g, const Tiles& tiles
       padded_row(plane, 2 * ii + p - 1, -1, g, width, row);
       for (int s = 0; s < 4; ++s) {
         T* out = taps + (p * 4 + s) * tiles.tap_count() + ii * tiles.cols;
+#pragma GCC ivdep
         for (int64_t j = 0; j < tiles.cols; ++j) out[j] = row[2 * j + s];
       }
     }
@@ -204,6 +205,7 @@ void transform_output_grad_plane(const T* plane, const ConvGeometry& g, const Ti
     for (int r = 0; r < 2; ++r) {
       padded_row(plane, 2 * i + r, 0, g, width, row);
       for (int s = 0; s < 2; ++s)
+#pragma GCC ivdep
         for (int64_t j = 0; j < tiles.cols; ++j)
           taps[(r * 2 + s) * count + i * tiles.cols + j] = row[2 * j + s];
     }
@@ -240,6 +242,7 @@ void transform_output_plane(const T* M, int64_t ld, T shift, const ConvGeometry&
     const T* left = y + (h % 2) * 2 * count + (h / 2) * tiles.cols;
     const T* right = left + count;
     T* out = plane + h * g.W;
+#pragma GCC ivdep
     for (int64_t j = 0; j < whole; ++j) {
       out[2 * j] = left[j] + shift;
       out[2 * j + 1] = right[j] + shift;
