@@ -150,8 +150,9 @@ void split_input_plane(const T* plane, const ConvGeometry& g, const Tiles& tiles
 }
 
 // out[b][l] = map(in[0][l], .., in[n - 1][l])[b] for l < count: a 1-D map
-// applied to n streams of values at once, each a vector lane. The streams
-// must not overlap (so the loop vectorizes without alias checks).
+// applied to n streams of values at once, each a vector lane. The output
+// streams must overlap neither each other nor the inputs (the loop vectorizes
+// without alias checks); input streams may overlap.
 template <int n, int m, class T, class Map>
 void map_streams(const T* const (&in)[n], T* const (&out)[m], int64_t count, Map map) {
   const T* src[n];  // local copies, which the stores cannot change
