@@ -316,6 +316,29 @@ void for_each_block(const ConvGeometry& g, int64_t size, int64_t threads, const 
   for (int64_t i = 0; i < blocks; ++i) body(block(i), omp_get_thread_num());
 }
 
+// How a pass splits the samples into blocks and threads, and each thread's
+// scratch slot: V (16, C, block tiles), then M or Z (16, K, block tiles),
+// then the plane buffer.
+template <class T>
+struct Plan {
+  struct Slot {
+    T *V, *out, *buf;
+  };
+  Tiles tiles;
+  int64_t size, threads, block_tiles, slot;
+  explicit Plan(const ConvGeometry& g)
+      : tiles(g),
+        size(block_samples<T>(g, tiles)),
+        threads(block_threads(g, tiles, size)),
+        block_tiles(size * tiles.count()),
+        slot(kPoints * (g.C + g.K) * block_tiles + tiles.buffer()) {}
+  Slot carve(T* scratch, int64_t t, const ConvGeometry& g) const {
+    T* V = scratch + t * slot;
+    T* out = V + kPoints * g.C * block_tiles;
+    return {V, out, out + kPoints * g.K * block_tiles};
+  }
+};
+
 // V[xi] (channels, ld) = the transformed tiles of the block's samples of x
 // (N, channels, H, W): sample n's at columns n * tiles .. of row c.
 template <class T>
@@ -333,17 +356,12 @@ void transform_inputs(const T* x, int64_t channels, const ConvGeometry& g, const
 template <class T>
 void winograd_conv(Backend& mem, const T* x, const T* U, const T* bias, const ConvGeometry& g,
                    T* y) {
-  const Tiles tiles(g);
-  const int64_t size = block_samples<T>(g, tiles), threads = block_threads(g, tiles, size);
-  const int64_t block_tiles = size * tiles.count();
-  const int64_t slot = kPoints * (g.C + g.K) * block_tiles + tiles.buffer();
-  Scratch<T> scratch(mem,
-                     threads * slot);  // threads x (V (16, C, tiles), M (16, K, tiles), buffer)
-  for_each_block(g, size, threads, [&](Block b, int64_t t) {
+  const Plan<T> plan(g);
+  const Tiles& tiles = plan.tiles;
+  Scratch<T> scratch(mem, plan.threads * plan.slot);
+  for_each_block(g, plan.size, plan.threads, [&](Block b, int64_t t) {
     const int64_t ld = b.count * tiles.count();
-    T* V = scratch.data() + t * slot;
-    T* M = V + kPoints * g.C * block_tiles;
-    T* buf = M + kPoints * g.K * block_tiles;
+    const auto [V, M, buf] = plan.carve(scratch.data(), t, g);
     transform_inputs(x, g.C, g, tiles, b, buf, V);
     for (int xi = 0; xi < kPoints; ++xi)
       blas_gemm(false, false, g.K, ld, g.C, T(1), U + xi * g.K * g.C, g.C, V + xi * g.C * ld, ld,
@@ -359,20 +377,15 @@ void winograd_conv(Backend& mem, const T* x, const T* U, const T* bias, const Co
 // its blocks' dU in its own slot; the slots are added up at the end.
 template <class T>
 void winograd_filter_grad(Backend& mem, const T* x, const T* dy, const ConvGeometry& g, T* dw) {
-  const Tiles tiles(g);
-  const int64_t size = block_samples<T>(g, tiles), threads = block_threads(g, tiles, size);
-  const int64_t block_tiles = size * tiles.count();
-  const int64_t slot = kPoints * (g.C + g.K) * block_tiles + tiles.buffer();
-  const int64_t part = kPoints * g.K * g.C;
-  Scratch<T> scratch(mem,
-                     threads * slot);  // threads x (V (16, C, tiles), Z (16, K, tiles), buffer)
+  const Plan<T> plan(g);
+  const Tiles& tiles = plan.tiles;
+  const int64_t threads = plan.threads, part = kPoints * g.K * g.C;
+  Scratch<T> scratch(mem, threads * plan.slot);
   Scratch<T> dU(mem, threads * part);  // threads x (16, K, C)
   std::fill(dU.data(), dU.data() + threads * part, T(0));
-  for_each_block(g, size, threads, [&](Block b, int64_t t) {
+  for_each_block(g, plan.size, threads, [&](Block b, int64_t t) {
     const int64_t ld = b.count * tiles.count();
-    T* V = scratch.data() + t * slot;
-    T* Z = V + kPoints * g.C * block_tiles;
-    T* buf = Z + kPoints * g.K * block_tiles;
+    const auto [V, Z, buf] = plan.carve(scratch.data(), t, g);
     transform_inputs(x, g.C, g, tiles, b, buf, V);
     for (int64_t n = 0; n < b.count; ++n)
       for (int64_t k = 0; k < g.K; ++k)
