@@ -3,6 +3,7 @@
 // Jacobians on small shapes, directional checks at U-Net scale).
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/gradcheck.h"
@@ -222,12 +223,15 @@ TEST(Conv2dGrad, Float32MatchesFloat64) {
 }
 
 // A U-Net level's 3x3 convolution (Winograd) and its downsampling (im2col,
-// several samples per GEMM).
+// several samples per GEMM). The outputs are about 16 in size (sums of 288
+// products of unit normals). Float32 Winograd F(4x4, 3x3) is off from them by
+// about 1e-6 of that on average and 2e-5 at worst (its transforms multiply by
+// up to 8), a direct float32 sum by less.
 TEST(Conv2dUNetScale, ForwardMatchesReference) {
-  for (const ConvCase& c : {kUNet, kUNetDown}) {
+  for (const auto& [c, f32_tol] : {std::pair{kUNet, 1e-3}, std::pair{kUNetDown, 1e-4}}) {
     SCOPED_TRACE(describe(c));
     EXPECT_TRUE(matches_reference(c, DType::F64, 1e-10));
-    EXPECT_TRUE(matches_reference(c, DType::F32, 1e-4));
+    EXPECT_TRUE(matches_reference(c, DType::F32, f32_tol));
   }
 }
 

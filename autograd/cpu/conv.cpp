@@ -1,6 +1,6 @@
 // conv2d and nearest-neighbour upsampling on the CPU. 3x3 convolutions with
 // stride 1 and padding 1, most of the U-Net's, go through Winograd's
-// F(2x2, 3x3) (winograd.cpp), with 2.25 times fewer multiplications. The
+// F(4x4, 3x3) (winograd.cpp), with 4 times fewer multiplications. The
 // others (strided, 1x1, other sizes) lower to one GEMM per group of samples:
 // im2col packs the receptive fields of the group's samples side by side into
 // a column matrix (C*R*S, count*P*Q), the weights viewed as (K, C*R*S) times

@@ -1,31 +1,36 @@
-// Winograd F(2x2, 3x3) on the CPU (Lavin & Gray, "Fast Algorithms for
-// Convolutional Neural Networks", 2016).
+// Winograd's minimal filtering F(4x4, 3x3) on the CPU (Lavin & Gray, "Fast
+// Algorithms for Convolutional Neural Networks", 2016).
 //
-// In 1-D, two outputs of a 3-tap correlation y_i = sum_r g_r d_{i+r} from four
-// inputs d_0..d_3 take four multiplications instead of six:
+// In 1-D, 4 outputs of a 3-tap correlation y_i = sum_r g_r d_{i+r} from 6
+// inputs d take 6 multiplications instead of 12:
 //   y = A^T [(G g) . (B^T d)]
-// with the 4x4 B^T, 4x3 G and 2x4 A^T of the maps below ('.' multiplies
-// elementwise). In 2-D, a 2x2 output tile of one (output, input) channel pair
-// is
+// with the 6x6 B^T, 6x3 G and 4x6 A^T below ('.' multiplies elementwise).
+// In 2-D, a 4x4 output tile of one (output, input) channel pair is
 //   Y = A^T [(G g G^T) . (B^T d B)] A
-// from its 4x4 input tile d: 16 multiplications instead of 36. The sum over
-// input channels commutes with A^T (.) A, so at each of the 16 points xi of a
-// transformed tile it is a matrix product over all tiles at once:
-//   M[xi] (K, tiles) = U[xi] (K, C) V[xi] (C, tiles),
+// from its 6x6 input tile d: 36 multiplications instead of 144. The sum over
+// input channels commutes with A^T (.) A, so at each of the 36 points xi of
+// a transformed tile it is a matrix product over all tiles at once:
+//   M[xi] (tiles, K) = V[xi] (tiles, C) U[xi] (C, K),
 // U = G g G^T the transformed filters, V = B^T d B the transformed tiles.
-// These 16 GEMMs do 2.25 times less arithmetic than im2col's one.
+// These 36 GEMMs do 4 times less arithmetic than im2col's one. The price is
+// float32 rounding: B^T and A^T have entries up to 8, and outputs differ from
+// a direct convolution's by about 1e-5 of their scale instead of 1e-6.
 //
 // Backward: the op is linear in g and in d, so its adjoints are Winograd
-// forms too. With Z = A dY A^T, a tile's output gradient (2x2) carried to the
-// 16 points,
-//   dU[xi] (K, C) = sum over tiles of Z[xi] V[xi]^T, and dw = G^T dU G;
+// forms too. With Z = A dY A^T, a tile's output gradient carried to the 36
+// points,
+//   dU[xi] (C, K) = sum over tiles of V[xi]^T Z[xi], and dw = G^T dU G;
 //   dx is the convolution of dy with the kernel flipped and transposed,
 //   w'[c, k, r, s] = w[k, c, 2 - r, 2 - s], itself 3x3 with stride 1 and
 //   padding 1, so it reuses the forward pass.
-// The transforms work a plane (one sample, one channel) at a time, their
-// loops running over all of its tiles. Samples go in blocks small enough that
-// a block's V and M (or Z) stay in cache; threads take whole blocks and run
-// their GEMMs single-threaded.
+//
+// Layout: a sample's planes are first copied channel-last, (H, W, C) with
+// the zero padding around them, so that every transform runs its vector
+// lanes over the channels: long, contiguous loops with no ragged ends,
+// whatever the plane's size. The transforms then go one row of tiles at a
+// time, B^T (or A, A^T) down the columns and then along the rows. Samples go
+// in blocks small enough that a block's V and M (or Z) stay in cache;
+// threads take whole blocks and run their GEMMs single-threaded.
 #include "autograd/cpu/winograd.h"
 
 #include <omp.h>
@@ -40,243 +45,255 @@ namespace ag::cpu {
 
 namespace {
 
-constexpr int kPoints = 16;  // the 4x4 points xi of a transformed tile
+// The 1-D maps come from the interpolation points 0, 1, -1, 2, -2 and
+// infinity: kTile outputs per tile side from kAlpha = kTile + 2 inputs.
+constexpr int kTile = 4, kAlpha = 6, kPoints = kAlpha * kAlpha;
 
-// The 1-D maps. B^T: four inputs to the four points.
+// B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0;
+//        0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
 struct InputMap {
   template <class T>
   void operator()(const T* d, T* v) const {
-    v[0] = d[0] - d[2];
-    v[1] = d[1] + d[2];
-    v[2] = d[2] - d[1];
-    v[3] = d[1] - d[3];
+    const T d42 = d[4] - d[2], d31 = d[3] - d[1];
+    v[0] = T(4) * (d[0] - d[2]) + d42;
+    v[1] = d[3] + d[4] - T(4) * (d[1] + d[2]);
+    v[2] = d[4] - d[3] + T(4) * (d[1] - d[2]);
+    v[3] = d42 + T(2) * d31;
+    v[4] = d42 - T(2) * d31;
+    v[5] = T(4) * (d[1] - d[3]) + d[5] - d[3];
   }
 };
 
-// G: three filter taps to the four points.
+// G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6;
+//      1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
 struct FilterMap {
   template <class T>
   void operator()(const T* g, T* u) const {
-    u[0] = g[0];
-    u[1] = T(0.5) * (g[0] + g[1] + g[2]);
-    u[2] = T(0.5) * (g[0] - g[1] + g[2]);
-    u[3] = g[2];
+    const T outer = g[0] + g[2], quarter = T(0.25) * g[0] + g[2];
+    u[0] = T(0.25) * g[0];
+    u[1] = -(outer + g[1]) / T(6);
+    u[2] = -(outer - g[1]) / T(6);
+    u[3] = (quarter + T(0.5) * g[1]) / T(6);
+    u[4] = (quarter - T(0.5) * g[1]) / T(6);
+    u[5] = g[2];
   }
 };
 
-// A^T: the four points to two outputs.
+// A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
 struct OutputMap {
   template <class T>
-  void operator()(const T* m, T* y) const {
-    y[0] = m[0] + m[1] + m[2];
-    y[1] = m[1] - m[2] - m[3];
+  void operator()(const T* p, T* y) const {
+    const T s1 = p[1] + p[2], d1 = p[1] - p[2], s2 = p[3] + p[4], d2 = p[3] - p[4];
+    y[0] = p[0] + s1 + s2;
+    y[1] = d1 + T(2) * d2;
+    y[2] = s1 + T(4) * s2;
+    y[3] = d1 + T(8) * d2 + p[5];
   }
 };
 
-// A, the adjoint of A^T: two output gradients to the four points.
+// A, the adjoint of A^T.
 struct OutputGradMap {
   template <class T>
   void operator()(const T* dy, T* z) const {
+    const T e1 = dy[0] + dy[2], o1 = dy[1] + dy[3];
+    const T e2 = dy[0] + T(4) * dy[2], o2 = T(2) * dy[1] + T(8) * dy[3];
     z[0] = dy[0];
-    z[1] = dy[0] + dy[1];
-    z[2] = dy[0] - dy[1];
-    z[3] = -dy[1];
+    z[1] = e1 + o1;
+    z[2] = e1 - o1;
+    z[3] = e2 + o2;
+    z[4] = e2 - o2;
+    z[5] = dy[3];
   }
 };
 
-// G^T, the adjoint of G: the four points to three filter-tap gradients.
+// G^T, the adjoint of G.
 struct FilterGradMap {
   template <class T>
   void operator()(const T* u, T* g) const {
-    g[0] = u[0] + T(0.5) * (u[1] + u[2]);
-    g[1] = T(0.5) * (u[1] - u[2]);
-    g[2] = T(0.5) * (u[1] + u[2]) + u[3];
+    const T s1 = u[1] + u[2], d1 = u[1] - u[2], s2 = u[3] + u[4], d2 = u[3] - u[4];
+    g[0] = T(0.25) * u[0] + (T(0.25) * s2 - s1) / T(6);
+    g[1] = (T(0.5) * d2 - d1) / T(6);
+    g[2] = (s2 - s1) / T(6) + u[5];
   }
 };
 
-// out (m x m) = L in L^T for in (n x n) and the 1-D map L from n values to m:
-// L down each column, then along each row.
+// out[b][o * out_step + l] = map(in[0][o * in_step + l], ..)[b] for o < outer,
+// l < inner: a 1-D map from n streams to m, the inner index a vector lane.
+// The output streams must overlap neither each other nor the inputs (the
+// loop vectorizes without alias checks); input streams may overlap.
 template <int n, int m, class T, class Map>
-void map_2d(const T* in, T* out, Map map) {
-  T mid[m][n];
-  for (int j = 0; j < n; ++j) {
-    T col[n], res[m];
-    for (int i = 0; i < n; ++i) col[i] = in[i * n + j];
-    map(col, res);
-    for (int i = 0; i < m; ++i) mid[i][j] = res[i];
+void map_lanes(const T* const (&in)[n], int64_t in_step, T* const (&out)[m], int64_t out_step,
+               int64_t outer, int64_t inner, Map map) {
+  for (int64_t o = 0; o < outer; ++o) {
+    const T* src[n];  // local copies, which the stores cannot change
+    T* dst[m];
+    for (int a = 0; a < n; ++a) src[a] = in[a] + o * in_step;
+    for (int b = 0; b < m; ++b) dst[b] = out[b] + o * out_step;
+#pragma GCC ivdep
+    for (int64_t l = 0; l < inner; ++l) {
+      T d[n], v[m];
+      for (int a = 0; a < n; ++a) d[a] = src[a][l];
+      map(d, v);
+      for (int b = 0; b < m; ++b) dst[b][l] = v[b];
+    }
   }
-  for (int i = 0; i < m; ++i) map(mid[i], out + i * m);
 }
 
-// The 2x2 output tiles of a plane, numbered row by row: tile l = i * cols + j
-// covers outputs 2i .. 2i+1, 2j .. 2j+1 and reads inputs 2i-1 .. 2i+2,
-// 2j-1 .. 2j+2.
+// out (m x m streams) = L in L^T for in (n x n streams) and the 1-D map L from
+// n values to m, each stream `lanes` long: L down each column into mid
+// (m x n streams), then along each row.
+template <int n, int m, class T, class Map>
+void map_2d_lanes(const T* in, T* out, int64_t lanes, T* mid, Map map) {
+  const T* src[n];
+  T* dst[m];
+  for (int j = 0; j < n; ++j) {
+    for (int r = 0; r < n; ++r) src[r] = in + (r * n + j) * lanes;
+    for (int i = 0; i < m; ++i) dst[i] = mid + (i * n + j) * lanes;
+    map_lanes<n, m>(src, 0, dst, 0, 1, lanes, map);
+  }
+  for (int i = 0; i < m; ++i) {
+    for (int s = 0; s < n; ++s) src[s] = mid + (i * n + s) * lanes;
+    for (int b = 0; b < m; ++b) dst[b] = out + (i * m + b) * lanes;
+    map_lanes<n, m>(src, 0, dst, 0, 1, lanes, map);
+  }
+}
+
+// The 4x4 output tiles of a plane, numbered row by row: tile i * cols + j
+// covers outputs 4i .. 4i + 3, 4j .. 4j + 3 and reads the 6x6 inputs from
+// 4i - 1, 4j - 1 on.
 struct Tiles {
   int64_t rows, cols;
-  explicit Tiles(const ConvGeometry& g) : rows((g.H + 1) / 2), cols((g.W + 1) / 2) {}
+  explicit Tiles(const ConvGeometry& g)
+      : rows((g.H + kTile - 1) / kTile), cols((g.W + kTile - 1) / kTile) {}
   int64_t count() const { return rows * cols; }
-  // The taps of split_input_plane: 8 arrays of (rows + 1) * cols.
-  int64_t tap_count() const { return (rows + 1) * cols; }
-  // A thread's buffer for one plane's transforms (the input's needs most).
-  int64_t buffer() const { return 8 * tap_count() + 16 * count() + 2 * cols + 2; }
+  // The channel-last input plane with its padding: (in_h, in_w, C).
+  int64_t in_h() const { return kTile * rows + 2; }
+  int64_t in_w() const { return kTile * cols + 2; }
+  // The channel-last output plane, whole tiles: (out_h, out_w, K).
+  int64_t out_h() const { return kTile * rows; }
+  int64_t out_w() const { return kTile * cols; }
 };
 
-// out (width) = row h of plane (H, W) from column `first` on, zero outside
-// the plane.
+// dst (ph, pw, channels) = the planes src (channels, H, W) channel-last, at
+// row and column `offset` on; zero elsewhere.
 template <class T>
-void padded_row(const T* plane, int64_t h, int64_t first, const ConvGeometry& g, int64_t width,
-                T* out) {
-  std::fill(out, out + width, T(0));
-  if (h < 0 || h >= g.H) return;
-  const int64_t lo = std::max<int64_t>(first, 0), hi = std::min(g.W, first + width);
-  if (lo < hi) std::copy(plane + h * g.W + lo, plane + h * g.W + hi, out + lo - first);
-}
-
-// taps[(p * 4 + s)][ii * cols + j] = plane[2 ii + p - 1][2 j + s - 1] (zero
-// outside), for ii <= rows: by row parity p and column offset s, so that tap
-// (r, s) of every tile l is the contiguous taps[(r % 2) * 4 + s][l + (r / 2) * cols].
-template <class T>
-void split_input_plane(const T* plane, const ConvGeometry& g, const Tiles& tiles, T* row, T* taps) {
-  const int64_t width = 2 * tiles.cols + 2;  // input columns -1 .. 2 * cols
-  for (int64_t ii = 0; ii <= tiles.rows; ++ii)
-    for (int p = 0; p < 2; ++p) {
-      padded_row(plane, 2 * ii + p - 1, -1, g, width, row);
-      for (int s = 0; s < 4; ++s) {
-        T* out = taps + (p * 4 + s) * tiles.tap_count() + ii * tiles.cols;
-#pragma GCC ivdep
-        for (int64_t j = 0; j < tiles.cols; ++j) out[j] = row[2 * j + s];
-      }
-    }
-}
-
-// out[b][l] = map(in[0][l], .., in[n - 1][l])[b] for l < count: a 1-D map
-// applied to n streams of values at once, each a vector lane. The output
-// streams must overlap neither each other nor the inputs (the loop vectorizes
-// without alias checks); input streams may overlap.
-template <int n, int m, class T, class Map>
-void map_streams(const T* const (&in)[n], T* const (&out)[m], int64_t count, Map map) {
-  const T* src[n];  // local copies, which the stores cannot change
-  T* dst[m];
-  std::copy(in, in + n, src);
-  std::copy(out, out + m, dst);
-#pragma GCC ivdep
-  for (int64_t l = 0; l < count; ++l) {
-    T d[n], v[m];
-    for (int a = 0; a < n; ++a) d[a] = src[a][l];
-    map(d, v);
-    for (int b = 0; b < m; ++b) dst[b][l] = v[b];
-  }
-}
-
-// V[xi] (ld apart) = B^T d B of every tile of the plane (H, W): B^T down the
-// columns of the tiles, then along the rows.
-template <class T>
-void transform_input_plane(const T* plane, const ConvGeometry& g, const Tiles& tiles, T* buf, T* V,
-                           int64_t ld) {
-  const int64_t count = tiles.count(), cols = tiles.cols;
-  T* taps = buf;                        // 8 x tap_count
-  T* e = taps + 8 * tiles.tap_count();  // e[a * 4 + s] = (B^T d)[a][s], 16 x count
-  T* row = e + kPoints * count;         // 2 * cols + 2
-  split_input_plane(plane, g, tiles, row, taps);
-  const auto tap = [&](int r, int s) -> const T* {
-    return taps + ((r % 2) * 4 + s) * tiles.tap_count() + (r / 2) * cols;
-  };
-  for (int s = 0; s < 4; ++s)
-    map_streams<4, 4>(
-        {tap(0, s), tap(1, s), tap(2, s), tap(3, s)},
-        {e + s * count, e + (4 + s) * count, e + (8 + s) * count, e + (12 + s) * count}, count,
-        InputMap{});
-  for (int a = 0; a < 4; ++a) {
-    const T* ea = e + 4 * a * count;
-    T* Va = V + 4 * a * ld;
-    map_streams<4, 4>({ea, ea + count, ea + 2 * count, ea + 3 * count},
-                      {Va, Va + ld, Va + 2 * ld, Va + 3 * ld}, count, InputMap{});
-  }
-}
-
-// Z[xi] (ld apart) = A dY A^T of every tile of the gradient plane (H, W).
-template <class T>
-void transform_output_grad_plane(const T* plane, const ConvGeometry& g, const Tiles& tiles, T* buf,
-                                 T* Z, int64_t ld) {
-  const int64_t count = tiles.count(), width = 2 * tiles.cols;
-  T* taps = buf;            // taps[r * 2 + s] = dY[r][s] of each tile, 4 x count
-  T* z = taps + 4 * count;  // z[a * 2 + s] = (A dY)[a][s], 8 x count
-  T* row = z + 8 * count;   // 2 * cols
-  for (int64_t i = 0; i < tiles.rows; ++i)
-    for (int r = 0; r < 2; ++r) {
-      padded_row(plane, 2 * i + r, 0, g, width, row);
-      for (int s = 0; s < 2; ++s)
-#pragma GCC ivdep
-        for (int64_t j = 0; j < tiles.cols; ++j)
-          taps[(r * 2 + s) * count + i * tiles.cols + j] = row[2 * j + s];
-    }
-  for (int s = 0; s < 2; ++s)
-    map_streams<2, 4>(
-        {taps + s * count, taps + (2 + s) * count},
-        {z + s * count, z + (2 + s) * count, z + (4 + s) * count, z + (6 + s) * count}, count,
-        OutputGradMap{});
-  for (int a = 0; a < 4; ++a) {
-    T* Za = Z + 4 * a * ld;
-    map_streams<2, 4>({z + 2 * a * count, z + (2 * a + 1) * count},
-                      {Za, Za + ld, Za + 2 * ld, Za + 3 * ld}, count, OutputGradMap{});
-  }
-}
-
-// The plane (H, W) = A^T M A + shift of every tile, from M[xi] (ld apart);
-// outputs past the plane's edge are dropped.
-template <class T>
-void transform_output_plane(const T* M, int64_t ld, T shift, const ConvGeometry& g,
-                            const Tiles& tiles, T* buf, T* plane) {
-  const int64_t count = tiles.count();
-  T* t = buf;            // t[r * 4 + b] = (A^T M)[r][b], 8 x count
-  T* y = t + 8 * count;  // y[r * 2 + s] = Y[r][s], 4 x count
-  for (int b = 0; b < 4; ++b)
-    map_streams<4, 2>({M + b * ld, M + (4 + b) * ld, M + (8 + b) * ld, M + (12 + b) * ld},
-                      {t + b * count, t + (4 + b) * count}, count, OutputMap{});
-  for (int r = 0; r < 2; ++r) {
-    const T* tr = t + 4 * r * count;
-    map_streams<4, 2>({tr, tr + count, tr + 2 * count, tr + 3 * count},
-                      {y + 2 * r * count, y + (2 * r + 1) * count}, count, OutputMap{});
-  }
-  const int64_t whole = g.W / 2;  // tiles with both columns inside
+void to_channel_last(const T* src, int64_t channels, const ConvGeometry& g, int64_t offset,
+                     int64_t ph, int64_t pw, T* dst) {
+  const int64_t row = pw * channels;
+  std::fill(dst, dst + offset * row, T(0));
+  std::fill(dst + (offset + g.H) * row, dst + ph * row, T(0));
   for (int64_t h = 0; h < g.H; ++h) {
-    const T* left = y + (h % 2) * 2 * count + (h / 2) * tiles.cols;
-    const T* right = left + count;
-    T* out = plane + h * g.W;
-#pragma GCC ivdep
-    for (int64_t j = 0; j < whole; ++j) {
-      out[2 * j] = left[j] + shift;
-      out[2 * j + 1] = right[j] + shift;
+    T* line = dst + (offset + h) * row;
+    std::fill(line, line + offset * channels, T(0));
+    std::fill(line + (offset + g.W) * channels, line + row, T(0));
+  }
+  constexpr int64_t kGroup = 8;  // channels copied side by side
+  for (int64_t c0 = 0; c0 < channels; c0 += kGroup) {
+    const int64_t group = std::min(kGroup, channels - c0);
+    for (int64_t h = 0; h < g.H; ++h) {
+      const T* from = src + (c0 * g.H + h) * g.W;
+      T* to = dst + ((offset + h) * pw + offset) * channels + c0;
+      for (int64_t w = 0; w < g.W; ++w)
+        for (int64_t c = 0; c < group; ++c) to[w * channels + c] = from[c * g.hw() + w];
     }
-    if (whole < tiles.cols) out[2 * whole] = left[whole] + shift;
   }
 }
 
-// U[xi] (K, C) = G w[k, c] G^T for w (K, C, 3, 3); with `flip`, of the kernel
-// flipped and transposed, w'[c, k] = w[k, c] turned by 180 degrees, and
-// U[xi] is (C, K).
+// dst (K, H, W) = src (out_h, out_w, K) back to planes, + bias (K, or null).
 template <class T>
-void transform_filters(const T* w, int64_t K, int64_t C, bool flip, T* U) {
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t c = 0; c < C; ++c) {
-      const T* taps = w + (k * C + c) * 9;
-      T g[9], u[kPoints];
-      for (int j = 0; j < 9; ++j) g[j] = taps[flip ? 8 - j : j];
-      map_2d<3, 4>(g, u, FilterMap{});
-      const int64_t at = flip ? c * K + k : k * C + c;
-      for (int xi = 0; xi < kPoints; ++xi) U[xi * K * C + at] = u[xi];
+void from_channel_last(const T* src, int64_t pw, const T* bias, const ConvGeometry& g, T* dst) {
+  for (int64_t k = 0; k < g.K; ++k) {
+    const T shift = bias ? bias[k] : T(0);
+    for (int64_t h = 0; h < g.H; ++h) {
+      const T* from = src + h * pw * g.K + k;
+      T* to = dst + (k * g.H + h) * g.W;
+      for (int64_t w = 0; w < g.W; ++w) to[w] = from[w * g.K] + shift;
     }
+  }
 }
 
-// dw[k, c] (3x3) = G^T dU[:, k, c] G from dU[xi] (K, C).
+// V[xi] (ld apart), rows t0 .. t0 + cols - 1 (channels wide) = B^T d B of the
+// tiles of row i of the padded channel-last plane P (in_h, in_w, channels).
 template <class T>
-void filter_grads(const T* dU, int64_t K, int64_t C, T* dw) {
+void transform_input_row(const T* P, int64_t channels, const Tiles& tiles, int64_t i, T* buf, T* V,
+                         int64_t t0, int64_t ld) {
+  const int64_t row = tiles.in_w() * channels;
+  const T* in[kAlpha];
+  T* out[kAlpha];
+  for (int r = 0; r < kAlpha; ++r) in[r] = P + (kTile * i + r) * row;
+  for (int a = 0; a < kAlpha; ++a) out[a] = buf + a * row;
+  map_lanes<kAlpha, kAlpha>(in, 0, out, 0, 1, row, InputMap{});  // down the columns
+  for (int a = 0; a < kAlpha; ++a) {
+    for (int s = 0; s < kAlpha; ++s) in[s] = buf + a * row + s * channels;
+    for (int b = 0; b < kAlpha; ++b) out[b] = V + (a * kAlpha + b) * ld + t0 * channels;
+    map_lanes<kAlpha, kAlpha>(in, kTile * channels, out, channels, tiles.cols, channels,
+                              InputMap{});  // along the rows
+  }
+}
+
+// Z[xi] (ld apart), rows t0 .. = A dY A^T of the tiles of row i of the
+// channel-last output gradient D (out_h, out_w, K).
+template <class T>
+void transform_output_grad_row(const T* D, int64_t K, const Tiles& tiles, int64_t i, T* buf, T* Z,
+                               int64_t t0, int64_t ld) {
+  const int64_t row = tiles.out_w() * K;
+  const T* in[kTile];
+  T* out[kAlpha];
+  for (int r = 0; r < kTile; ++r) in[r] = D + (kTile * i + r) * row;
+  for (int a = 0; a < kAlpha; ++a) out[a] = buf + a * row;
+  map_lanes<kTile, kAlpha>(in, 0, out, 0, 1, row, OutputGradMap{});
+  for (int a = 0; a < kAlpha; ++a) {
+    for (int s = 0; s < kTile; ++s) in[s] = buf + a * row + s * K;
+    for (int b = 0; b < kAlpha; ++b) out[b] = Z + (a * kAlpha + b) * ld + t0 * K;
+    map_lanes<kTile, kAlpha>(in, kTile * K, out, K, tiles.cols, K, OutputGradMap{});
+  }
+}
+
+// Rows 4i .. 4i + 3 of the channel-last output Q (out_h, out_w, K) =
+// A^T M A of the tiles t0 .. t0 + cols - 1, from M[xi] (ld apart).
+template <class T>
+void transform_output_row(const T* M, int64_t ld, int64_t t0, int64_t K, const Tiles& tiles,
+                          int64_t i, T* buf, T* Q) {
+  const int64_t width = tiles.cols * K;
+  const T* in[kAlpha];
+  T* out[kTile];
+  for (int a = 0; a < kAlpha; ++a) {  // along the rows: buf[a * kTile + s] (cols, K)
+    for (int b = 0; b < kAlpha; ++b) in[b] = M + (a * kAlpha + b) * ld + t0 * K;
+    for (int s = 0; s < kTile; ++s) out[s] = buf + (a * kTile + s) * width;
+    map_lanes<kAlpha, kTile>(in, 0, out, 0, 1, width, OutputMap{});
+  }
+  for (int s = 0; s < kTile; ++s) {  // down the columns
+    for (int a = 0; a < kAlpha; ++a) in[a] = buf + (a * kTile + s) * width;
+    for (int r = 0; r < kTile; ++r) out[r] = Q + ((kTile * i + r) * tiles.out_w() + s) * K;
+    map_lanes<kAlpha, kTile>(in, K, out, kTile * K, tiles.cols, K, OutputMap{});
+  }
+}
+
+// U[xi] (C, K) = G w[k, c] G^T for w (K, C, 3, 3); with `flip`, of the kernel
+// flipped and transposed, w'[c, k] = w[k, c] turned by 180 degrees, and
+// U[xi] is (K, C). The (k, c) pairs are the vector lanes.
+template <class T>
+void transform_filters(Backend& mem, const T* w, int64_t K, int64_t C, bool flip, T* U) {
+  const int64_t lanes = K * C;
+  Scratch<T> buf(mem, (9 + 3 * kAlpha) * lanes);
+  T* taps = buf.data();  // taps[j] (lanes) = tap j of each pair
   for (int64_t k = 0; k < K; ++k)
-    for (int64_t c = 0; c < C; ++c) {
-      T u[kPoints];
-      for (int xi = 0; xi < kPoints; ++xi) u[xi] = dU[xi * K * C + k * C + c];
-      map_2d<4, 3>(u, dw + (k * C + c) * 9, FilterGradMap{});
-    }
+    for (int64_t c = 0; c < C; ++c)
+      for (int j = 0; j < 9; ++j)
+        taps[j * lanes + (flip ? k * C + c : c * K + k)] = w[(k * C + c) * 9 + (flip ? 8 - j : j)];
+  map_2d_lanes<3, kAlpha>(taps, U, lanes, taps + 9 * lanes, FilterMap{});
+}
+
+// dw[k, c] (3x3) = G^T dU[:, c, k] G from dU[xi] (C, K).
+template <class T>
+void filter_grads(Backend& mem, const T* dU, int64_t K, int64_t C, T* dw) {
+  const int64_t lanes = K * C;
+  Scratch<T> buf(mem, (9 + 3 * kAlpha) * lanes);
+  T* taps = buf.data();
+  map_2d_lanes<kAlpha, 3>(dU, taps, lanes, taps + 9 * lanes, FilterGradMap{});
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t c = 0; c < C; ++c)
+      for (int j = 0; j < 9; ++j) dw[(k * C + c) * 9 + j] = taps[j * lanes + c * K + k];
 }
 
 // Bytes of transformed tiles a block aims for (its V and M, or V and Z).
@@ -286,22 +303,6 @@ constexpr int64_t kBlockBytes = 256 * 1024;
 struct Block {
   int64_t n0, count;
 };
-
-// Samples per block for C input and K output channels.
-template <class T>
-int64_t block_samples(const ConvGeometry& g, const Tiles& tiles) {
-  const int64_t bytes = kPoints * (g.C + g.K) * tiles.count() * int64_t(sizeof(T));
-  return std::clamp<int64_t>(kBlockBytes / bytes, 1, g.N);
-}
-
-// Threads that take blocks side by side: one when the work is small or a
-// parallel region encloses the call (OpenBLAS then spreads each GEMM).
-int64_t block_threads(const ConvGeometry& g, const Tiles& tiles, int64_t size) {
-  const int64_t blocks = (g.N + size - 1) / size;
-  const bool worth = g.N * tiles.count() * g.C * g.K * kPoints > kParallelGrain;
-  if (!worth || omp_in_parallel()) return 1;
-  return std::min<int64_t>(omp_get_max_threads(), blocks);
-}
 
 // body(block, slot) for each block of `size` samples, slot the thread's index.
 template <class F>
@@ -317,42 +318,66 @@ void for_each_block(const ConvGeometry& g, int64_t size, int64_t threads, const 
 }
 
 // How a pass splits the samples into blocks and threads, and each thread's
-// scratch slot: V (16, C, block tiles), then M or Z (16, K, block tiles),
-// then the plane buffer.
+// scratch slot: V (36, block tiles, C), then M or Z (36, block tiles, K), then
+// one sample's channel-last plane (input or output, the larger) and
+// the transforms' row buffer.
 template <class T>
 struct Plan {
   struct Slot {
-    T *V, *out, *buf;
+    T *V, *out, *plane, *buf;
   };
   Tiles tiles;
-  int64_t size, threads, block_tiles, slot;
+  int64_t size, threads, block_tiles, plane, slot;
   explicit Plan(const ConvGeometry& g)
       : tiles(g),
-        size(block_samples<T>(g, tiles)),
-        threads(block_threads(g, tiles, size)),
+        size(samples_per_block(g)),
+        threads(block_threads(g)),
         block_tiles(size * tiles.count()),
-        slot(kPoints * (g.C + g.K) * block_tiles + tiles.buffer()) {}
+        plane(std::max(tiles.in_h() * tiles.in_w() * g.C, tiles.out_h() * tiles.out_w() * g.K)),
+        slot(kPoints * (g.C + g.K) * block_tiles + plane + row_buffer(g)) {}
   Slot carve(T* scratch, int64_t t, const ConvGeometry& g) const {
     T* V = scratch + t * slot;
     T* out = V + kPoints * g.C * block_tiles;
-    return {V, out, out + kPoints * g.K * block_tiles};
+    T* plane_at = out + kPoints * g.K * block_tiles;
+    return {V, out, plane_at, plane_at + plane};
+  }
+
+ private:
+  int64_t samples_per_block(const ConvGeometry& g) const {
+    const int64_t bytes = kPoints * (g.C + g.K) * tiles.count() * int64_t(sizeof(T));
+    return std::clamp<int64_t>(kBlockBytes / bytes, 1, g.N);
+  }
+  // One when the work is small or a parallel region encloses the call
+  // (OpenBLAS then spreads each GEMM).
+  int64_t block_threads(const ConvGeometry& g) const {
+    const int64_t blocks = (g.N + size - 1) / size;
+    const bool worth = g.N * tiles.count() * g.C * g.K * kPoints > kParallelGrain;
+    if (!worth || omp_in_parallel()) return 1;
+    return std::min<int64_t>(omp_get_max_threads(), blocks);
+  }
+  // kAlpha rows as wide as the widest a transform passes through its buffer.
+  int64_t row_buffer(const ConvGeometry& g) const {
+    return kAlpha * std::max(tiles.in_w() * g.C, tiles.out_w() * g.K);
   }
 };
 
-// V[xi] (channels, ld) = the transformed tiles of the block's samples of x
-// (N, channels, H, W): sample n's at columns n * tiles .. of row c.
+// V[xi] (block tiles, channels) = the transformed tiles of the block's samples
+// of x (N, channels, H, W): sample n's from row n * tiles on.
 template <class T>
 void transform_inputs(const T* x, int64_t channels, const ConvGeometry& g, const Tiles& tiles,
-                      Block b, T* buf, T* V) {
-  const int64_t ld = b.count * tiles.count();
-  for (int64_t n = 0; n < b.count; ++n)
-    for (int64_t c = 0; c < channels; ++c)
-      transform_input_plane(x + ((b.n0 + n) * channels + c) * g.hw(), g, tiles, buf,
-                            V + c * ld + n * tiles.count(), channels * ld);
+                      Block b, T* plane, T* buf, T* V) {
+  const int64_t ld = b.count * tiles.count() * channels;
+  for (int64_t n = 0; n < b.count; ++n) {
+    to_channel_last(x + (b.n0 + n) * channels * g.hw(), channels, g, 1, tiles.in_h(), tiles.in_w(),
+                    plane);
+    for (int64_t i = 0; i < tiles.rows; ++i)
+      transform_input_row(plane, channels, tiles, i, buf, V, n * tiles.count() + i * tiles.cols,
+                          ld);
+  }
 }
 
 // y (N, K, H, W) = the convolution of x (N, C, H, W) whose transformed
-// filters are U[xi] (K, C), + bias (K, or null).
+// filters are U[xi] (C, K), + bias (K, or null).
 template <class T>
 void winograd_conv(Backend& mem, const T* x, const T* U, const T* bias, const ConvGeometry& g,
                    T* y) {
@@ -360,16 +385,18 @@ void winograd_conv(Backend& mem, const T* x, const T* U, const T* bias, const Co
   const Tiles& tiles = plan.tiles;
   Scratch<T> scratch(mem, plan.threads * plan.slot);
   for_each_block(g, plan.size, plan.threads, [&](Block b, int64_t t) {
-    const int64_t ld = b.count * tiles.count();
-    const auto [V, M, buf] = plan.carve(scratch.data(), t, g);
-    transform_inputs(x, g.C, g, tiles, b, buf, V);
+    const int64_t rows = b.count * tiles.count();
+    const auto [V, M, plane, buf] = plan.carve(scratch.data(), t, g);
+    transform_inputs(x, g.C, g, tiles, b, plane, buf, V);
     for (int xi = 0; xi < kPoints; ++xi)
-      blas_gemm(false, false, g.K, ld, g.C, T(1), U + xi * g.K * g.C, g.C, V + xi * g.C * ld, ld,
-                T(0), M + xi * g.K * ld, ld);
-    for (int64_t n = 0; n < b.count; ++n)
-      for (int64_t k = 0; k < g.K; ++k)
-        transform_output_plane(M + k * ld + n * tiles.count(), g.K * ld, bias ? bias[k] : T(0), g,
-                               tiles, buf, y + ((b.n0 + n) * g.K + k) * g.hw());
+      blas_gemm(false, false, rows, g.K, g.C, T(1), V + xi * rows * g.C, g.C, U + xi * g.C * g.K,
+                g.K, T(0), M + xi * rows * g.K, g.K);
+    for (int64_t n = 0; n < b.count; ++n) {
+      for (int64_t i = 0; i < tiles.rows; ++i)
+        transform_output_row(M, rows * g.K, n * tiles.count() + i * tiles.cols, g.K, tiles, i, buf,
+                             plane);
+      from_channel_last(plane, tiles.out_w(), bias, g, y + (b.n0 + n) * g.K * g.hw());
+    }
   });
 }
 
@@ -381,23 +408,26 @@ void winograd_filter_grad(Backend& mem, const T* x, const T* dy, const ConvGeome
   const Tiles& tiles = plan.tiles;
   const int64_t threads = plan.threads, part = kPoints * g.K * g.C;
   Scratch<T> scratch(mem, threads * plan.slot);
-  Scratch<T> dU(mem, threads * part);  // threads x (16, K, C)
+  Scratch<T> dU(mem, threads * part);  // threads x (36, C, K)
   std::fill(dU.data(), dU.data() + threads * part, T(0));
   for_each_block(g, plan.size, threads, [&](Block b, int64_t t) {
-    const int64_t ld = b.count * tiles.count();
-    const auto [V, Z, buf] = plan.carve(scratch.data(), t, g);
-    transform_inputs(x, g.C, g, tiles, b, buf, V);
-    for (int64_t n = 0; n < b.count; ++n)
-      for (int64_t k = 0; k < g.K; ++k)
-        transform_output_grad_plane(dy + ((b.n0 + n) * g.K + k) * g.hw(), g, tiles, buf,
-                                    Z + k * ld + n * tiles.count(), g.K * ld);
+    const int64_t rows = b.count * tiles.count();
+    const auto [V, Z, plane, buf] = plan.carve(scratch.data(), t, g);
+    transform_inputs(x, g.C, g, tiles, b, plane, buf, V);
+    for (int64_t n = 0; n < b.count; ++n) {
+      to_channel_last(dy + (b.n0 + n) * g.K * g.hw(), g.K, g, 0, tiles.out_h(), tiles.out_w(),
+                      plane);
+      for (int64_t i = 0; i < tiles.rows; ++i)
+        transform_output_grad_row(plane, g.K, tiles, i, buf, Z, n * tiles.count() + i * tiles.cols,
+                                  rows * g.K);
+    }
     for (int xi = 0; xi < kPoints; ++xi)
-      blas_gemm(false, true, g.K, g.C, ld, T(1), Z + xi * g.K * ld, ld, V + xi * g.C * ld, ld, T(1),
-                dU.data() + t * part + xi * g.K * g.C, g.C);
+      blas_gemm(true, false, g.C, g.K, rows, T(1), V + xi * rows * g.C, g.C, Z + xi * rows * g.K,
+                g.K, T(1), dU.data() + t * part + xi * g.C * g.K, g.K);
   });
   for (int64_t t = 1; t < threads; ++t)
     for (int64_t i = 0; i < part; ++i) dU.data()[i] += dU.data()[t * part + i];
-  filter_grads(dU.data(), g.K, g.C, dw);
+  filter_grads(mem, dU.data(), g.K, g.C, dw);
 }
 
 }  // namespace
@@ -410,7 +440,7 @@ template <class T>
 void winograd_forward(Backend& mem, const T* x, const T* w, const T* bias, const ConvGeometry& g,
                       T* y) {
   Scratch<T> U(mem, kPoints * g.K * g.C);
-  transform_filters(w, g.K, g.C, false, U.data());
+  transform_filters(mem, w, g.K, g.C, false, U.data());
   winograd_conv(mem, x, U.data(), bias, g, y);
 }
 
@@ -421,7 +451,7 @@ void winograd_backward(Backend& mem, const T* x, const T* w, const T* dy, const 
     ConvGeometry transposed = g;  // dy (N, K, H, W) in, dx (N, C, H, W) out
     std::swap(transposed.C, transposed.K);
     Scratch<T> U(mem, kPoints * g.K * g.C);
-    transform_filters(w, g.K, g.C, true, U.data());
+    transform_filters(mem, w, g.K, g.C, true, U.data());
     winograd_conv(mem, dy, U.data(), static_cast<const T*>(nullptr), transposed, dx);
   }
   if (dw) winograd_filter_grad(mem, x, dy, g, dw);

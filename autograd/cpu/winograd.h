@@ -1,6 +1,6 @@
 // 3x3 convolutions with stride 1 and padding 1, the U-Net's most common op,
-// through Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray 2016): 16
-// multiplications per 2x2 output tile and channel pair instead of 36. See
+// through Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2016): 36
+// multiplications per 4x4 output tile and channel pair instead of 144. See
 // winograd.cpp.
 #pragma once
 #include "autograd/backend.h"
