@@ -40,6 +40,7 @@
 #include "autograd/cpu/blas.h"
 #include "autograd/cpu/dispatch.h"
 #include "autograd/cpu/scratch.h"
+#include "autograd/cpu/transpose.h"
 
 namespace ag::cpu {
 
@@ -187,28 +188,26 @@ void to_channel_last(const T* src, int64_t channels, const ConvGeometry& g, int6
     std::fill(line, line + offset * channels, T(0));
     std::fill(line + (offset + g.W) * channels, line + row, T(0));
   }
-  constexpr int64_t kGroup = 8;  // channels copied side by side
-  for (int64_t c0 = 0; c0 < channels; c0 += kGroup) {
-    const int64_t group = std::min(kGroup, channels - c0);
-    for (int64_t h = 0; h < g.H; ++h) {
-      const T* from = src + (c0 * g.H + h) * g.W;
-      T* to = dst + ((offset + h) * pw + offset) * channels + c0;
-      for (int64_t w = 0; w < g.W; ++w)
-        for (int64_t c = 0; c < group; ++c) to[w * channels + c] = from[c * g.hw() + w];
-    }
-  }
+  constexpr int64_t kGroup = 8;  // channels read side by side, in order
+  for (int64_t c = 0; c < channels; c += kGroup)
+    for (int64_t h = 0; h < g.H; ++h)
+      transpose(src + c * g.hw() + h * g.W, g.hw(),
+                dst + ((offset + h) * pw + offset) * channels + c, channels,
+                std::min(kGroup, channels - c), g.W);
 }
 
 // dst (K, H, W) = src (out_h, out_w, K) back to planes, + bias (K, or null).
 template <class T>
 void from_channel_last(const T* src, int64_t pw, const T* bias, const ConvGeometry& g, T* dst) {
+  constexpr int64_t kGroup = 8;  // planes written side by side, in order
+  for (int64_t k = 0; k < g.K; k += kGroup)
+    for (int64_t h = 0; h < g.H; ++h)
+      transpose(src + h * pw * g.K + k, g.K, dst + k * g.hw() + h * g.W, g.hw(), g.W,
+                std::min(kGroup, g.K - k));
+  if (!bias) return;
   for (int64_t k = 0; k < g.K; ++k) {
-    const T shift = bias ? bias[k] : T(0);
-    for (int64_t h = 0; h < g.H; ++h) {
-      const T* from = src + h * pw * g.K + k;
-      T* to = dst + (k * g.H + h) * g.W;
-      for (int64_t w = 0; w < g.W; ++w) to[w] = from[w * g.K] + shift;
-    }
+    T* plane = dst + k * g.hw();
+    for (int64_t i = 0; i < g.hw(); ++i) plane[i] += bias[k];
   }
 }
 
