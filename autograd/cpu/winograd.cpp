@@ -211,40 +211,24 @@ void from_channel_last(const T* src, int64_t pw, const T* bias, const ConvGeomet
   }
 }
 
-// V[xi] (ld apart), rows t0 .. t0 + cols - 1 (channels wide) = B^T d B of the
-// tiles of row i of the padded channel-last plane P (in_h, in_w, channels).
-template <class T>
-void transform_input_row(const T* P, int64_t channels, const Tiles& tiles, int64_t i, T* buf, T* V,
-                         int64_t t0, int64_t ld) {
-  const int64_t row = tiles.in_w() * channels;
-  const T* in[kAlpha];
+// out[xi] (ld apart), rows t0 .. t0 + cols - 1 (channels wide) = L d L^T of
+// the tiles of row i of the channel-last plane P (rows of `width` pixels),
+// for the 1-D map L from n values to the 6 points: B^T for the input's 6x6
+// tiles (P padded), A for the output gradient's 4x4 tiles. L goes down the
+// columns into buf, then along the rows.
+template <int n, class T, class Map>
+void transform_tile_row(const T* P, int64_t width, int64_t channels, const Tiles& tiles, int64_t i,
+                        T* buf, T* points, int64_t t0, int64_t ld, Map map) {
+  const int64_t row = width * channels;
+  const T* in[n];
   T* out[kAlpha];
-  for (int r = 0; r < kAlpha; ++r) in[r] = P + (kTile * i + r) * row;
+  for (int r = 0; r < n; ++r) in[r] = P + (kTile * i + r) * row;
   for (int a = 0; a < kAlpha; ++a) out[a] = buf + a * row;
-  map_lanes<kAlpha, kAlpha>(in, 0, out, 0, 1, row, InputMap{});  // down the columns
+  map_lanes<n, kAlpha>(in, 0, out, 0, 1, row, map);
   for (int a = 0; a < kAlpha; ++a) {
-    for (int s = 0; s < kAlpha; ++s) in[s] = buf + a * row + s * channels;
-    for (int b = 0; b < kAlpha; ++b) out[b] = V + (a * kAlpha + b) * ld + t0 * channels;
-    map_lanes<kAlpha, kAlpha>(in, kTile * channels, out, channels, tiles.cols, channels,
-                              InputMap{});  // along the rows
-  }
-}
-
-// Z[xi] (ld apart), rows t0 .. = A dY A^T of the tiles of row i of the
-// channel-last output gradient D (out_h, out_w, K).
-template <class T>
-void transform_output_grad_row(const T* D, int64_t K, const Tiles& tiles, int64_t i, T* buf, T* Z,
-                               int64_t t0, int64_t ld) {
-  const int64_t row = tiles.out_w() * K;
-  const T* in[kTile];
-  T* out[kAlpha];
-  for (int r = 0; r < kTile; ++r) in[r] = D + (kTile * i + r) * row;
-  for (int a = 0; a < kAlpha; ++a) out[a] = buf + a * row;
-  map_lanes<kTile, kAlpha>(in, 0, out, 0, 1, row, OutputGradMap{});
-  for (int a = 0; a < kAlpha; ++a) {
-    for (int s = 0; s < kTile; ++s) in[s] = buf + a * row + s * K;
-    for (int b = 0; b < kAlpha; ++b) out[b] = Z + (a * kAlpha + b) * ld + t0 * K;
-    map_lanes<kTile, kAlpha>(in, kTile * K, out, K, tiles.cols, K, OutputGradMap{});
+    for (int s = 0; s < n; ++s) in[s] = buf + a * row + s * channels;
+    for (int b = 0; b < kAlpha; ++b) out[b] = points + (a * kAlpha + b) * ld + t0 * channels;
+    map_lanes<n, kAlpha>(in, kTile * channels, out, channels, tiles.cols, channels, map);
   }
 }
 
@@ -370,8 +354,8 @@ void transform_inputs(const T* x, int64_t channels, const ConvGeometry& g, const
     to_channel_last(x + (b.n0 + n) * channels * g.hw(), channels, g, 1, tiles.in_h(), tiles.in_w(),
                     plane);
     for (int64_t i = 0; i < tiles.rows; ++i)
-      transform_input_row(plane, channels, tiles, i, buf, V, n * tiles.count() + i * tiles.cols,
-                          ld);
+      transform_tile_row<kAlpha>(plane, tiles.in_w(), channels, tiles, i, buf, V,
+                                 n * tiles.count() + i * tiles.cols, ld, InputMap{});
   }
 }
 
@@ -417,8 +401,8 @@ void winograd_filter_grad(Backend& mem, const T* x, const T* dy, const ConvGeome
       to_channel_last(dy + (b.n0 + n) * g.K * g.hw(), g.K, g, 0, tiles.out_h(), tiles.out_w(),
                       plane);
       for (int64_t i = 0; i < tiles.rows; ++i)
-        transform_output_grad_row(plane, g.K, tiles, i, buf, Z, n * tiles.count() + i * tiles.cols,
-                                  rows * g.K);
+        transform_tile_row<kTile>(plane, tiles.out_w(), g.K, tiles, i, buf, Z,
+                                  n * tiles.count() + i * tiles.cols, rows * g.K, OutputGradMap{});
     }
     for (int xi = 0; xi < kPoints; ++xi)
       blas_gemm(true, false, g.C, g.K, rows, T(1), V + xi * rows * g.C, g.C, Z + xi * rows * g.K,
