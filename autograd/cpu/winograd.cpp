@@ -13,8 +13,9 @@
 //   M[xi] (tiles, K) = V[xi] (tiles, C) U[xi] (C, K),
 // U = G g G^T the transformed filters, V = B^T d B the transformed tiles.
 // These 36 GEMMs do 4 times less arithmetic than im2col's one. The price is
-// float32 rounding: B^T and A^T have entries up to 8, and outputs differ from
-// a direct convolution's by about 1e-5 of their scale instead of 1e-6.
+// float32 rounding: B^T and A^T have entries up to 8, and over 32 to 128
+// channels the outputs' rms error is 1.3e-6 to 2.3e-6 of their rms (up to
+// 5e-5 at worst), several times a direct sum's.
 //
 // Backward: the op is linear in g and in d, so its adjoints are Winograd
 // forms too. With Z = A dY A^T, a tile's output gradient carried to the 36
