@@ -256,7 +256,7 @@ int run(const Options& o) {
     tr.step = s.step;
     std::printf("[train] resumed %s at step %ld\n", o.resume.c_str(), static_cast<long>(tr.step));
   }
-  const fs::path ckpt = out / "ckpt.safetensors", csv = out / "loss.csv";
+  const fs::path ckpt = out / "ckpt.safetensors", csv = out / "loss.csv", curve = out / "loss.png";
   std::vector<double> history = o.resume.empty() ? std::vector<double>{} : read_loss_history(csv);
   std::ofstream log(csv, o.resume.empty() ? std::ios::trunc : std::ios::app);
   if (o.resume.empty()) log << "step,loss,smoothed_loss\n";
@@ -278,7 +278,10 @@ int run(const Options& o) {
     log << tr.step << ',' << loss << ',' << smoothed << '\n';
     const double img_s = (tr.step - first) * o.batch / (minutes() * 60);
     bar.update(tr.step, status_text(smoothed, img_s));
-    if (tr.step % o.ckpt_every == 0) nn::save_training_checkpoint(ckpt.string(), tr.state());
+    if (tr.step % o.ckpt_every == 0) {
+      nn::save_training_checkpoint(ckpt.string(), tr.state());
+      imaging::write_png(curve.string(), imaging::plot_curve(history));
+    }
     if (o.sample_every > 0 && tr.step % o.sample_every == 0) {
       char name[64];
       std::snprintf(name, sizeof name, "samples_%06ld.png", static_cast<long>(tr.step));
@@ -291,13 +294,12 @@ int run(const Options& o) {
   nn::save_training_checkpoint(ckpt.string(), tr.state());
   std::printf("[train] checkpoint: %s (step %ld)\n", ckpt.string().c_str(),
               static_cast<long>(tr.step));
+  imaging::write_png(curve.string(), imaging::plot_curve(history));
+  std::printf("[train] loss curve: %s, log: %s\n", curve.string().c_str(), csv.string().c_str());
   if (g_interrupted) {
     std::printf("[train] interrupted: resume with --resume %s\n", ckpt.string().c_str());
     return 130;
   }
-  imaging::write_png((out / "loss.png").string(), imaging::plot_curve(history));
-  std::printf("[train] loss curve: %s, log: %s\n", (out / "loss.png").string().c_str(),
-              csv.string().c_str());
   const bool ancestral = o.final_sampler == "ddpm";
   std::printf("[train] sampling %ld images from the EMA weights (%s, %ld steps)\n",
               static_cast<long>(o.sample_n), ancestral ? "ancestral" : "DDIM",

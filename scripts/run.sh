@@ -2,7 +2,7 @@
 # The main job: installs dependencies, builds, fetches MNIST, trains the tiny
 # DDPM for MINUTES minutes (default 30) on the CPU, writes a PNG grid of
 # samples from the EMA weights, and scores them with the evaluation
-# classifier (trained once, about 2 minutes). Output: runs/tiny/ (samples.png,
+# classifier (trained once, under a minute). Output: runs/tiny/ (samples.png,
 # samples.safetensors, loss.png, loss.csv, ckpt.safetensors, samples_<step>.png
 # along the way).
 set -euo pipefail

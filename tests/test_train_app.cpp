@@ -46,6 +46,27 @@ TEST(TrainApp, TrainsSavesSamplesAndResumes) {
   EXPECT_NE(read(out.string() + ".log").find("resumed"), std::string::npos);
 }
 
+// Ctrl-C (SIGINT) ends the step in progress, then saves the checkpoint and
+// the loss curve and exits with 130, without sampling.
+TEST(TrainApp, InterruptSavesCheckpointAndCurve) {
+  const fs::path data = make_dataset("e2e_int_data", 40);
+  const fs::path out = fs::path(::testing::TempDir()) / "e2e_int_run";
+  fs::remove_all(out);
+  const std::string exe = "timeout --preserve-status -s INT 4 " + std::string(TRAIN_MNIST_EXE);
+  ASSERT_EQ(
+      run_exe(exe.c_str(),
+              "--data " + data.string() + " --out " + out.string() + kSmall + " --steps 100000000",
+              out.string() + ".log"),
+      130)
+      << read(out.string() + ".log");
+  EXPECT_NE(read(out.string() + ".log").find("interrupted: resume with --resume"),
+            std::string::npos);
+  EXPECT_TRUE(fs::exists(out / "ckpt.safetensors"));
+  EXPECT_TRUE(fs::exists(out / "loss.png"));
+  EXPECT_GT(lines(out / "loss.csv"), 1);
+  EXPECT_FALSE(fs::exists(out / "samples.png"));
+}
+
 TEST(TrainApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
   const fs::path log = fs::path(::testing::TempDir()) / "e2e_bad.log";
   EXPECT_NE(run("--no-such-flag", log), 0);
