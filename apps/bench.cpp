@@ -78,13 +78,6 @@ void add_flags(CLI::App& app, Options& o) {
                  "safetensors file, then exit");
 }
 
-// One-line parse errors, like the errors apps::run_reporting_errors prints.
-void one_line_parse_errors(CLI::App& app) {
-  app.failure_message([](const CLI::App*, const CLI::Error& e) {
-    return std::string("bench: error: ") + e.what() + " (see --help)\n";
-  });
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -303,7 +296,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Time U-Net training and sampling steps per preset and batch size."};
   Options o;
   add_flags(app, o);
-  one_line_parse_errors(app);
+  apps::one_line_parse_errors(app, "bench");
   CLI11_PARSE(app, argc, argv);
   return apps::run_reporting_errors("bench", [&] { return run(o); });
 }

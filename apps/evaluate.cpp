@@ -51,9 +51,7 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--sampler", o.sampler, "sampler for --quality --ckpt: ddpm or ddim")
       ->check(CLI::IsMember({"ddpm", "ddim"}))
       ->capture_default_str();
-  app.add_option("--steps", o.steps, "DDIM steps")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  app.add_option("--steps", o.steps, "DDIM steps")->check(apps::kPositive)->capture_default_str();
   app.add_option("--seed", o.seed, "seed of the sampling and of the bound's noise")
       ->capture_default_str();
   app.add_option("--data", o.data, "mnist, fashion or a directory of IDX files")
@@ -222,6 +220,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Evaluate a DDPM: bits/dim (--nll) or sample quality (--quality)."};
   Options o;
   add_flags(app, o);
+  apps::one_line_parse_errors(app, "evaluate");
   CLI11_PARSE(app, argc, argv);
   return apps::run_reporting_errors("evaluate", [&] { return run(o); });
 }

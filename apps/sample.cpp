@@ -36,9 +36,7 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--sampler", o.sampler, "ddpm (ancestral, T steps) or ddim")
       ->check(CLI::IsMember({"ddpm", "ddim"}))
       ->capture_default_str();
-  app.add_option("--steps", o.steps, "DDIM steps")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  app.add_option("--steps", o.steps, "DDIM steps")->check(apps::kPositive)->capture_default_str();
   app.add_option("--eta", o.eta, "DDIM eta: 0 deterministic, 1 ancestral-like")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
@@ -59,7 +57,7 @@ void add_flags(CLI::App& app, Options& o) {
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--interp-t", o.interp_t, "timestep index the pairs are diffused to")
-      ->check(CLI::NonNegativeNumber)
+      ->check(apps::kNonNegative)
       ->capture_default_str();
   app.add_option("--data", o.data, "test images for --interpolate: mnist, fashion or a directory")
       ->capture_default_str();
@@ -151,6 +149,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Sample images from a DDPM checkpoint."};
   Options o;
   add_flags(app, o);
+  apps::one_line_parse_errors(app, "sample");
   CLI11_PARSE(app, argc, argv);
   return apps::run_reporting_errors("sample", [&] { return run(o); });
 }

@@ -47,14 +47,12 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--batch", o.batch, "images per step")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
-  app.add_option("--lr", o.lr, "Adam learning rate")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  app.add_option("--lr", o.lr, "Adam learning rate")->check(apps::kPositive)->capture_default_str();
   app.add_option("--warmup", o.warmup, "linear warm-up steps")
-      ->check(CLI::NonNegativeNumber)
+      ->check(apps::kNonNegative)
       ->capture_default_str();
   app.add_option("--clip", o.clip, "global gradient-norm clip (0: off)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(apps::kNonNegative)
       ->capture_default_str();
   app.add_option("--ema", o.ema, "EMA decay (with the (1+n)/(10+n) warm-up)")
       ->check(CLI::Range(0.0, 1.0))
@@ -78,19 +76,19 @@ void add_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
   apps::add_device_flags(app, o.device, o.threads);
   app.add_option("--steps", o.steps, "stop after this many steps in all (0: no step limit)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(apps::kNonNegative);
   app.add_option("--minutes", o.minutes, "stop after this much training time (0: no limit)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(apps::kNonNegative);
   app.add_option("--subset", o.subset, "train on the first N images only (0: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(apps::kNonNegative);
   app.add_option("--out", o.out, "output folder (default runs/<preset>)");
   app.add_option("--resume", o.resume, "continue exactly from this training checkpoint");
   app.add_option("--ckpt-every", o.ckpt_every, "checkpoint every N steps")
-      ->check(CLI::PositiveNumber)
+      ->check(apps::kPositive)
       ->capture_default_str();
   app.add_option("--sample-every", o.sample_every,
                  "EMA sample grid every N steps (0: only at the end)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(apps::kNonNegative)
       ->capture_default_str();
   app.add_option("--sample-n", o.sample_n, "images per sample grid")
       ->check(CLI::Range(1, 1024))
@@ -100,7 +98,7 @@ void add_flags(CLI::App& app, Options& o) {
       ->check(CLI::IsMember({"ddpm", "ddim"}))
       ->capture_default_str();
   app.add_option("--sample-steps", o.sample_steps, "DDIM steps for the grids")
-      ->check(CLI::PositiveNumber)
+      ->check(apps::kPositive)
       ->capture_default_str();
 }
 
@@ -318,6 +316,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Train a DDPM (Ho et al. 2020) on MNIST-style IDX data."};
   Options o;
   add_flags(app, o);
+  apps::one_line_parse_errors(app, "train_mnist");
   CLI11_PARSE(app, argc, argv);
   return apps::run_reporting_errors("train_mnist", [&] { return run(o); });
 }

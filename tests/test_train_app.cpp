@@ -70,6 +70,11 @@ TEST(TrainApp, InterruptSavesCheckpointAndCurve) {
 TEST(TrainApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
   const fs::path log = fs::path(::testing::TempDir()) / "e2e_bad.log";
   EXPECT_NE(run("--no-such-flag", log), 0);
+  EXPECT_EQ(read(log),
+            "train_mnist: error: The following argument was not expected: --no-such-flag "
+            "(see --help)\n");
+  EXPECT_NE(run("--lr -1", log), 0);
+  EXPECT_EQ(read(log), "train_mnist: error: --lr: must be > 0, got -1 (see --help)\n");
   EXPECT_NE(run("--preset huge", log), 0);
   EXPECT_NE(run("--data /nonexistent/dir --steps 1", log), 0);
   EXPECT_NE(read(log).find("train_mnist: error: load_split"), std::string::npos) << read(log);

@@ -21,11 +21,35 @@ ag::Device require_device(const std::string& device) {
   return ag::Device::CUDA;
 }
 
+namespace {
+
+CLI::Validator lower_bound(bool strict) {
+  return CLI::Validator(
+      [strict](std::string& input) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(input, v)) return "not a number: " + input;
+        if (strict ? v > 0 : v >= 0) return {};
+        return std::string("must be ") + (strict ? "> 0" : ">= 0") + ", got " + input;
+      },
+      strict ? "POSITIVE" : "NONNEGATIVE");
+}
+
+}  // namespace
+
+const CLI::Validator kNonNegative = lower_bound(false);
+const CLI::Validator kPositive = lower_bound(true);
+
+void one_line_parse_errors(CLI::App& app, const char* program) {
+  app.failure_message([program](const CLI::App*, const CLI::Error& e) {
+    return std::string(program) + ": error: " + e.what() + " (see --help)\n";
+  });
+}
+
 void add_device_flags(CLI::App& app, std::string& device, int64_t& threads) {
   app.add_option("--device", device, "cpu or cuda")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
-  app.add_option("--threads", threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", threads, "CPU threads (0: all cores)")->check(kNonNegative);
 }
 
 void set_threads(int64_t threads) {

@@ -18,6 +18,13 @@ ag::Device require_device(const std::string& device);
 void add_device_flags(CLI::App& app, std::string& device, int64_t& threads);
 // Sets the OpenMP thread count when threads > 0.
 void set_threads(int64_t threads);
+// Numeric checks whose errors read "must be >= 0, got -1" (CLI11's own
+// NonNegativeNumber and PositiveNumber print DBL_MAX as their upper bound).
+extern const CLI::Validator kNonNegative;
+extern const CLI::Validator kPositive;
+// Command-line errors print one line, "<program>: error: <what> (see --help)",
+// and CLI11_PARSE returns CLI11's non-zero exit code.
+void one_line_parse_errors(CLI::App& app, const char* program);
 // Runs body with stdout line-buffered (so it interleaves with progress bars on
 // stderr); an exception prints "<program>: error: <what>" and returns 1.
 int run_reporting_errors(const char* program, const std::function<int()>& body);
