@@ -3,7 +3,7 @@
 # writing its log (and pictures) under OUT (default gpu_check/):
 #
 #   build   build with CUDA (sm_90 unless CMAKE_CUDA_ARCHITECTURES is set)
-#   test    the whole suite, CUDA parity tests included
+#   test    the whole suite, CUDA parity tests included (none may skip)
 #   train   the base preset on MNIST for MINUTES (default 3) on the GPU, a
 #           grid of samples, and the classifier's scores of them
 #   bench   apps/bench on cuda beside PyTorch for tiny, base and paper at
@@ -52,8 +52,11 @@ build() {
   grep -q "AG_CUDA:BOOL=ON" build/CMakeCache.txt || { echo "built without CUDA" >&2; exit 1; }
 }
 
+# AG_REQUIRE_CUDA=1: a CUDA test that finds no device fails instead of
+# skipping, so this stage cannot pass without having run them.
 suite() {
-  OMP_WAIT_POLICY=passive logged ctest ctest --test-dir build --output-on-failure -j"$(nproc)"
+  AG_REQUIRE_CUDA=1 OMP_WAIT_POLICY=passive logged ctest ctest --test-dir build \
+    --output-on-failure -j"$(nproc)"
 }
 
 train() {

@@ -10,17 +10,16 @@
 
 #include "autograd/device.h"
 #include "autograd/ops.h"
+#include "tests/cuda_skip.h"
 
 namespace ag::test {
 
 // Every CUDA test derives from this: SetUp skips the test when
-// cuda_device_count() is 0, naming why (no device, or no CUDA in this build).
+// cuda_device_count() is 0, naming why (no device, or no CUDA in this build),
+// and fails it instead under AG_REQUIRE_CUDA=1 (tests/cuda_skip.h).
 class CudaTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    if (cuda_device_count() == 0)
-      GTEST_SKIP() << "no CUDA device present (" << cuda_unavailable_reason() << ")";
-  }
+  void SetUp() override { AG_SKIP_WITHOUT_CUDA(); }
 };
 
 // |actual - expected| <= atol + rtol * |expected| for every element.

@@ -11,6 +11,7 @@
 
 #include "app_helpers.h"
 #include "autograd/device.h"
+#include "tests/cuda_skip.h"
 
 namespace {
 
@@ -68,8 +69,8 @@ TEST(BenchApp, RunsOnCuda) {
     const std::string out = read(log);
     EXPECT_EQ(out.rfind("bench: error: ", 0), 0u) << out;
     EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
-    GTEST_SKIP() << "no CUDA device present (" << ag::cuda_unavailable_reason() << ")";
   }
+  AG_SKIP_WITHOUT_CUDA();
   ASSERT_EQ(run(std::string(kQuick) + " --device cuda --json", log), 0) << read(log);
   const nlohmann::json j = nlohmann::json::parse(read(log));
   EXPECT_EQ(j["device"], "cuda");

@@ -152,6 +152,23 @@ TEST(Conv2dForward, NoGraphWithoutGrad) {
   EXPECT_TRUE(conv_fn(c)(in).requires_grad());
 }
 
+// An empty batch: an empty output, and weight and bias gradients that are
+// sums of nothing (zero), for the Winograd, im2col and pointwise paths.
+TEST(Conv2dGrad, EmptyBatch) {
+  for (int64_t R : {3, 5, 1}) {
+    SCOPED_TRACE(R);
+    const Tensor x = zeros({0, 2, 6, 6}, DType::F32).set_requires_grad(true);
+    const Tensor w = ones({3, 2, R, R}, DType::F32).set_requires_grad(true);
+    const Tensor b = ones({3}, DType::F32).set_requires_grad(true);
+    const Tensor y = conv2d(x, w, b, 1, R / 2);
+    EXPECT_EQ(y.shape(), (Shape{0, 3, 6, 6}));
+    sum(y).backward();
+    EXPECT_EQ(w.grad().to_vector<float>(), std::vector<float>(3 * 2 * R * R, 0.0f));
+    EXPECT_EQ(b.grad().to_vector<float>(), std::vector<float>(3, 0.0f));
+    EXPECT_EQ(x.grad().numel(), 0);
+  }
+}
+
 TEST(Conv2dGrad, FullJacobian3x3) {
   ConvCase c{2, 3, 5, 5, 4, 3, 3, 1, 1, true};
   EXPECT_TRUE(gradcheck(conv_fn(c), conv_leaves(c)));

@@ -11,6 +11,7 @@
 #include "apps/imaging/image.h"
 #include "autograd/device.h"
 #include "autograd/ops.h"
+#include "tests/cuda_skip.h"
 
 namespace {
 
@@ -97,8 +98,7 @@ TEST(TrainApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
 // train_mnist and sample with --device cuda: a few steps, a checkpoint, the
 // grids; skipped where no CUDA device is present.
 TEST(TrainApp, RunsOnCuda) {
-  if (ag::cuda_device_count() == 0)
-    GTEST_SKIP() << "no CUDA device present (" << ag::cuda_unavailable_reason() << ")";
+  AG_SKIP_WITHOUT_CUDA();
   const fs::path data = make_dataset("e2e_cuda_data", 16);
   const fs::path out = fs::path(::testing::TempDir()) / "e2e_cuda_run";
   fs::remove_all(out);

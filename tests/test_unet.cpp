@@ -38,6 +38,22 @@ TEST(UNet, EveryPresetMapsImagesToImages) {
   EXPECT_THROW(nn::unet_preset("huge"), std::runtime_error);
 }
 
+// An empty batch runs through every op, forward and backward, without
+// touching memory it does not have: the output is empty and every parameter's
+// gradient is zero.
+TEST(UNet, EmptyBatchGivesEmptyOutputAndZeroGradients) {
+  nn::UNet model(nn::unet_preset("tiny"));
+  model.train();
+  Tensor y = model.forward(zeros({0, 1, 28, 28}), from_vector(std::vector<int32_t>{}, {0}));
+  EXPECT_EQ(y.shape(), (Shape{0, 1, 28, 28}));
+  sum(y).backward();
+  for (const auto& [name, p] : model.named_parameters()) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(p.grad().defined());
+    for (float g : p.grad().to_vector<float>()) ASSERT_EQ(g, 0.0f);
+  }
+}
+
 TEST(UNet, ParameterNamesFollowModulePaths) {
   nn::UNet model(nn::unet_preset("small"));
   std::vector<std::string> names;

@@ -48,6 +48,7 @@ void gemm_typed(const GemmArgs& g, double) {
 
 void CudaBackend::gemm(const GemmArgs& g) {
   dispatch_float(g.dtype, "gemm", [&](auto tag) { gemm_typed(g, tag); });
+  cuda::sync_if_debugging("cublas gemm", AG_HERE);
 }
 
 }  // namespace ag

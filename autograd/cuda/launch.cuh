@@ -31,13 +31,14 @@ inline Grid block_per_task(int64_t tasks) {
 }
 
 // kernel<<<grid, stream()>>>(args...) unless the grid is empty, then a check
-// that names the kernel.
+// that names the kernel (and, with AG_CUDA_SYNC=1, a wait for it).
 template <class... Params, class... Args>
 void launch(const char* name, SourceLocation at, Grid grid, void (*kernel)(Params...),
             Args&&... args) {
   if (grid.blocks == 0) return;
   kernel<<<grid.blocks, grid.threads, 0, stream()>>>(std::forward<Args>(args)...);
   check(cudaGetLastError(), name, at);
+  sync_if_debugging(name, at);
 }
 
 __device__ inline int64_t global_index() {

@@ -1,6 +1,7 @@
 // The device query, the stream, the cuBLAS handle and the error checks (see
 // runtime.h). This file is compiled whenever nvcc is found, CI included, so
 // the CUDA toolchain is exercised by every build.
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -58,6 +59,14 @@ void check(cudaError_t err, const char* call, SourceLocation at) {
 
 void check(cublasStatus_t status, const char* call, SourceLocation at) {
   if (status != CUBLAS_STATUS_SUCCESS) fail(call, cublasGetStatusString(status), at);
+}
+
+void sync_if_debugging(const char* call, SourceLocation at) {
+  static const bool debugging = [] {
+    const char* v = std::getenv("AG_CUDA_SYNC");
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  }();
+  if (debugging) check(cudaStreamSynchronize(stream()), call, at);
 }
 
 cudaStream_t stream() {

@@ -22,6 +22,11 @@ void check(cublasStatus_t status, const char* call, SourceLocation at);
 // Runs a CUDA runtime or cuBLAS call and checks its status.
 #define AG_CUDA_CHECK(call) ::ag::cuda::check((call), #call, AG_HERE)
 
+// With AG_CUDA_SYNC=1 in the environment, waits for stream() and checks it,
+// so that a fault inside a kernel is reported with the launch (or cuBLAS call)
+// that queued it rather than at some later call. Otherwise does nothing.
+void sync_if_debugging(const char* call, SourceLocation at);
+
 // The stream all work is queued on, in order; created on first use.
 cudaStream_t stream();
 // The cuBLAS handle, bound to stream().
