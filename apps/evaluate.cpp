@@ -1,11 +1,13 @@
 // Evaluates a trained DDPM. --nll: the negative log-likelihood bound in
-// bits/dim on test images (Eq. 5, all T terms, with the breakdown). --quality:
+// bits/dim on test images (Eq. 5, all T terms, with the breakdown and the
+// rate-distortion curve of the paper's Fig. 5). --quality:
 // scores samples with a small classifier this project trains with its own
 // engine: mean confidence, class histogram, an Inception-Score analogue and a
 // Frechet distance of classifier features, next to the same scores for real
 // test images and for noise, so the numbers read against both ends.
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -13,6 +15,7 @@
 #include "apps/common/progress.h"
 #include "apps/common/sampling.h"
 #include "apps/common/trained_model.h"
+#include "apps/imaging/image.h"
 #include "apps/metrics/classifier.h"
 #include "apps/metrics/scores.h"
 #include "diffusion/likelihood.h"
@@ -25,7 +28,7 @@ namespace {
 
 struct Options {
   std::string ckpt, samples, weights = "ema", data = "mnist", classifier, sampler = "ddpm";
-  std::string device = "cpu", var;
+  std::string device = "cpu", var, rd;
   bool nll = false, quality = false;
   int64_t n = 256, batch = 64, steps = 50, classifier_epochs = 2, threads = 0;
   uint64_t seed = 0;
@@ -42,6 +45,9 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("-n", o.n, "test images for --nll; samples to draw for --quality with --ckpt")
       ->check(CLI::Range(2, 10000))
       ->capture_default_str();
+  app.add_option("--rd", o.rd,
+                 "with --nll: write the rate-distortion curve (the paper's Fig. 5), one CSV row "
+                 "per timestep, to this file");
   app.add_option("--batch", o.batch, "images per model call for --nll")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
@@ -76,44 +82,108 @@ std::vector<int64_t> strided(int64_t n, int64_t first) {
   return v;
 }
 
-// Bits/dim of the first n test images, in batches, with the breakdown of
-// Eq. 5 into the prior L_T, the decoder L_0 and the KL terms in between.
-void run_nll(const Options& o, Device device) {
-  const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var, device);
+// Sums over test images of the bound's terms (Eq. 5) and of the squared error
+// of the predicted x_0, per timestep index i: terms[i] is L_i (the decoder L_0
+// at i = 0, else the KL for x_i given x_{i+1}), x0_mse[i] is the error of the
+// x_0 predicted from x_{i+1}.
+struct BoundSums {
+  int64_t n = 0;
+  double prior = 0;
+  std::vector<double> terms, x0_mse;
+};
+
+BoundSums bound_sums(const Options& o, const apps::TrainedModel& tm, Device device) {
   const data::Dataset test = data::load_split(data::resolve_dataset_dir(o.data), false);
-  const int64_t n = std::min(o.n, test.images.count), T = tm.diffusion->num_timesteps();
+  const int64_t T = tm.diffusion->num_timesteps();
+  BoundSums sums{std::min(o.n, test.images.count), 0.0, std::vector<double>(T, 0.0),
+                 std::vector<double>(T, 0.0)};
   auto net = [&](const Tensor& x, const Tensor& t) { return tm.model->forward(x, t); };
   Generator gen(o.seed);
-  double total = 0, prior = 0, decoder = 0, kl = 0;
-  std::vector<double> kl_by_quarter(4, 0.0);
-  apps::ProgressBar bar("[nll] terms", T * ((n + o.batch - 1) / o.batch), "term");
+  apps::ProgressBar bar("[nll] terms", T * ((sums.n + o.batch - 1) / o.batch), "term");
   int64_t done_batches = 0;
-  for (int64_t b = 0; b < n; b += o.batch) {
+  for (int64_t b = 0; b < sums.n; b += o.batch) {
     std::vector<int64_t> idx;
-    for (int64_t i = b; i < std::min(n, b + o.batch); ++i) idx.push_back(i);
+    for (int64_t i = b; i < std::min(sums.n, b + o.batch); ++i) idx.push_back(i);
     diffusion::BoundOptions bo;
     bo.progress = [&](int64_t done, int64_t) { bar.update(done_batches * T + done); };
     const diffusion::BoundResult r = diffusion::calc_bpd_loop(
         *tm.diffusion, net, data::to_tensor(test.images, idx).to(device), gen, bo);
     ++done_batches;
-    auto batch_sum = [](const Tensor& x) { return sum(x).item(); };
-    total += batch_sum(r.total_bpd), prior += batch_sum(r.prior_bpd);
-    decoder += batch_sum(r.terms_bpd[0]);
-    for (int64_t t = 1; t < T; ++t) {
-      const double s = batch_sum(r.terms_bpd[t]);
-      kl += s, kl_by_quarter[t * 4 / T] += s;
+    sums.prior += sum(r.prior_bpd).item();
+    for (int64_t i = 0; i < T; ++i) {
+      sums.terms[i] += sum(r.terms_bpd[i]).item();
+      sums.x0_mse[i] += sum(r.x0_mse[i]).item();
     }
   }
   bar.finish(done_batches * T);
-  const double dn = static_cast<double>(n);
+  return sums;
+}
+
+// The paper's Fig. 5 (Sec. 4.3, progressive coding): a receiver holding x_t
+// has been sent L_T + L_{T-1} + ... + L_t bits per dimension (the rate) and
+// estimates x_0 from x_t with an RMSE on the [0, 255] scale (the distortion).
+struct RatePoint {
+  int64_t t;
+  double rate, distortion, term;  // term: L_{t-1}, the bits that x_{t-1} costs next
+};
+
+std::vector<RatePoint> rate_distortion(const BoundSums& s) {
+  const int64_t T = static_cast<int64_t>(s.terms.size());
+  const double dn = static_cast<double>(s.n);
+  std::vector<RatePoint> points;
+  double rate = s.prior / dn;
+  for (int64_t t = T; t >= 1; --t) {
+    if (t < T) rate += s.terms[t] / dn;
+    points.push_back({t, rate, 127.5 * std::sqrt(s.x0_mse[t - 1] / dn), s.terms[t - 1] / dn});
+  }
+  return points;
+}
+
+void write_rate_distortion_csv(const std::string& path, const std::vector<RatePoint>& points) {
+  std::string csv = "t,rate_bpd,distortion_rmse,next_term_bpd\n";
+  char line[128];
+  for (const RatePoint& p : points) {
+    std::snprintf(line, sizeof line, "%ld,%.6f,%.4f,%.6f\n", static_cast<long>(p.t), p.rate,
+                  p.distortion, p.term);
+    csv += line;
+  }
+  imaging::write_atomically(path, csv.data(), csv.size());
+}
+
+// Bits/dim of the first n test images, in batches, with the breakdown of
+// Eq. 5 into the prior L_T, the decoder L_0 and the KL terms in between, and
+// a few points of the rate-distortion curve (all T of them with --rd).
+void run_nll(const Options& o, Device device) {
+  const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var, device);
+  const BoundSums s = bound_sums(o, tm, device);
+  const int64_t T = static_cast<int64_t>(s.terms.size());
+  const double dn = static_cast<double>(s.n);
+  double kl = 0;
+  std::vector<double> kl_by_quarter(4, 0.0);
+  for (int64_t i = 1; i < T; ++i) kl += s.terms[i], kl_by_quarter[i * 4 / T] += s.terms[i];
   std::printf("[nll] %s (%s weights, step %s), %ld test images, T = %ld\n", o.ckpt.c_str(),
-              tm.weights.c_str(), tm.step.c_str(), static_cast<long>(n), static_cast<long>(T));
-  std::printf("  NLL bound      %8.4f bits/dim\n", total / dn);
+              tm.weights.c_str(), tm.step.c_str(), static_cast<long>(s.n), static_cast<long>(T));
+  std::printf("  NLL bound      %8.4f bits/dim\n", (s.prior + s.terms[0] + kl) / dn);
   std::printf("    prior L_T    %8.4f\n    decoder L_0  %8.4f\n    KL L_1..L_%ld %7.4f\n",
-              prior / dn, decoder / dn, static_cast<long>(T - 1), kl / dn);
+              s.prior / dn, s.terms[0] / dn, static_cast<long>(T - 1), kl / dn);
   for (int q = 0; q < 4; ++q)
     std::printf("      t in (%4ld, %4ld]  %8.4f\n", static_cast<long>(q * T / 4),
                 static_cast<long>((q + 1) * T / 4), kl_by_quarter[q] / dn);
+  const std::vector<RatePoint> points = rate_distortion(s);
+  std::printf("  rate-distortion (Fig. 5): bits/dim sent to hold x_t, RMSE of x_0 from x_t\n");
+  int64_t shown = 0;
+  for (int64_t t : {T, 3 * T / 4, T / 2, T / 4, T / 10, int64_t{1}}) {
+    if (t < 1 || t == shown) continue;
+    shown = t;
+    const RatePoint& p = points[T - t];
+    std::printf("    t = %5ld  rate %8.4f  distortion %7.3f\n", static_cast<long>(p.t), p.rate,
+                p.distortion);
+  }
+  if (!o.rd.empty()) {
+    write_rate_distortion_csv(o.rd, points);
+    std::printf("[nll] rate-distortion, all %ld timesteps: %s\n", static_cast<long>(T),
+                o.rd.c_str());
+  }
 }
 
 Tensor load_samples(const std::string& path) {

@@ -60,12 +60,40 @@ TEST(EvaluateApp, NllReportsTheBoundAndItsTerms) {
   const fs::path out = fs::path(::testing::TempDir()) / "eval_nll_run";
   fs::remove_all(out);
   const fs::path ckpt = tiny_checkpoint(data, out), log = out / "nll.txt";
-  ASSERT_EQ(
-      evaluate("--nll --ckpt " + ckpt.string() + " -n 6 --batch 4 --data " + data.string(), log), 0)
+  const fs::path rd = out / "rd.csv";
+  ASSERT_EQ(evaluate("--nll --ckpt " + ckpt.string() + " -n 6 --batch 4 --data " + data.string() +
+                         " --rd " + rd.string(),
+                     log),
+            0)
       << read(log);
   const std::string s = read(log);
-  for (const char* part : {"6 test images, T = 20", "NLL bound", "prior L_T", "decoder L_0"})
+  for (const char* part : {"6 test images, T = 20", "NLL bound", "prior L_T", "decoder L_0",
+                           "rate-distortion (Fig. 5)", "t =    20", "t =     1"})
     EXPECT_NE(s.find(part), std::string::npos) << s;
+  auto printed = [&](const std::string& label) {
+    return std::stod(s.substr(s.find(label) + label.size()));
+  };
+  // One row per timestep, t = T..1: the rate starts at the prior, grows as t
+  // falls, and at t = 1 plus the decoder's L_0 is the whole bound.
+  std::ifstream csv(rd);
+  std::string line;
+  std::getline(csv, line);
+  EXPECT_EQ(line, "t,rate_bpd,distortion_rmse,next_term_bpd");
+  int64_t t_expected = 20;
+  double last_rate = 0, last_term = 0;
+  while (std::getline(csv, line)) {
+    long t = 0;
+    double rate = 0, distortion = 0, term = 0;
+    ASSERT_EQ(std::sscanf(line.c_str(), "%ld,%lf,%lf,%lf", &t, &rate, &distortion, &term), 4);
+    EXPECT_EQ(t, t_expected--);
+    if (t == 20) EXPECT_NEAR(rate, printed("prior L_T"), 1e-4);
+    EXPECT_GE(rate, last_rate);
+    EXPECT_GT(distortion, 0);
+    last_rate = rate, last_term = term;
+  }
+  EXPECT_EQ(t_expected, 0);
+  EXPECT_NEAR(last_term, printed("decoder L_0"), 1e-4);
+  EXPECT_NEAR(last_rate + last_term, printed("NLL bound"), 2e-4);
 }
 
 TEST(EvaluateApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
