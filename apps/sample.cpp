@@ -82,9 +82,9 @@ void write_progression(const std::string& path, const std::vector<diffusion::Sna
                      imaging::make_grid(concat(cells, 0), static_cast<int64_t>(shots.size())));
 }
 
-void write_interpolation(const Options& o, Device device, const diffusion::GaussianDiffusion& d,
-                         const diffusion::Denoiser& net, Generator& gen) {
-  data::Dataset test = data::load_split(data::resolve_dataset_dir(o.data), false);
+void write_interpolation(const Options& o, const data::Dataset& test, Device device,
+                         const diffusion::GaussianDiffusion& d, const diffusion::Denoiser& net,
+                         Generator& gen) {
   std::vector<int64_t> a, b;
   for (int64_t i = 0; i < o.pairs; ++i) a.push_back(2 * i), b.push_back(2 * i + 1);
   std::vector<double> lambdas;
@@ -109,9 +109,20 @@ void write_interpolation(const Options& o, Device device, const diffusion::Gauss
 int run(const Options& o) {
   const Device device = apps::require_device(o.device);
   apps::set_threads(o.threads);
+  apps::require_output_dir("--out", o.out);
+  apps::require_output_dir("--save-tensor", o.save_tensor);
+  apps::require_output_dir("--progression", o.progression);
+  apps::require_output_dir("--interpolate", o.interpolate);
   const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var, device);
   const nn::UNet& model = *tm.model;
   const diffusion::GaussianDiffusion& d = *tm.diffusion;
+  data::Dataset test;  // the pairs to interpolate, loaded before the long work
+  if (!o.interpolate.empty()) {
+    if (o.interp_t >= d.num_timesteps())
+      throw std::runtime_error("--interp-t " + std::to_string(o.interp_t) + " outside [0, " +
+                               std::to_string(d.num_timesteps()) + ") of this checkpoint");
+    test = data::load_split(data::resolve_dataset_dir(o.data), false);
+  }
   const auto& c = model.config;
   std::printf("[sample] %s: %ld parameters (%s weights), step %s\n", o.ckpt.c_str(),
               static_cast<long>(model.num_parameters()), tm.weights.c_str(), tm.step.c_str());
@@ -139,7 +150,7 @@ int run(const Options& o) {
     std::printf("[sample] progression (rows: x_t, then predicted x_0): %s\n",
                 o.progression.c_str());
   }
-  if (!o.interpolate.empty()) write_interpolation(o, device, d, net, gen);
+  if (!o.interpolate.empty()) write_interpolation(o, test, device, d, net, gen);
   return 0;
 }
 

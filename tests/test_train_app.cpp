@@ -152,6 +152,14 @@ TEST(SampleApp, GridProgressionAndInterpolation) {
   EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt " + (out / "bad.safetensors").string(), log), 0);
   EXPECT_NE(read(log).find("sample: error:"), std::string::npos) << read(log);
   EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt /nonexistent.safetensors", log), 0);
+  // Checked before sampling, so no work is lost: outputs whose folder does
+  // not exist, and an interpolation timestep beyond the checkpoint's T.
+  EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt " + ckpt + " --out /nonexistent/dir/grid.png", log), 0);
+  EXPECT_EQ(read(log),
+            "sample: error: --out /nonexistent/dir/grid.png: directory /nonexistent/dir does not "
+            "exist\n");
+  EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt " + ckpt + " --interpolate x.png --interp-t 20", log), 0);
+  EXPECT_EQ(read(log), "sample: error: --interp-t 20 outside [0, 20) of this checkpoint\n");
 }
 
 TEST(Imaging, GridLayoutAndValues) {

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <stdexcept>
 
 #include "autograd/backend.h"
@@ -43,6 +44,14 @@ void one_line_parse_errors(CLI::App& app, const char* program) {
   app.failure_message([program](const CLI::App*, const CLI::Error& e) {
     return std::string(program) + ": error: " + e.what() + " (see --help)\n";
   });
+}
+
+void require_output_dir(const char* flag, const std::string& path) {
+  if (path.empty()) return;
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (!dir.empty() && !std::filesystem::is_directory(dir))
+    throw std::runtime_error(std::string(flag) + " " + path + ": directory " + dir.string() +
+                             " does not exist");
 }
 
 void add_device_flags(CLI::App& app, std::string& device, int64_t& threads) {
