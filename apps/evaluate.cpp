@@ -240,11 +240,13 @@ void print_row(const Row& r, const metrics::Gaussian& test_features) {
 void run_quality(const Options& o, Device device) {
   if (o.samples.empty() == o.ckpt.empty())
     throw std::runtime_error("--quality needs exactly one of --samples FILE or --ckpt FILE");
+  // A samples file is checked first, before a classifier is perhaps trained.
+  Tensor samples = o.samples.empty() ? Tensor() : load_samples(o.samples);
   metrics::ClassifierTraining ct;
   ct.epochs = o.classifier_epochs;
   const std::string path = o.classifier.empty() ? default_classifier_path(o.data) : o.classifier;
   const metrics::LoadedClassifier c = metrics::load_or_train_classifier(path, o.data, ct);
-  const Tensor samples = o.samples.empty() ? draw_samples(o, device) : load_samples(o.samples);
+  if (!samples.defined()) samples = draw_samples(o, device);
   const int64_t n = samples.size(0);
   const data::Dataset test = data::load_split(data::resolve_dataset_dir(o.data), false);
   // Test images at even indices are scored as a row beside the samples; the

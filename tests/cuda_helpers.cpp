@@ -60,7 +60,8 @@ void expect_cuda_matches_cpu(const OpFn& f, const std::vector<Tensor>& inputs, T
   const Tensor y_cpu = f(on_cpu), y_cuda = f(on_cuda);
   ASSERT_EQ(y_cuda.device(), Device::CUDA);
   EXPECT_TRUE(all_close(y_cuda, y_cpu, forward)) << "forward";
-  if (!y_cpu.requires_grad()) return;
+  ASSERT_EQ(y_cuda.requires_grad(), y_cpu.requires_grad());
+  if (!y_cpu.requires_grad()) return;  // no input requires grad: nothing to compare
   Generator gen(12345);
   const Tensor dy = randn(y_cpu.shape(), &gen, y_cpu.dtype());
   y_cpu.backward(dy);

@@ -51,8 +51,10 @@ TEST(EvaluateApp, QualityTrainsCachesAndScoresTheClassifier) {
   // 20 samples, 2 of each label: all ten classes present, two each.
   EXPECT_NE(out.find("10  [ 2 2 2 2 2 2 2 2 2 2 ]"), std::string::npos) << out;
   ASSERT_EQ(evaluate(args, log), 0) << read(log);
-  EXPECT_EQ(read(log).find("training one"), std::string::npos) << read(log);  // reused
-  EXPECT_NE(read(log).find("samples"), std::string::npos);
+  out = read(log);
+  EXPECT_EQ(out.find("training one"), std::string::npos) << out;  // reused, same scores
+  EXPECT_NE(out.find("  samples            20"), std::string::npos) << out;
+  EXPECT_NE(out.find("10  [ 2 2 2 2 2 2 2 2 2 2 ]"), std::string::npos) << out;
 }
 
 TEST(EvaluateApp, NllReportsTheBoundAndItsTerms) {
@@ -110,13 +112,22 @@ TEST(EvaluateApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
   EXPECT_NE(read(log).find("--nll needs --ckpt"), std::string::npos) << read(log);
   EXPECT_NE(evaluate("--quality --data " + data.string(), log), 0);
   EXPECT_NE(read(log).find("exactly one of --samples"), std::string::npos) << read(log);
-  // Samples of the wrong shape.
+  // Samples of the wrong shape: refused before any classifier is read.
   nn::save_safetensors((dir / "wrong.safetensors").string(),
                        {{"samples", ag::zeros({4, 1, 8, 8})}});
+  nn::save_safetensors((dir / "right.safetensors").string(),
+                       {{"samples", ag::zeros({4, 1, 28, 28})}});
   { std::ofstream(dir / "garbage.safetensors") << "not a classifier"; }
   const std::string quality = "--quality --data " + data.string() + " --classifier ";
   EXPECT_NE(evaluate(quality + (dir / "garbage.safetensors").string() + " --samples " +
                          (dir / "wrong.safetensors").string(),
+                     log),
+            0);
+  EXPECT_NE(read(log).find("samples must be (N, 1, 28, 28), got [4, 1, 8, 8]"), std::string::npos)
+      << read(log);
+  // A corrupt classifier file: a one-line error naming it, the file untouched.
+  EXPECT_NE(evaluate(quality + (dir / "garbage.safetensors").string() + " --samples " +
+                         (dir / "right.safetensors").string(),
                      log),
             0);
   EXPECT_NE(read(log).find("garbage.safetensors"), std::string::npos) << read(log);
@@ -126,7 +137,7 @@ TEST(EvaluateApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
   nn::save_safetensors((dir / "other.safetensors").string(), {{"w", ag::zeros({1})}},
                        {{"kind", "ddpm-cpp evaluation classifier"}, {"dataset", "fashion"}});
   EXPECT_NE(evaluate(quality + (dir / "other.safetensors").string() + " --samples " +
-                         (dir / "wrong.safetensors").string(),
+                         (dir / "right.safetensors").string(),
                      log),
             0);
   EXPECT_NE(read(log).find("trained on 'fashion'"), std::string::npos) << read(log);

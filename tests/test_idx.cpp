@@ -306,8 +306,22 @@ TEST(IdxToTensor, RejectsIndexOutOfRange) {
 TEST(IdxResolve, NamesAndPaths) {
   EXPECT_EQ(resolve_dataset_dir("fashion"), "/usr/share/datasets/fashion-mnist");
   EXPECT_EQ(resolve_dataset_dir("/some/dir"), "/some/dir");
-  const std::string mnist = resolve_dataset_dir("mnist");
-  EXPECT_EQ(mnist.substr(mnist.size() - 10), "data/mnist");
+  // "mnist": ./data/mnist where the working directory has one, else the
+  // checkout's data/mnist (an absolute path).
+  const fs::path cwd = fs::current_path();
+  const fs::path tmp = fs::path(::testing::TempDir()) / "resolve_cwd";
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  fs::current_path(tmp);
+  const std::string elsewhere = resolve_dataset_dir("mnist");
+  fs::create_directories(tmp / "data" / "mnist");
+  const std::string here = resolve_dataset_dir("mnist");
+  fs::current_path(cwd);
+  EXPECT_EQ(here, "data/mnist");
+  EXPECT_EQ(elsewhere.front(), '/');
+  EXPECT_EQ(elsewhere.substr(elsewhere.size() - 11), "/data/mnist");
+  EXPECT_TRUE(fs::exists(fs::path(elsewhere).parent_path().parent_path() / "autograd"))
+      << elsewhere;  // the checkout
 }
 
 }  // namespace

@@ -386,7 +386,9 @@ TEST(PSampleStep, NoiseHasTheModelVariance) {
   }
 }
 
-TEST(InterpolateLatents, OutputIsLambdaMajor) {
+// One row per (lambda, pair); that the rows are lambda-major is checked by
+// FromIndexZeroEndpointsComeBack below.
+TEST(InterpolateLatents, OutputHasARowPerLambdaAndPair) {
   const Schedule s = make_schedule(ScheduleKind::Linear, 100);
   const GaussianDiffusion d = gaussian_diffusion(s, ModelVarType::FixedLarge);
   Generator gen(8);
