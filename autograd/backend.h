@@ -79,8 +79,11 @@ class Backend {
   virtual void fill(const TensorRef& dst, double value) = 0;
 
   // out = a op b; a and b carry out's shape with broadcast (0) or any strides.
+  // out may be a or b itself (same shape and strides): each element is read
+  // before it is written (the tape accumulates gradients this way).
   virtual void binary(BinaryOp op, const TensorRef& a, const TensorRef& b,
                       const TensorRef& out) = 0;
+  // y = f(x); y may be x itself (in place).
   virtual void unary(UnaryOp op, const TensorRef& x, const TensorRef& y, double alpha,
                      double beta) = 0;
   // dx = dy * f'(x), given x and y = f(x).

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-PRESETS = {  # SPEC section 5; ch_mult (1, 2, 2), dropout 0.1, 1x28x28 for all
+PRESETS = {  # as nn::unet_preset (docs/unet.md); ch_mult (1, 2, 2), dropout 0.1, 1x28x28 for all
     "tiny": dict(ch=32, num_res_blocks=1, attn_resolutions=(7,), num_groups=8),
     "small": dict(ch=32, num_res_blocks=2, attn_resolutions=(14,), num_groups=8),
     "base": dict(ch=64, num_res_blocks=2, attn_resolutions=(14,), num_groups=32),

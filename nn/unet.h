@@ -20,7 +20,7 @@ struct UNetConfig {
   int64_t resolution = 28;  // input H (= W)
 };
 
-// The named MNIST presets: tiny, small, base, paper (SPEC section 5).
+// The named MNIST presets: tiny, small, base, paper (the table in docs/unet.md).
 UNetConfig unet_preset(const std::string& name);
 std::vector<std::string> unet_preset_names();
 

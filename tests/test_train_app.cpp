@@ -45,6 +45,14 @@ TEST(TrainApp, TrainsSavesSamplesAndResumes) {
       << read(out.string() + ".log");
   EXPECT_EQ(lines(out / "loss.csv"), 1 + 5);
   EXPECT_NE(read(out.string() + ".log").find("resumed"), std::string::npos);
+  // Exactly: 5 steps in one go log the same losses as 3, a stop, and 2 more.
+  const fs::path straight = out.string() + "_straight";
+  fs::remove_all(straight);
+  ASSERT_EQ(run("--data " + data.string() + " --out " + straight.string() + kSmall + " --steps 5",
+                straight.string() + ".log"),
+            0)
+      << read(straight.string() + ".log");
+  EXPECT_EQ(read(straight / "loss.csv"), read(out / "loss.csv"));
 }
 
 // Ctrl-C (SIGINT) ends the step in progress, then saves the checkpoint and

@@ -1,5 +1,5 @@
-// Pictures for people: image grids of samples, strips of a denoising
-// progression, and a loss curve, written as PNG (stb_image_write) through a
+// Pictures for people: image grids (of samples, or of a denoising
+// progression laid out as a grid) and a loss curve, written as PNG (stb_image_write) through a
 // temporary file and a rename, so an existing file is never half-written.
 #pragma once
 #include <cstddef>

@@ -1,5 +1,5 @@
-// mse_loss = mean((a - b)^2), fused: one pass forward, one pass backward
-// (d/da = 2 (a - b) / n, d/db = -d/da).
+// mse_loss = mean((a - b)^2): forward is one fused pass (squared_error_sum)
+// and a scale in place; backward d/da = 2 (a - b) dy / n, d/db = -d/da.
 #include "autograd/ops/common.h"
 
 namespace ag {
