@@ -100,7 +100,7 @@ UNet::UNet(const UNetConfig& c, uint64_t seed) : config(c), dropout_rng(seed + 1
                               std::make_shared<Conv2d>(cur, c.in_ch, 3, 1, 1, gen, kZeroInitScale));
 }
 
-Tensor UNet::level_down(int64_t i, std::vector<Tensor>& hs, const Tensor& temb) const {
+void UNet::level_down(int64_t i, std::vector<Tensor>& hs, const Tensor& temb) const {
   const UNetLevel& level = *down_[i];
   for (size_t j = 0; j < level.res.size(); ++j) {
     Tensor h = level.res[j]->forward(hs.back(), temb);
@@ -108,7 +108,6 @@ Tensor UNet::level_down(int64_t i, std::vector<Tensor>& hs, const Tensor& temb) 
     hs.push_back(h);
   }
   if (level.downsample) hs.push_back(level.downsample->forward(hs.back()));
-  return hs.back();
 }
 
 Tensor UNet::level_up(int64_t i, Tensor h, std::vector<Tensor>& hs, const Tensor& temb) const {

@@ -49,7 +49,7 @@ class UNet : public Module {
   ag::Generator dropout_rng;  // dropout masks; part of a training checkpoint
 
  private:
-  Tensor level_down(int64_t i, std::vector<Tensor>& hs, const Tensor& temb) const;
+  void level_down(int64_t i, std::vector<Tensor>& hs, const Tensor& temb) const;
   Tensor level_up(int64_t i, Tensor h, std::vector<Tensor>& hs, const Tensor& temb) const;
 
   std::shared_ptr<TimestepEmbedding> temb_;

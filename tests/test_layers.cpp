@@ -49,6 +49,13 @@ TEST(Layers, LinearMatchesDefinition) {
   EXPECT_TRUE(values_near(lin.forward(from_vector(std::vector<float>{3, 4}, {1, 2})), {2.5}));
 }
 
+// SiLU(x) = x sigmoid(x): 0 at 0, 1 / (1 + e^-1) at 1, -2 / (1 + e^2) at -2.
+TEST(Layers, SiLUMatchesDefinition) {
+  const Tensor y = nn::SiLU().forward(from_vector(std::vector<double>{0, 1, -2}, {3}));
+  EXPECT_TRUE(values_near(y, {0.0, 1 / (1 + std::exp(-1.0)), -2 / (1 + std::exp(2.0))}, 1e-15));
+  EXPECT_TRUE(nn::SiLU().named_parameters().empty());
+}
+
 TEST(Layers, DropoutFollowsTrainMode) {
   Generator gen(3);
   nn::Dropout drop(0.5, &gen);

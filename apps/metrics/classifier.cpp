@@ -74,7 +74,7 @@ double accuracy(const Classifier& model, const data::Dataset& split) {
 }
 
 void train_classifier(Classifier& model, const data::Dataset& train, const ClassifierTraining& t) {
-  const int64_t n = t.subset > 0 ? std::min(t.subset, train.images.count) : train.images.count;
+  const int64_t n = train.images.count;
   const int64_t per_epoch = std::max<int64_t>(1, n / t.batch);
   nn::Adam adam(model.parameters(), {});
   ag::Generator order_gen(t.seed + 1);
@@ -126,7 +126,6 @@ LoadedClassifier load_or_train_classifier(const std::string& path, const std::st
               dir.c_str(), static_cast<long>(t.epochs));
   train_classifier(*c.model, data::load_split(dir, true), t);
   c.test_accuracy = accuracy(*c.model, data::load_split(dir, false));
-  c.trained_now = true;
   const auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
   nn::save_module(

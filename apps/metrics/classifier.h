@@ -33,7 +33,6 @@ struct ClassifierTraining {
   int64_t epochs = 2, batch = 128;
   double lr = 1e-3;
   uint64_t seed = 0;
-  int64_t subset = 0;  // train on the first N images only (0: all)
 };
 
 // What a classifier says about a set of images: class probabilities (N, 10)
@@ -59,7 +58,6 @@ void train_classifier(Classifier& model, const data::Dataset& train, const Class
 struct LoadedClassifier {
   std::unique_ptr<Classifier> model;
   double test_accuracy = 0;
-  bool trained_now = false;
 };
 LoadedClassifier load_or_train_classifier(const std::string& path, const std::string& dataset,
                                           const ClassifierTraining& t);

@@ -28,12 +28,6 @@ void check_compatible(const Tensor& a, const Tensor& b, const char* op) {
                              dtype_name(b.dtype()) + ")");
 }
 
-void check_dim(const Tensor& t, int ndim, const char* op) {
-  if (t.dim() != ndim)
-    throw std::runtime_error(std::string(op) + ": expected a " + std::to_string(ndim) +
-                             "-d tensor, got shape " + shape_str(t.shape()));
-}
-
 int normalize_axis(int axis, int ndim, const char* op) {
   int a = axis < 0 ? axis + ndim : axis;
   if (a < 0 || a >= ndim)

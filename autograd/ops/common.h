@@ -9,12 +9,13 @@ namespace ag::detail {
 
 inline Backend& backend_of(const Tensor& t) { return backend(t.device()); }
 
+// t as a kernel argument, or a null-data one where t is undefined (not wanted).
+inline TensorRef ref_or_null(const Tensor& t) { return t.defined() ? t.ref() : TensorRef{}; }
+
 // Throws "<op>: ..." unless t is a defined floating-point tensor.
 void check_float(const Tensor& t, const char* op);
 // Throws unless a and b share device and dtype.
 void check_compatible(const Tensor& a, const Tensor& b, const char* op);
-// Throws unless t has exactly `ndim` dimensions.
-void check_dim(const Tensor& t, int ndim, const char* op);
 // Maps a possibly negative axis into [0, ndim).
 int normalize_axis(int axis, int ndim, const char* op);
 // t as a kernel argument of `shape`, broadcast dimensions given stride 0.

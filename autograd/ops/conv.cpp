@@ -10,6 +10,7 @@
 namespace ag {
 
 using detail::backend_of;
+using detail::ref_or_null;
 
 namespace {
 
@@ -70,8 +71,6 @@ TensorRef saved_or_shape(const SavedTensor& saved, bool was_saved, const Shape& 
 Tensor grad_if(bool wanted, const Shape& shape, const Tensor& like) {
   return wanted ? empty(shape, like.dtype(), like.device()) : Tensor();
 }
-
-TensorRef ref_or_null(const Tensor& t) { return t.defined() ? t.ref() : TensorRef{}; }
 
 }  // namespace
 

@@ -7,11 +7,9 @@
 namespace ag {
 
 using detail::backend_of;
+using detail::ref_or_null;
 
 namespace {
-
-// t as a kernel argument, or a null-data one where t is undefined (not wanted).
-TensorRef ref_or_null(const Tensor& t) { return t.defined() ? t.ref() : TensorRef{}; }
 
 void check_group_norm_args(const Tensor& x, int64_t G, const Tensor& gamma, const Tensor& beta) {
   detail::check_compatible(x, gamma, "group_norm");
