@@ -15,11 +15,11 @@
 #include "apps/common/progress.h"
 #include "apps/common/sampling.h"
 #include "apps/common/trained_model.h"
-#include "apps/imaging/image.h"
 #include "apps/metrics/classifier.h"
 #include "apps/metrics/scores.h"
 #include "diffusion/likelihood.h"
 #include "diffusion/samplers.h"
+#include "nn/atomic_file.h"
 #include "nn/safetensors.h"
 
 using namespace ag;
@@ -147,7 +147,7 @@ void write_rate_distortion_csv(const std::string& path, const std::vector<RatePo
                   p.distortion, p.term);
     csv += line;
   }
-  imaging::write_atomically(path, csv.data(), csv.size());
+  nn::write_file_atomically(path, csv.data(), csv.size());
 }
 
 // Bits/dim of the first n test images, in batches, with the breakdown of

@@ -1,12 +1,6 @@
 #include "nn/safetensors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
+
+#include "nn/atomic_file.h"
 
 #if defined(__BYTE_ORDER__)
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -31,10 +27,6 @@ constexpr const char* kMetadataKey = "__metadata__";
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw std::runtime_error(path + ": " + what);
-}
-
-[[noreturn]] void fail_errno(const std::string& what) {
-  throw std::runtime_error(what + ": " + std::strerror(errno));
 }
 
 std::string tensor_ref(const std::string& name) { return "tensor '" + name + "'"; }
@@ -117,72 +109,15 @@ std::string header_text(const std::string& path, const std::vector<Record>& reco
   return text;
 }
 
-std::string temp_name(const std::string& target) {
-  static std::atomic<uint64_t> counter{0};
-  return target + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-}
-
-// A new file beside `target` that is removed again unless commit() flushes
-// it to disk and renames it over `target`.
-class TempFile {
- public:
-  explicit TempFile(const std::string& target) : target_(target), name_(temp_name(target)) {
-    fd_ = ::open(name_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd_ < 0) fail_errno("cannot create '" + name_ + "'");
-  }
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(name_.c_str());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-
-  void write(const void* data, size_t n) {
-    const char* p = static_cast<const char*>(data);
-    while (n > 0) {
-      const ssize_t k = ::write(fd_, p, n);
-      if (k < 0 && errno == EINTR) continue;
-      if (k < 0) fail_errno("cannot write '" + name_ + "'");
-      p += k;
-      n -= static_cast<size_t>(k);
-    }
-  }
-
-  void commit() {
-    if (::fsync(fd_) != 0) fail_errno("cannot flush '" + name_ + "'");
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) fail_errno("cannot close '" + name_ + "'");
-    if (std::rename(name_.c_str(), target_.c_str()) != 0)
-      fail_errno("cannot rename '" + name_ + "' to '" + target_ + "'");
-    committed_ = true;
-  }
-
- private:
-  std::string target_;
-  std::string name_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
-
 void write_file(const std::string& path, const std::string& header,
                 const std::vector<Record>& records) {
-  TempFile file(path);
+  AtomicFile file(path);
   unsigned char length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(header.size() >> (8 * i));
   file.write(length, sizeof(length));
   file.write(header.data(), header.size());
   for (const Record& r : records) file.write(r.host.data_ptr(), r.end - r.begin);
   file.commit();
-}
-
-// Makes the rename itself durable; a failure here leaves a complete file.
-void sync_directory(const std::string& path) {
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
 }
 
 // ---- loading ----
@@ -370,7 +305,6 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
   } catch (const std::exception& e) {
     fail(path, std::string("cannot save: ") + e.what());
   }
-  sync_directory(path);
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {

@@ -10,6 +10,7 @@
 #include <limits>
 #include <sstream>
 
+#include "nn/atomic_file.h"
 #include "nn/safetensors.h"
 #include "nn/unet.h"
 #include "tests/gradcheck.h"
@@ -442,6 +443,20 @@ TEST_F(SafetensorsSave, FailedRenameRemovesTheTemporaryFile) {
       p, {"cannot rename"}));
   EXPECT_EQ(files(), std::vector<std::string>{"occupied"});
   EXPECT_TRUE(fs::is_directory(dir_ / "occupied" / "inside"));
+}
+
+// The writer every saved file goes through: new bytes replace the old
+// contents whole; a failure names the path and leaves nothing behind.
+TEST_F(SafetensorsSave, WriteFileAtomicallyReplacesOrLeavesAlone) {
+  const std::string p = path("notes.csv");
+  nn::write_file_atomically(p, "first version\n", 14);
+  nn::write_file_atomically(p, "second\n", 7);
+  std::ifstream in(p);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "second\n");
+  fs::create_directories(dir_ / "occupied" / "inside");
+  EXPECT_TRUE(fails_with([&] { nn::write_file_atomically(path("occupied"), "x", 1); },
+                         path("occupied"), {"cannot rename"}));
+  EXPECT_EQ(files(), (std::vector<std::string>{"notes.csv", "occupied"}));
 }
 
 }  // namespace ag::test

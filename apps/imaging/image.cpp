@@ -1,12 +1,13 @@
 #include "apps/imaging/image.h"
 
 #include <stb/stb_image_write.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
+
+#include "nn/atomic_file.h"
 
 namespace imaging {
 
@@ -97,18 +98,7 @@ void write_png(const std::string& path, const Image& image) {
                              static_cast<int>(image.height), static_cast<int>(image.channels),
                              image.pixels.data(), static_cast<int>(image.width * image.channels));
   if (!ok) throw std::runtime_error(path + ": PNG encoding failed");
-  write_atomically(path, encoded.data(), encoded.size());
-}
-
-void write_atomically(const std::string& path, const void* data, size_t size) {
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw std::runtime_error(path + ": cannot write (" + tmp + ")");
-  const bool written = std::fwrite(data, 1, size, f) == size;
-  if (std::fclose(f) != 0 || !written || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error(path + ": cannot write the file");
-  }
+  nn::write_file_atomically(path, encoded.data(), encoded.size());
 }
 
 }  // namespace imaging

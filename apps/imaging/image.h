@@ -1,8 +1,7 @@
 // Pictures for people: image grids (of samples, or of a denoising
-// progression laid out as a grid) and a loss curve, written as PNG (stb_image_write) through a
-// temporary file and a rename, so an existing file is never half-written.
+// progression laid out as a grid) and a loss curve, written as PNG (stb_image_write) through
+// nn::AtomicFile, so an existing file is never half-written.
 #pragma once
-#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -29,9 +28,5 @@ Image plot_curve(const std::vector<double>& values, int64_t width = 640, int64_t
 
 // Writes `image` as PNG; throws "<path>: ..." if it cannot.
 void write_png(const std::string& path, const Image& image);
-
-// Writes `size` bytes to a temporary file beside `path`, then renames it over
-// `path`; throws "<path>: ..." if it cannot, leaving `path` as it was.
-void write_atomically(const std::string& path, const void* data, size_t size);
 
 }  // namespace imaging

@@ -1,0 +1,34 @@
+// Files written in full or not at all. The data go to a new file beside the
+// target, which commit() flushes to disk and renames over the target; until
+// then the target keeps its old contents, and an uncommitted temporary file
+// is removed. Checkpoints, sample grids and logs all go through here, so a
+// crash or a full disk never leaves half a file behind.
+#pragma once
+#include <cstddef>
+#include <string>
+
+namespace nn {
+
+class AtomicFile {
+ public:
+  // Throws "cannot create '<temporary>': <reason>".
+  explicit AtomicFile(const std::string& target);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t n);
+  // fsync, close, rename over the target, then fsync the target's folder.
+  void commit();
+
+ private:
+  std::string target_;
+  std::string name_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+// `size` bytes into `path` through an AtomicFile; throws "<path>: <reason>".
+void write_file_atomically(const std::string& path, const void* data, size_t size);
+
+}  // namespace nn
