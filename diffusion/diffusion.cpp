@@ -32,6 +32,22 @@ Tensor mean_flat(const Tensor& x) {
   return mean(x, axes);
 }
 
+Tensor full_timesteps(int64_t n, int64_t t) {
+  return from_vector(std::vector<int32_t>(static_cast<size_t>(n), static_cast<int32_t>(t)), {n});
+}
+
+Tensor is_last_step(const Tensor& t, const Tensor& x) {
+  std::vector<double> last;
+  for (int32_t i : t.to_vector<int32_t>()) last.push_back(i == 0 ? 1.0 : 0.0);
+  Shape shape(static_cast<size_t>(x.dim()), 1);
+  shape[0] = t.numel();
+  return reshape(from_vector(last, {t.numel()}).to(x.dtype()).to(x.device()), shape);
+}
+
+Tensor noise_like(const Tensor& x, Generator& gen) {
+  return randn(x.shape(), &gen, x.dtype(), x.device());
+}
+
 GaussianDiffusion::GaussianDiffusion(Schedule schedule, ModelMeanType mean_type,
                                      ModelVarType var_type, DType dtype, Device device)
     : schedule_(std::move(schedule)),
@@ -116,17 +132,12 @@ GaussianDiffusion::VbTerm GaussianDiffusion::vb_terms_bpd(const Denoiser& model,
                                   : gaussian_log_likelihood(x0, p.mean, log_scale);
   Tensor decoder_nll = neg(mean_flat(decoder_ll)) / ln2;
   // Per sample: the decoder at index 0 (t = 1), the KL elsewhere.
-  std::vector<double> first;
-  for (int32_t i : t.to_vector<int32_t>()) first.push_back(i == 0 ? 1.0 : 0.0);
-  Tensor is_first = from_vector(first, {t.numel()}).to(dtype_).to(device_);
+  const Tensor is_first = is_last_step(t, kl);
   return {is_first * decoder_nll + (1.0 - is_first) * kl, p.pred_x0};
 }
 
 Tensor GaussianDiffusion::prior_bpd(const Tensor& x0) const {
-  const int64_t n = x0.size(0);
-  Tensor last = from_vector(
-      std::vector<int32_t>(static_cast<size_t>(n), static_cast<int32_t>(schedule_.T - 1)), {n});
-  MeanVariance q = q_mean_variance(x0, last);
+  MeanVariance q = q_mean_variance(x0, full_timesteps(x0.size(0), schedule_.T - 1));
   Tensor zero = zeros({1}, dtype_, device_);
   return mean_flat(normal_kl(q.mean, q.log_variance, zero, zero)) / std::log(2.0);
 }

@@ -98,5 +98,12 @@ class GaussianDiffusion {
 
 // The mean over all but the first dimension: (N, ...) -> (N).
 Tensor mean_flat(const Tensor& x);
+// n copies of the timestep index t, as an int32 (N) tensor on the CPU.
+Tensor full_timesteps(int64_t n, int64_t t);
+// (N) 1 where t is index 0 (the paper's t = 1, the last reverse step), else
+// 0; in x's dtype on x's device, reshaped to x's rank for broadcasting.
+Tensor is_last_step(const Tensor& t, const Tensor& x);
+// Standard normals of x's shape, dtype and device.
+Tensor noise_like(const Tensor& x, ag::Generator& gen);
 
 }  // namespace diffusion

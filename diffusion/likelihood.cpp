@@ -12,10 +12,8 @@ BoundResult calc_bpd_loop(const GaussianDiffusion& d, const Denoiser& model, con
   r.terms_bpd.resize(static_cast<size_t>(T));
   r.x0_mse.resize(static_cast<size_t>(T));
   for (int64_t t = T - 1; t >= 0; --t) {
-    const Tensor tt =
-        from_vector(std::vector<int32_t>(static_cast<size_t>(n), static_cast<int32_t>(t)), {n});
-    const Tensor noise = randn(x0.shape(), &gen, x0.dtype(), x0.device());
-    const Tensor xt = d.q_sample(x0, tt, noise);
+    const Tensor tt = full_timesteps(n, t);
+    const Tensor xt = d.q_sample(x0, tt, noise_like(x0, gen));
     GaussianDiffusion::VbTerm term =
         d.vb_terms_bpd(model, x0, xt, tt, opt.clip_x0, opt.discretized);
     r.terms_bpd[t] = term.bits_per_dim;

@@ -10,17 +10,8 @@ using namespace ag;
 
 namespace {
 
-Tensor timesteps_like(const Tensor& x, int64_t t) {
-  return from_vector(std::vector<int32_t>(static_cast<size_t>(x.size(0)), static_cast<int32_t>(t)),
-                     {x.size(0)});
-}
-
 bool recorded(const SampleOptions& opt, int64_t t) {
   return std::find(opt.record_steps.begin(), opt.record_steps.end(), t) != opt.record_steps.end();
-}
-
-Tensor noise_like(const Tensor& x, Generator& gen) {
-  return randn(x.shape(), &gen, x.dtype(), x.device());
 }
 
 // Denoises x from timestep index `from` down to x_0 (Algorithm 2, lines 2-5).
@@ -29,7 +20,7 @@ SampleResult ancestral_from(const GaussianDiffusion& d, const Denoiser& model, T
   SampleResult r;
   for (int64_t t = from; t >= 0; --t) {
     Tensor pred_x0;
-    Tensor next = p_sample(d, model, x, timesteps_like(x, t), gen, opt.clip_x0, &pred_x0);
+    Tensor next = p_sample(d, model, x, full_timesteps(x.size(0), t), gen, opt.clip_x0, &pred_x0);
     if (recorded(opt, t)) r.snapshots.push_back({t, x, pred_x0});
     x = next;
     if (opt.progress) opt.progress(from - t + 1, from + 1);
@@ -46,11 +37,8 @@ Tensor p_sample(const GaussianDiffusion& d, const Denoiser& model, const Tensor&
   NoGradGuard no_grad;
   PMeanVariance p = d.p_mean_variance(model, xt, t, clip_x0);
   if (pred_x0) *pred_x0 = p.pred_x0;
-  std::vector<double> nonzero;  // z = 0 at t = 1 (index 0): Algorithm 2, line 3
-  for (int32_t i : t.to_vector<int32_t>()) nonzero.push_back(i == 0 ? 0.0 : 1.0);
-  Tensor mask = reshape(from_vector(nonzero, {t.numel()}).to(xt.dtype()).to(xt.device()),
-                        {t.numel(), 1, 1, 1});
-  Tensor sigma = exp(p.log_variance * 0.5);  // Algorithm 2, line 4
+  const Tensor mask = 1.0 - is_last_step(t, xt);  // z = 0 at t = 1: Algorithm 2, line 3
+  Tensor sigma = exp(p.log_variance * 0.5);       // Algorithm 2, line 4
   return p.mean + mask * sigma * noise_like(xt, gen);
 }
 
@@ -81,7 +69,7 @@ SampleResult ddim_sample_loop(const GaussianDiffusion& d, const Denoiser& model,
   Tensor x = x_T;
   for (size_t i = 0; i < taus.size(); ++i) {
     const int64_t t = taus[i];
-    const Tensor tt = timesteps_like(x, t);
+    const Tensor tt = full_timesteps(x.size(0), t);
     const double ab = abar[t], ab_prev = i + 1 < taus.size() ? abar[taus[i + 1]] : 1.0;
     const Tensor pred_x0 = d.p_mean_variance(model, x, tt, opt.clip_x0).pred_x0;
     const Tensor eps = d.predict_eps_from_x0(x, tt, pred_x0);
@@ -105,7 +93,7 @@ Tensor interpolate(const GaussianDiffusion& d, const Denoiser& model, const Tens
   if (x_a.shape() != x_b.shape())
     throw std::runtime_error("interpolate: the two image batches differ in shape");
   NoGradGuard no_grad;
-  const Tensor tt = timesteps_like(x_a, t);
+  const Tensor tt = full_timesteps(x_a.size(0), t);
   const Tensor noise = noise_like(x_a, gen);
   const Tensor xa_t = d.q_sample(x_a, tt, noise), xb_t = d.q_sample(x_b, tt, noise);
   std::vector<Tensor> mixed;
