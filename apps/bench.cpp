@@ -16,15 +16,13 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <functional>
 #include <set>
 
 #include "apps/common/cli.h"
+#include "apps/common/timing.h"
 #include "autograd/allocator.h"
 #include "autograd/backend.h"
 #include "diffusion/samplers.h"
@@ -78,28 +76,6 @@ void add_flags(CLI::App& app, Options& o) {
                  "safetensors file, then exit");
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// The median of reps timed calls after warmup untimed ones, in milliseconds
-// (the upper median for even reps, as bench_ops). Each call ends when the
-// device has finished its work, not when the work is queued.
-double median_ms(const std::function<void()>& f, Device device, int64_t warmup, int64_t reps) {
-  Backend& dev = backend(device);
-  for (int64_t i = 0; i < warmup; ++i) f();
-  dev.synchronize();
-  std::vector<double> ms;
-  for (int64_t i = 0; i < reps; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    dev.synchronize();
-    ms.push_back(1e3 * seconds_since(t0));
-  }
-  std::nth_element(ms.begin(), ms.begin() + reps / 2, ms.end());
-  return ms[reps / 2];
-}
-
 double resident_mb() {
   long pages = 0, resident = 0;
   std::ifstream("/proc/self/statm") >> pages >> resident;
@@ -118,13 +94,6 @@ CachingAllocator& allocator_for(Device device) {
 
 double allocator_peak_mb(Device device) {
   return static_cast<double>(allocator_for(device).stats().peak_in_use) / 1e6;
-}
-
-Tensor uniform_timesteps(int64_t n, Generator& gen) {
-  std::vector<int32_t> t;
-  for (double u : rand({n}, &gen, DType::F64).to_vector<double>())
-    t.push_back(static_cast<int32_t>(std::min<double>(kT - 1, std::floor(u * kT))));
-  return from_vector(t, {n});
 }
 
 std::vector<Tensor> parameters_on(nn::Module& m, Device device) {
@@ -152,7 +121,7 @@ struct Setup {
   // train_mnist's step on the batch x0: t ~ U{0..T-1}, eps ~ N(0, I),
   // L_simple, backward, clip 1.0, Adam.
   void train_step(const Tensor& x0) {
-    const Tensor t = uniform_timesteps(x0.size(0), gen).to(device);
+    const Tensor t = diffusion::sample_timesteps(x0.size(0), kT, gen).to(device);
     const Tensor noise = randn(x0.shape(), &gen, DType::F32, device);
     Tensor loss = mean(diffusion.training_losses(net(), x0, t, noise, diffusion::LossType::Simple));
     loss.backward();
@@ -181,7 +150,7 @@ Row measure(const std::string& preset, int64_t batch, const Options& o, double r
   Row r{preset, batch, s.model.num_parameters()};
   const Tensor x0 = s.images(batch);
   alloc.reset_peak();
-  r.step_ms = median_ms([&] { s.train_step(x0); }, device, o.warmup, o.reps);
+  r.step_ms = apps::median_ms([&] { s.train_step(x0); }, device, o.warmup, o.reps);
   r.peak_mb = allocator_peak_mb(device);
 
   alloc.empty_cache();
@@ -189,8 +158,9 @@ Row measure(const std::string& preset, int64_t batch, const Options& o, double r
   const Tensor xt = s.images(kSampleBatch);
   const Tensor t =
       from_vector(std::vector<int32_t>(kSampleBatch, kSampleStep), {kSampleBatch}).to(device);
-  r.sample_ms = median_ms([&] { diffusion::p_sample(s.diffusion, s.net(), xt, t, s.gen, true); },
-                          device, o.warmup, o.reps);
+  r.sample_ms =
+      apps::median_ms([&] { diffusion::p_sample(s.diffusion, s.net(), xt, t, s.gen, true); },
+                      device, o.warmup, o.reps);
   r.rss_mb = peak_rss_mb() - rss_base;
   return r;
 }

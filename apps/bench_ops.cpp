@@ -3,12 +3,12 @@
 // Prints one line per case, "name<TAB>median milliseconds", for
 // bench/ops_vs_torch.py, which runs the same cases in PyTorch beside it.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "apps/common/timing.h"
 #include "autograd/ops.h"
 
 using namespace ag;
@@ -19,19 +19,6 @@ struct Case {
   std::string name;
   std::function<void()> run;
 };
-
-double median_ms(const std::function<void()>& f, int warmup, int reps) {
-  for (int i = 0; i < warmup; ++i) f();
-  std::vector<double> ms;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    f();
-    ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::nth_element(ms.begin(), ms.begin() + reps / 2, ms.end());
-  return ms[reps / 2];
-}
 
 Tensor leaf(const Shape& s, uint64_t seed) {
   Generator g(seed);
@@ -93,6 +80,6 @@ std::vector<Case> cases() {
 int main(int argc, char** argv) {
   const int reps = argc > 1 ? std::max(3, std::atoi(argv[1])) : 15;
   for (const Case& c : cases())
-    std::printf("%s\t%.3f\n", c.name.c_str(), median_ms(c.run, 3, reps));
+    std::printf("%s\t%.3f\n", c.name.c_str(), apps::median_ms(c.run, Device::CPU, 3, reps));
   return 0;
 }

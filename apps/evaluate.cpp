@@ -68,10 +68,7 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--classifier-epochs", o.classifier_epochs, "epochs when training the classifier")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
-  app.add_option("--var", o.var,
-                 "reverse variance for sampling: large (beta) or small (beta~); "
-                 "default: the checkpoint's")
-      ->check(CLI::IsMember({"large", "small"}));
+  apps::add_var_flag(app, o.var);
   apps::add_device_flags(app, o.device, o.threads);
 }
 
@@ -203,7 +200,7 @@ Tensor draw_samples(const Options& o, Device device) {
   auto net = [&](const Tensor& x, const Tensor& t) { return tm.model->forward(x, t); };
   Generator gen(o.seed);
   const auto& c = tm.model->config;
-  const Tensor x_T = randn({o.n, c.in_ch, c.resolution, c.resolution}, &gen, DType::F32, device);
+  const Tensor x_T = apps::draw_x_T(c, o.n, gen, device);
   return apps::sample_with_progress(*tm.diffusion, net, x_T, o.sampler, o.steps, 0.0, gen, {},
                                     "[quality] sampling step")
       .x0.to(Device::CPU);

@@ -61,14 +61,9 @@ void add_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--data", o.data, "test images for --interpolate: mnist, fashion or a directory")
       ->capture_default_str();
-  app.add_option("--var", o.var,
-                 "reverse variance for sampling: large (beta) or small (beta~); "
-                 "default: the checkpoint's")
-      ->check(CLI::IsMember({"large", "small"}));
+  apps::add_var_flag(app, o.var);
   apps::add_device_flags(app, o.device, o.threads);
 }
-
-int64_t grid_cols(int64_t n) { return static_cast<int64_t>(std::ceil(std::sqrt(double(n)))); }
 
 // Rows of (x_t, predicted x_0) pairs over the recorded steps, for up to 8 samples.
 void write_progression(const std::string& path, const std::vector<diffusion::Snapshot>& shots) {
@@ -128,7 +123,7 @@ int run(const Options& o) {
               static_cast<long>(model.num_parameters()), tm.weights.c_str(), tm.step.c_str());
   auto net = [&](const Tensor& x, const Tensor& t) { return model.forward(x, t); };
   Generator gen(o.seed);
-  Tensor x_T = randn({o.n, c.in_ch, c.resolution, c.resolution}, &gen, DType::F32, device);
+  Tensor x_T = apps::draw_x_T(c, o.n, gen, device);
   const bool ddim = o.sampler == "ddim";
   diffusion::SampleOptions so;
   so.clip_x0 = !o.no_clip;
@@ -138,7 +133,7 @@ int run(const Options& o) {
              : (d.num_timesteps() - 1) * (9 - k) / 9);
   const diffusion::SampleResult r =
       apps::sample_with_progress(d, net, x_T, o.sampler, o.steps, o.eta, gen, so, "[sample] step");
-  imaging::write_png(o.out, imaging::make_grid(r.x0, grid_cols(o.n)));
+  imaging::write_png(o.out, imaging::make_grid(r.x0, apps::square_grid_cols(o.n)));
   std::printf("[sample] %ld samples (%s): %s\n", static_cast<long>(o.n), o.sampler.c_str(),
               o.out.c_str());
   if (!o.save_tensor.empty()) {

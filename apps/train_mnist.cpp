@@ -40,7 +40,7 @@ struct Options {
 
 void add_flags(CLI::App& app, Options& o) {
   app.add_option("--preset", o.preset, "U-Net size")
-      ->check(CLI::IsMember({"tiny", "small", "base", "paper"}))
+      ->check(CLI::IsMember(nn::unet_preset_names()))
       ->capture_default_str();
   app.add_option("--dataset,--data", o.dataset, "mnist, fashion, or a directory of IDX files")
       ->capture_default_str();
@@ -146,14 +146,12 @@ struct Trainer {
     std::vector<int64_t> idx;
     for (double u : rand({B}, &data_gen, DType::F64).to_vector<double>())
       idx.push_back(std::min(n - 1, static_cast<int64_t>(u * n)));
-    std::vector<int32_t> t;
-    for (double u : rand({B}, &data_gen, DType::F64).to_vector<double>())
-      t.push_back(static_cast<int32_t>(std::min<double>(opt.T - 1, std::floor(u * opt.T))));
+    const Tensor t = diffusion::sample_timesteps(B, opt.T, data_gen);
     Tensor x0 = data::to_tensor(train.images, idx).to(device);
     Tensor noise = randn(x0.shape(), &data_gen, DType::F32, device);
     auto net = [&](const Tensor& x, const Tensor& tt) { return model.forward(x, tt); };
-    Tensor loss = mean(diffusion.training_losses(net, x0, from_vector(t, {B}), noise,
-                                                 diffusion::parse_loss_type(opt.loss)));
+    Tensor loss =
+        mean(diffusion.training_losses(net, x0, t, noise, diffusion::parse_loss_type(opt.loss)));
     loss.backward();
     if (opt.clip > 0) nn::clip_grad_norm(model.parameters(), opt.clip);
     adam.step(nn::warmup_lr(opt.lr, adam.step_count() + 1, opt.warmup));
@@ -172,8 +170,7 @@ struct Trainer {
     ema_model.eval();
     Generator gen(opt.seed + 3);
     const auto& c = ema_model.config;
-    Tensor x_T =
-        randn({opt.sample_n, c.in_ch, c.resolution, c.resolution}, &gen, DType::F32, device);
+    Tensor x_T = apps::draw_x_T(c, opt.sample_n, gen, device);
     auto net = [&](const Tensor& x, const Tensor& t) { return ema_model.forward(x, t); };
     Tensor x0;
     if (ancestral) {
@@ -185,8 +182,7 @@ struct Trainer {
                                        gen)
                .x0;
     }
-    const int64_t cols = static_cast<int64_t>(std::ceil(std::sqrt(double(opt.sample_n))));
-    imaging::write_png(path.string(), imaging::make_grid(x0, cols));
+    imaging::write_png(path.string(), imaging::make_grid(x0, apps::square_grid_cols(opt.sample_n)));
     return x0;
   }
 

@@ -1,5 +1,6 @@
 #include "diffusion/diffusion.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -30,6 +31,13 @@ Tensor mean_flat(const Tensor& x) {
   std::vector<int> axes;
   for (int d = 1; d < x.dim(); ++d) axes.push_back(d);
   return mean(x, axes);
+}
+
+Tensor sample_timesteps(int64_t n, int64_t T, Generator& gen) {
+  std::vector<int32_t> t;
+  for (double u : rand({n}, &gen, DType::F64).to_vector<double>())
+    t.push_back(static_cast<int32_t>(std::min<double>(T - 1, std::floor(u * T))));
+  return from_vector(t, {n});
 }
 
 Tensor full_timesteps(int64_t n, int64_t t) {

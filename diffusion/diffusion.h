@@ -98,6 +98,9 @@ class GaussianDiffusion {
 
 // The mean over all but the first dimension: (N, ...) -> (N).
 Tensor mean_flat(const Tensor& x);
+// t ~ Uniform({1, ..., T}) for each of n images (Algorithm 1, line 3), as
+// int32 indices in [0, T) on the CPU; from uniforms of `gen` in float64.
+Tensor sample_timesteps(int64_t n, int64_t T, ag::Generator& gen);
 // n copies of the timestep index t, as an int32 (N) tensor on the CPU.
 Tensor full_timesteps(int64_t n, int64_t t);
 // (N) 1 where t is index 0 (the paper's t = 1, the last reverse step), else

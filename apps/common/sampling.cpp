@@ -1,8 +1,20 @@
 #include "apps/common/sampling.h"
 
+#include <cmath>
+
 #include "apps/common/progress.h"
 
 namespace apps {
+
+ag::Tensor draw_x_T(const nn::UNetConfig& config, int64_t n, ag::Generator& gen,
+                    ag::Device device) {
+  return ag::randn({n, config.in_ch, config.resolution, config.resolution}, &gen, ag::DType::F32,
+                   device);
+}
+
+int64_t square_grid_cols(int64_t n) {
+  return static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n))));
+}
 
 diffusion::SampleResult sample_with_progress(const diffusion::GaussianDiffusion& d,
                                              const diffusion::Denoiser& net, const ag::Tensor& x_T,

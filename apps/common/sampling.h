@@ -4,8 +4,15 @@
 #include <string>
 
 #include "diffusion/samplers.h"
+#include "nn/unet.h"
 
 namespace apps {
+
+// x_T ~ N(0, I): n images of the model's shape, float32, on `device`.
+ag::Tensor draw_x_T(const nn::UNetConfig& config, int64_t n, ag::Generator& gen, ag::Device device);
+
+// Columns of a grid of n images that is as square as it can be.
+int64_t square_grid_cols(int64_t n);
 
 // From x_T with `sampler` "ddpm" (all T steps) or "ddim" (`ddim_steps`
 // steps, `eta`); options.progress is set to draw a bar labelled `label`.

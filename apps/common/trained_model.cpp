@@ -37,4 +37,11 @@ TrainedModel load_trained_model(const std::string& ckpt, const std::string& weig
   return t;
 }
 
+void add_var_flag(CLI::App& app, std::string& var) {
+  app.add_option("--var", var,
+                 "reverse variance for sampling: large (beta) or small (beta~); "
+                 "default: the checkpoint's")
+      ->check(CLI::IsMember({"large", "small"}));
+}
+
 }  // namespace apps

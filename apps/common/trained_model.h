@@ -2,6 +2,7 @@
 // train_mnist (or a bare weights file with a config) and the diffusion
 // settings it was trained with.
 #pragma once
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
 
@@ -25,5 +26,9 @@ struct TrainedModel {
 // The model and the diffusion's constants live on `device`.
 TrainedModel load_trained_model(const std::string& ckpt, const std::string& weights,
                                 const std::string& var = "", ag::Device device = ag::Device::CPU);
+
+// The --var flag of the programs that sample from a checkpoint: the `var`
+// argument of load_trained_model, empty for the checkpoint's own.
+void add_var_flag(CLI::App& app, std::string& var);
 
 }  // namespace apps

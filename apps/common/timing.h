@@ -1,0 +1,15 @@
+// Timing for the benchmark programs.
+#pragma once
+#include <cstdint>
+#include <functional>
+
+#include "autograd/dtype.h"
+
+namespace apps {
+
+// The median of `reps` timed calls of f after `warmup` untimed ones, in
+// milliseconds (the upper median for even reps). Each timed call ends when
+// `device` has finished its work, not when the work is queued.
+double median_ms(const std::function<void()>& f, ag::Device device, int64_t warmup, int64_t reps);
+
+}  // namespace apps
