@@ -28,14 +28,12 @@
 #include "autograd/cpu/blas.h"
 #include "autograd/cpu/cpu_backend.h"
 #include "autograd/cpu/dispatch.h"
-#include "autograd/cpu/scratch.h"
 #include "autograd/cpu/winograd.h"
+#include "autograd/scratch.h"
 
 namespace ag {
 
 namespace {
-
-using cpu::Scratch;
 
 // body(i) for i < n, across threads when the total work is worth it and no
 // parallel region encloses the call.

@@ -7,23 +7,11 @@
 #include "autograd/cpu/cpu_backend.h"
 #include "autograd/cpu/dispatch.h"
 #include "autograd/cpu/vec_math.h"
+#include "autograd/group_norm_geometry.h"
 
 namespace ag {
 
 namespace {
-
-// x (N, C, *) as N, C and the flattened spatial size HW.
-struct GroupDims {
-  int64_t N, C, HW, G;
-  int64_t channels_per_group() const { return C / G; }
-  int64_t group_size() const { return C / G * HW; }
-};
-
-GroupDims group_dims(const TensorRef& x, int64_t G) {
-  const int64_t N = x.shape[0], C = x.shape[1];
-  const int64_t NC = N * C;
-  return {N, C, NC == 0 ? 0 : x.numel() / NC, G};
-}
 
 // Mean and 1 / sqrt(biased variance + eps) of one group's M elements.
 template <class T>

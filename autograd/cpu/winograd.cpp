@@ -40,8 +40,8 @@
 
 #include "autograd/cpu/blas.h"
 #include "autograd/cpu/dispatch.h"
-#include "autograd/cpu/scratch.h"
 #include "autograd/cpu/transpose.h"
+#include "autograd/scratch.h"
 
 namespace ag::cpu {
 

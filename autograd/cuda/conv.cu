@@ -154,7 +154,7 @@ void conv_forward(const T* x, const T* w, const T* bias, const ConvGeometry& g, 
     cuda::launch("bias_fill_kernel", AG_HERE, cuda::grid_for(g.N * g.K * g.pq()),
                  bias_fill_kernel<T>, bias, g, y);
   const int64_t chunk = chunk_size(g);
-  cuda::Scratch<T> col(g.pointwise() ? 0 : g.crs() * chunk * g.pq());
+  Scratch<T> col(cuda_backend(), g.pointwise() ? 0 : g.crs() * chunk * g.pq());
   for (int64_t n0 = 0; n0 < g.N; n0 += chunk)
     forward_chunk(x, w, bias != nullptr, g, n0, std::min(chunk, g.N - n0), col.data(), y);
 }
@@ -225,8 +225,8 @@ void conv_backward(const T* x, const T* w, const T* dy, const ConvGeometry& g, T
     AG_CUDA_CHECK(cudaMemsetAsync(dw, 0, g.K * g.crs() * sizeof(T), cuda::stream()));
   const int64_t chunk = chunk_size(g);
   const bool need_col = dw || !g.pointwise();
-  cuda::Scratch<T> col(need_col ? g.crs() * chunk * g.pq() : 0);  // (C*R*S, chunk*P*Q)
-  cuda::Scratch<T> packed(dw ? g.K * chunk * g.pq() : 0);         // (K, chunk*P*Q)
+  Scratch<T> col(cuda_backend(), need_col ? g.crs() * chunk * g.pq() : 0);  // (C*R*S, chunk*P*Q)
+  Scratch<T> packed(cuda_backend(), dw ? g.K * chunk * g.pq() : 0);         // (K, chunk*P*Q)
   for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
     const int64_t count = std::min(chunk, g.N - n0);
     if (dw) weight_grad_chunk(x, dy, g, n0, count, col.data(), packed.data(), dw);

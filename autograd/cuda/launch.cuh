@@ -1,7 +1,7 @@
 // What the CUDA kernels share: launching on the one stream with a checked
 // launch, grid-stride loops over int64 indices (no grid dimension above
-// kMaxBlocks), warp and block sums in double, and scratch memory from the
-// caching allocator.
+// kMaxBlocks), and warp and block sums in double. Scratch memory is
+// autograd/scratch.h's, from cuda_backend().
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -9,6 +9,7 @@
 
 #include "autograd/backend.h"
 #include "autograd/cuda/runtime.h"
+#include "autograd/scratch.h"
 
 namespace ag::cuda {
 
@@ -81,24 +82,5 @@ __device__ inline double block_sum(double v) {
   __syncthreads();
   return total;
 }
-
-// Device memory from the caching allocator, given back at scope exit. Work
-// queued on the stream may still use it then: a block is handed out again
-// only to work queued later on the same stream.
-template <class T>
-class Scratch {
- public:
-  explicit Scratch(int64_t count)
-      : nbytes_(static_cast<size_t>(std::max<int64_t>(count, 0)) * sizeof(T)),
-        data_(static_cast<T*>(cuda_backend().allocate(nbytes_))) {}
-  ~Scratch() { cuda_backend().deallocate(data_, nbytes_); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  T* data() const { return data_; }
-
- private:
-  size_t nbytes_;
-  T* data_;
-};
 
 }  // namespace ag::cuda

@@ -7,23 +7,11 @@
 #include "autograd/cuda/cuda_backend.h"
 #include "autograd/cuda/launch.cuh"
 #include "autograd/dispatch.h"
+#include "autograd/group_norm_geometry.h"
 
 namespace ag {
 
 namespace {
-
-// x (N, C, *) as N, C and the flattened spatial size HW.
-struct GroupDims {
-  int64_t N, C, HW, G;
-  __host__ __device__ int64_t channels_per_group() const { return C / G; }
-  __host__ __device__ int64_t group_size() const { return C / G * HW; }
-};
-
-GroupDims group_dims(const TensorRef& x, int64_t G) {
-  const int64_t N = x.shape[0], C = x.shape[1];
-  const int64_t NC = N * C;
-  return {N, C, NC == 0 ? 0 : x.numel() / NC, G};
-}
 
 // One block per group ng of M elements: mean, 1 / sqrt(biased variance +
 // eps), and y = (x - mean) * rstd * gamma + beta.

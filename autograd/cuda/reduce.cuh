@@ -34,7 +34,7 @@ __global__ void total_kernel(const double* partial, int64_t parts, bool accumula
 template <class T, class F>
 void sum_terms(int64_t n, F term, T* out, bool accumulate) {
   const Grid grid{std::min<unsigned>(grid_for(n).blocks, kSumBlocks), kThreads};
-  Scratch<double> partial(std::max<unsigned>(grid.blocks, 1));
+  Scratch<double> partial(cuda_backend(), std::max<unsigned>(grid.blocks, 1));
   launch("partial_sums_kernel", AG_HERE, grid, partial_sums_kernel<F>, n, term, partial.data());
   launch("total_kernel", AG_HERE, Grid{1, kThreads}, total_kernel<T>, partial.data(),
          static_cast<int64_t>(grid.blocks), accumulate, out);
