@@ -7,6 +7,7 @@
 #include "autograd/cpu/cpu_backend.h"
 #include "autograd/cpu/strided.h"
 #include "autograd/cpu/vec_math.h"
+#include "autograd/elementwise_math.h"
 
 namespace ag {
 
@@ -32,30 +33,12 @@ void copy_typed(const TensorRef& src, const TensorRef& dst) {
   });
 }
 
-template <class T>
-struct BinaryFn {
-  BinaryOp op;
-  T operator()(T a, T b) const {
-    switch (op) {
-      case BinaryOp::Add:
-        return a + b;
-      case BinaryOp::Sub:
-        return a - b;
-      case BinaryOp::Mul:
-        return a * b;
-      case BinaryOp::Div:
-        return a / b;
-    }
-    return T(0);
-  }
-};
-
 // The op is a template parameter so each inner loop compiles to straight
 // vector code; the common stride patterns get their own loops.
 template <class T, BinaryOp OP>
 void binary_typed(const TensorRef& a, const TensorRef& b, const TensorRef& out) {
   auto L = cpu::coalesce<3>({&out, &a, &b});
-  constexpr BinaryFn<T> fn{OP};
+  constexpr auto fn = [](T u, T v) { return binary_value<OP>(u, v); };
   const T* pa = a.ptr<T>();
   const T* pb = b.ptr<T>();
   T* po = out.ptr<T>();
@@ -77,24 +60,14 @@ void binary_typed(const TensorRef& a, const TensorRef& b, const TensorRef& out) 
   });
 }
 
-template <class T>
-void binary_dispatch(BinaryOp op, const TensorRef& a, const TensorRef& b, const TensorRef& out) {
-  switch (op) {
-    case BinaryOp::Add:
-      return binary_typed<T, BinaryOp::Add>(a, b, out);
-    case BinaryOp::Sub:
-      return binary_typed<T, BinaryOp::Sub>(a, b, out);
-    case BinaryOp::Mul:
-      return binary_typed<T, BinaryOp::Mul>(a, b, out);
-    case BinaryOp::Div:
-      return binary_typed<T, BinaryOp::Div>(a, b, out);
+// The exponential of the shared elementwise math (autograd/elementwise_math.h):
+// cpu::vexp, which vectorizes.
+struct CpuExp {
+  template <class T>
+  T operator()(T v) const {
+    return cpu::vexp(v);
   }
-}
-
-template <class T>
-inline T sigmoid(T x) {
-  return T(1) / (T(1) + cpu::vexp(-x));
-}
+};
 
 // Runs y[i] = f(x[i]) over contiguous buffers, across cores when large.
 template <class T, class F>
@@ -105,33 +78,10 @@ void map(const T* x, T* y, int64_t n, F f) {
 
 template <class T>
 void unary_typed(UnaryOp op, const T* x, T* y, int64_t n, T alpha, T beta) {
-  switch (op) {
-    case UnaryOp::Neg:
-      return map(x, y, n, [](T v) { return -v; });
-    case UnaryOp::Exp:
-      return map(x, y, n, [](T v) { return cpu::vexp(v); });
-    case UnaryOp::Log:
-      return map(x, y, n, [](T v) { return std::log(v); });
-    case UnaryOp::Sqrt:
-      return map(x, y, n, [](T v) { return std::sqrt(v); });
-    case UnaryOp::Pow:
-      return map(x, y, n, [alpha](T v) { return std::pow(v, alpha); });
-    case UnaryOp::Square:
-      return map(x, y, n, [](T v) { return v * v; });
-    case UnaryOp::Sigmoid:
-      return map(x, y, n, [](T v) { return sigmoid(v); });
-    case UnaryOp::Silu:
-      return map(x, y, n, [](T v) { return v * sigmoid(v); });
-    case UnaryOp::Tanh:
-      return map(x, y, n, [](T v) { return std::tanh(v); });
-    case UnaryOp::Affine:
-      return map(x, y, n, [alpha, beta](T v) { return alpha * v + beta; });
-    case UnaryOp::Clamp:
-      return map(x, y, n, [alpha, beta](T v) {
-        const T low = v < alpha ? alpha : v;
-        return low > beta ? beta : low;
-      });
-  }
+  with_unary_op(op, [&](auto tag) {
+    constexpr UnaryOp OP = decltype(tag)::value;
+    map(x, y, n, [alpha, beta](T v) { return unary_value<OP, CpuExp>(v, alpha, beta); });
+  });
 }
 
 // Runs dx[i] = f(x[i], y[i], dy[i]) over contiguous buffers.
@@ -145,35 +95,11 @@ void map_backward(const T* x, const T* y, const T* dy, T* dx, int64_t n, F f) {
 template <class T>
 void unary_backward_typed(UnaryOp op, const T* x, const T* y, const T* dy, T* dx, int64_t n,
                           T alpha) {
-  switch (op) {
-    case UnaryOp::Neg:
-      return map_backward(x, y, dy, dx, n, [](T, T, T g) { return -g; });
-    case UnaryOp::Exp:
-      return map_backward(x, y, dy, dx, n, [](T, T v, T g) { return g * v; });
-    case UnaryOp::Log:
-      return map_backward(x, y, dy, dx, n, [](T u, T, T g) { return g / u; });
-    case UnaryOp::Sqrt:
-      return map_backward(x, y, dy, dx, n, [](T, T v, T g) { return g * T(0.5) / v; });
-    case UnaryOp::Pow:
-      return map_backward(x, y, dy, dx, n, [alpha](T u, T, T g) {
-        return alpha == T(0) ? T(0) : g * alpha * std::pow(u, alpha - T(1));
-      });
-    case UnaryOp::Square:
-      return map_backward(x, y, dy, dx, n, [](T u, T, T g) { return T(2) * u * g; });
-    case UnaryOp::Sigmoid:
-      return map_backward(x, y, dy, dx, n, [](T, T v, T g) { return g * v * (T(1) - v); });
-    case UnaryOp::Silu:  // d/du u s(u) = s(u) (1 + u (1 - s(u)))
-      return map_backward(x, y, dy, dx, n, [](T u, T, T g) {
-        T s = sigmoid(u);
-        return g * s * (T(1) + u * (T(1) - s));
-      });
-    case UnaryOp::Tanh:
-      return map_backward(x, y, dy, dx, n, [](T, T v, T g) { return g * (T(1) - v * v); });
-    case UnaryOp::Affine:
-      return map_backward(x, y, dy, dx, n, [alpha](T, T, T g) { return alpha * g; });
-    case UnaryOp::Clamp:  // the gradient passes where x was inside [alpha, beta]
-      return map_backward(x, y, dy, dx, n, [](T u, T v, T g) { return u == v ? g : T(0); });
-  }
+  with_unary_op(op, [&](auto tag) {
+    constexpr UnaryOp OP = decltype(tag)::value;
+    map_backward(x, y, dy, dx, n,
+                 [alpha](T u, T v, T g) { return unary_grad<OP, CpuExp>(u, v, g, alpha); });
+  });
 }
 
 }  // namespace
@@ -196,8 +122,10 @@ void CpuBackend::fill(const TensorRef& dst, double value) {
 }
 
 void CpuBackend::binary(BinaryOp op, const TensorRef& a, const TensorRef& b, const TensorRef& out) {
-  dispatch_float(out.dtype, "binary",
-                 [&](auto tag) { binary_dispatch<decltype(tag)>(op, a, b, out); });
+  dispatch_float(out.dtype, "binary", [&](auto tag) {
+    with_binary_op(
+        op, [&](auto op_tag) { binary_typed<decltype(tag), decltype(op_tag)::value>(a, b, out); });
+  });
 }
 
 void CpuBackend::unary(UnaryOp op, const TensorRef& x, const TensorRef& y, double alpha,
