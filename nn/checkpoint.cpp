@@ -94,9 +94,10 @@ void check_group(const NamedTensors& expected, const NamedTensors& found, const 
     if (it == by_name.end())
       throw std::runtime_error(path + ": tensor '" + prefix + name + "' missing");
     if (it->second.shape() != t.shape() || it->second.dtype() != t.dtype())
-      throw std::runtime_error(path + ": tensor '" + prefix + name + "' has shape " +
+      throw std::runtime_error(path + ": tensor '" + prefix + name + "' is " +
+                               ag::dtype_name(it->second.dtype()) + " " +
                                ag::shape_str(it->second.shape()) + ", expected " +
-                               ag::shape_str(t.shape()));
+                               ag::dtype_name(t.dtype()) + " " + ag::shape_str(t.shape()));
   }
   if (found.size() != expected.size())
     throw std::runtime_error(path + ": " + std::to_string(found.size()) + " '" + prefix +

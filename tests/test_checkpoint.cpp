@@ -114,6 +114,30 @@ TEST(TrainingCheckpoint, WeightsOnlyFileIsNotATrainingCheckpoint) {
   EXPECT_THROW(nn::load_training_checkpoint(path, state), std::runtime_error);
 }
 
+// An EMA group saved in float64: refused, naming the tensor and both types,
+// before anything is loaded.
+TEST(TrainingCheckpoint, WrongDtypeIsNamedAndChangesNothing) {
+  const std::string path = temp_path("f64_ema.safetensors");
+  TrainRun r;
+  nn::save_training_checkpoint(path, r.state());
+  nn::SafetensorsFile full = nn::load_safetensors(path);
+  nn::NamedTensors tensors;
+  for (auto& [name, t] : full.tensors)
+    tensors.emplace_back(name, name.rfind("ema.", 0) == 0 ? t.to(DType::F64) : t);
+  nn::save_safetensors(path, tensors, full.metadata);
+  TrainRun fresh;
+  const std::vector<float> before = fresh.model.parameters()[0].to_vector<float>();
+  nn::TrainingState state = fresh.state();
+  try {
+    nn::load_training_checkpoint(path, state);
+    FAIL() << "loaded a float64 EMA into a float32 model";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("' is float64 ["), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("expected float32 ["), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(fresh.model.parameters()[0].to_vector<float>(), before);
+}
+
 TEST(TrainingCheckpoint, MissingOptimizerStateChangesNothing) {
   const std::string path = temp_path("partial.safetensors");
   TrainRun r;
