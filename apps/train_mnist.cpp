@@ -226,30 +226,26 @@ std::string status_text(double smoothed, double images_per_s) {
   return buf;
 }
 
-int run(const Options& o) {
-  const Device device = apps::require_device(o.device);
-  apps::set_threads(o.threads);
-  const fs::path out = o.out.empty() ? fs::path("runs") / o.preset : fs::path(o.out);
-  fs::create_directories(out);
-  std::printf("[train] loading %s\n", o.dataset.c_str());
-  Trainer tr(o, device, load_training_data(o));
-  std::printf("[train] %ld training images; %s U-Net, %ld parameters; on %s, %d CPU threads\n",
-              static_cast<long>(tr.train.images.count), o.preset.c_str(),
-              static_cast<long>(tr.model.num_parameters()), device_name(device),
-              omp_get_max_threads());
-  if (!o.resume.empty()) {
-    nn::TrainingState s = tr.state();
-    const nn::Metadata wanted = s.extra;
-    nn::load_training_checkpoint(o.resume, s);
-    for (const char* key : {"schedule", "T", "param", "var", "loss"}) {
-      auto it = s.extra.find(key);
-      if (it != s.extra.end() && it->second != wanted.at(key))
-        throw std::runtime_error(o.resume + ": trained with --" + key + " " + it->second +
-                                 ", but this run asks for " + wanted.at(key));
-    }
-    tr.step = s.step;
-    std::printf("[train] resumed %s at step %ld\n", o.resume.c_str(), static_cast<long>(tr.step));
+// Loads a training checkpoint into tr; refuses one trained with other
+// diffusion settings than this run's flags.
+void resume(Trainer& tr, const std::string& path) {
+  nn::TrainingState s = tr.state();
+  const nn::Metadata wanted = s.extra;
+  nn::load_training_checkpoint(path, s);
+  for (const char* key : {"schedule", "T", "param", "var", "loss"}) {
+    auto it = s.extra.find(key);
+    if (it != s.extra.end() && it->second != wanted.at(key))
+      throw std::runtime_error(path + ": trained with --" + key + " " + it->second +
+                               ", but this run asks for " + wanted.at(key));
   }
+  tr.step = s.step;
+  std::printf("[train] resumed %s at step %ld\n", path.c_str(), static_cast<long>(tr.step));
+}
+
+// Trains until --steps, --minutes or Ctrl-C, logging every step's loss to
+// loss.csv; a checkpoint and the loss curve every --ckpt-every steps and at
+// the end, a quick sample grid every --sample-every steps.
+void train_loop(Trainer& tr, const Options& o, const fs::path& out) {
   const fs::path ckpt = out / "ckpt.safetensors", csv = out / "loss.csv", curve = out / "loss.png";
   std::vector<double> history = o.resume.empty() ? std::vector<double>{} : read_loss_history(csv);
   std::ofstream log(csv, o.resume.empty() ? std::ios::trunc : std::ios::app);
@@ -263,15 +259,15 @@ int run(const Options& o) {
   auto minutes = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60;
   };
-  const int64_t first = tr.step;
+  auto img_s = [&, first = tr.step] {
+    return (tr.step - first) * o.batch / std::max(1e-9, minutes() * 60);
+  };
   while (tr.step < target && (o.minutes <= 0 || minutes() < o.minutes) && !g_interrupted) {
     const double loss = tr.train_step();
-    const bool fresh = history.empty();
-    smoothed = fresh ? loss : 0.98 * smoothed + 0.02 * loss;  // an EMA of the loss, for display
+    smoothed = history.empty() ? loss : 0.98 * smoothed + 0.02 * loss;  // for display
     history.push_back(smoothed);
     log << tr.step << ',' << loss << ',' << smoothed << '\n';
-    const double img_s = (tr.step - first) * o.batch / (minutes() * 60);
-    bar.update(tr.step, status_text(smoothed, img_s));
+    bar.update(tr.step, status_text(smoothed, img_s()));
     if (tr.step % o.ckpt_every == 0) {
       nn::save_training_checkpoint(ckpt.string(), tr.state());
       imaging::write_png(curve.string(), imaging::plot_curve(history));
@@ -282,18 +278,17 @@ int run(const Options& o) {
       tr.write_samples(out / name, false);
     }
   }
-  bar.finish(tr.step,
-             status_text(smoothed, (tr.step - first) * o.batch / std::max(1e-9, minutes() * 60)));
+  bar.finish(tr.step, status_text(smoothed, img_s()));
   log.flush();
   nn::save_training_checkpoint(ckpt.string(), tr.state());
   std::printf("[train] checkpoint: %s (step %ld)\n", ckpt.string().c_str(),
               static_cast<long>(tr.step));
   imaging::write_png(curve.string(), imaging::plot_curve(history));
   std::printf("[train] loss curve: %s, log: %s\n", curve.string().c_str(), csv.string().c_str());
-  if (g_interrupted) {
-    std::printf("[train] interrupted: resume with --resume %s\n", ckpt.string().c_str());
-    return 130;
-  }
+}
+
+// The final grid from the EMA weights, and the same samples as a tensor.
+void write_final_samples(Trainer& tr, const Options& o, const fs::path& out) {
   const bool ancestral = o.final_sampler == "ddpm";
   std::printf("[train] sampling %ld images from the EMA weights (%s, %ld steps)\n",
               static_cast<long>(o.sample_n), ancestral ? "ancestral" : "DDIM",
@@ -303,6 +298,27 @@ int run(const Options& o) {
   std::printf("[train] samples: %s (as a tensor for evaluate --quality: %s)\n",
               (out / "samples.png").string().c_str(),
               (out / "samples.safetensors").string().c_str());
+}
+
+int run(const Options& o) {
+  const Device device = apps::require_device(o.device);
+  apps::set_threads(o.threads);
+  const fs::path out = o.out.empty() ? fs::path("runs") / o.preset : fs::path(o.out);
+  fs::create_directories(out);
+  std::printf("[train] loading %s\n", o.dataset.c_str());
+  Trainer tr(o, device, load_training_data(o));
+  std::printf("[train] %ld training images; %s U-Net, %ld parameters; on %s, %d CPU threads\n",
+              static_cast<long>(tr.train.images.count), o.preset.c_str(),
+              static_cast<long>(tr.model.num_parameters()), device_name(device),
+              omp_get_max_threads());
+  if (!o.resume.empty()) resume(tr, o.resume);
+  train_loop(tr, o, out);
+  if (g_interrupted) {
+    std::printf("[train] interrupted: resume with --resume %s\n",
+                (out / "ckpt.safetensors").string().c_str());
+    return 130;
+  }
+  write_final_samples(tr, o, out);
   return 0;
 }
 
