@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "nn/optim.h"
 #include "nn/unet.h"
 #include "tests/gradcheck.h"
 
@@ -107,22 +108,14 @@ TEST(UNet, OverfitsOneBatch) {
   Generator gen(4);
   Tensor x = randn({4, 1, 28, 28}, &gen), target = randn({4, 1, 28, 28}, &gen);
   Tensor t = from_vector(std::vector<int32_t>{10, 200, 500, 900}, {4});
-  std::vector<Tensor> params = model.parameters();
-  std::vector<Tensor> m(params.size()), v(params.size());
+  nn::Adam adam(model.parameters(), {});  // betas 0.9 / 0.999, eps 1e-8
   double first = 0, last = 0;
-  for (int step = 1; step <= 60; ++step) {  // plain Adam, lr 2e-3, written out here
+  for (int step = 1; step <= 60; ++step) {
     Tensor loss = mse_loss(model.forward(x, t), target);
     loss.backward();
     (step == 1 ? first : last) = loss.item();
-    NoGradGuard no_grad;
-    for (size_t i = 0; i < params.size(); ++i) {
-      Tensor g = params[i].grad();
-      m[i] = m[i].defined() ? m[i] * 0.9 + g * 0.1 : g * 0.1;
-      v[i] = v[i].defined() ? v[i] * 0.999 + square(g) * 0.001 : square(g) * 0.001;
-      Tensor mh = m[i] / (1 - std::pow(0.9, step)), vh = v[i] / (1 - std::pow(0.999, step));
-      params[i].copy_(params[i] - mh / (sqrt(vh) + 1e-8) * 2e-3);
-      params[i].zero_grad();
-    }
+    adam.step(2e-3);
+    adam.zero_grad();
   }
   EXPECT_NEAR(first, 1.0, 0.15) << first;  // near-zero output: the loss starts at E[target^2]
   EXPECT_LT(last, 0.2 * first) << "first " << first << ", last " << last;
