@@ -1,8 +1,8 @@
 // Files written in full or not at all. The data go to a new file beside the
 // target, which commit() flushes to disk and renames over the target; until
 // then the target keeps its old contents, and an uncommitted temporary file
-// is removed. Checkpoints, sample grids and logs all go through here, so a
-// crash or a full disk never leaves half a file behind.
+// is removed. Checkpoints, PNGs and evaluate's CSV go through here, so a
+// crash or a full disk never leaves half of one behind.
 #pragma once
 #include <cstddef>
 #include <string>
