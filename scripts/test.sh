@@ -7,3 +7,6 @@ scripts/build.sh
 # Tests run side by side, each with OpenMP on every core: passive waiting
 # keeps idle OpenMP threads from spinning on cores another test needs.
 OMP_WAIT_POLICY=passive ctest --test-dir build --output-on-failure -j"$(nproc)"
+# ctest lists skipped tests without their reason; say once why the CUDA
+# tests skipped, where they did (the reason is in the test log).
+grep -h -m1 '^CUDA tests skip:' build/Testing/Temporary/LastTest.log || true
