@@ -98,7 +98,8 @@ class Backend {
 
   virtual void gemm(const GemmArgs& args) = 0;
 
-  // x (N, C, H, W), w (K, C, R, S), bias (K) or null data, y (N, K, P, Q).
+  // x (N, C, H, W), w (K, C, R, S), bias (K) or null data, y (N, K, P, Q);
+  // N >= 1 (conv2d handles an empty batch without the backend).
   virtual void conv2d_forward(const TensorRef& x, const TensorRef& w, const TensorRef& bias,
                               const TensorRef& y, const Conv2dParams& p) = 0;
   // Outputs with null data are not wanted.

@@ -294,7 +294,6 @@ void forward_group(const T* x, const T* w, const T* bias, const ConvGeometry& g,
 template <class T>
 void conv_forward(Backend& mem, const T* x, const T* w, const T* bias, const ConvGeometry& g,
                   T* y) {
-  if (g.N == 0) return;  // an empty batch: nothing to compute
   if (cpu::winograd_applies(g)) {
     cpu::winograd_forward(mem, x, w, bias, g, y);
     return;
@@ -383,10 +382,6 @@ void conv_backward(Backend& mem, const T* x, const T* w, const T* dy, const Conv
                    T* dw, T* dbias) {
   if (dbias) bias_grad(dy, g, dbias);
   if (!dx && !dw) return;
-  if (g.N == 0) {  // an empty batch: dw is a sum of nothing, dx is empty
-    if (dw) std::fill(dw, dw + g.K * g.crs(), T(0));
-    return;
-  }
   if (cpu::winograd_applies(g))
     cpu::winograd_backward(mem, x, w, dy, g, dx, dw);
   else

@@ -101,8 +101,7 @@ __global__ void bias_grad_kernel(const T* dy, ConvGeometry g, T* dbias) {
 
 // Samples per chunk: as many as fit kColumnBudget column entries, at least one.
 int64_t chunk_size(const ConvGeometry& g) {
-  return std::clamp<int64_t>(kColumnBudget / std::max<int64_t>(g.crs() * g.pq(), 1), 1,
-                             std::max<int64_t>(g.N, 1));
+  return std::clamp<int64_t>(kColumnBudget / std::max<int64_t>(g.crs() * g.pq(), 1), 1, g.N);
 }
 
 template <class T>
@@ -221,8 +220,6 @@ void conv_backward(const T* x, const T* w, const T* dy, const ConvGeometry& g, T
     cuda::launch("bias_grad_kernel", AG_HERE, cuda::block_per_task(g.K), bias_grad_kernel<T>, dy, g,
                  dbias);
   if (!dx && !dw) return;
-  if (dw && g.N == 0)  // no samples, no chunks: dw is a sum of nothing
-    AG_CUDA_CHECK(cudaMemsetAsync(dw, 0, g.K * g.crs() * sizeof(T), cuda::stream()));
   const int64_t chunk = chunk_size(g);
   const bool need_col = dw || !g.pointwise();
   Scratch<T> col(cuda_backend(), need_col ? g.crs() * chunk * g.pq() : 0);  // (C*R*S, chunk*P*Q)

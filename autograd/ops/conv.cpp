@@ -85,26 +85,32 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stri
   Tensor y = empty({x.size(0), w.size(0), P, Q}, x.dtype(), x.device());  // (N, K, P, Q)
   const Conv2dParams params{stride, padding};
   const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
-  backend_of(x).conv2d_forward(xc.ref(), wc.ref(), ref_or_null(bc), y.ref(), params);
+  const bool empty_batch = x.size(0) == 0;  // nothing to compute; dw, dbias sum nothing
+  if (!empty_batch)
+    backend_of(x).conv2d_forward(xc.ref(), wc.ref(), ref_or_null(bc), y.ref(), params);
   if (!needs_grad({xc, wc, bc})) return y;
 
   // x is needed only for dw, w only for dx.
   const bool save_x = wc.requires_grad(), save_w = xc.requires_grad();
   SavedTensor sx = save_x ? SavedTensor(xc) : SavedTensor();
   SavedTensor sw = save_w ? SavedTensor(wc) : SavedTensor();
-  return record("conv2d", y, {xc, wc, bc},
-                [sx = std::move(sx), sw = std::move(sw), save_x, save_w, xs = x.shape(),
-                 ws = w.shape(), params](const Tensor& dy_in, const std::vector<bool>& need) {
-                  const Tensor dy = dy_in.contiguous();  // (N, K, P, Q)
-                  Tensor dx = grad_if(need[0], xs, dy);
-                  Tensor dw = grad_if(need[1], ws, dy);
-                  Tensor db = grad_if(need[2], {ws[0]}, dy);
-                  backend_of(dy).conv2d_backward(saved_or_shape(sx, save_x, xs, dy.dtype()),
-                                                 saved_or_shape(sw, save_w, ws, dy.dtype()),
-                                                 dy.ref(), ref_or_null(dx), ref_or_null(dw),
-                                                 ref_or_null(db), params);
-                  return std::vector<Tensor>{dx, dw, db};
-                });
+  return record(
+      "conv2d", y, {xc, wc, bc},
+      [sx = std::move(sx), sw = std::move(sw), save_x, save_w, xs = x.shape(), ws = w.shape(),
+       params, empty_batch](const Tensor& dy_in, const std::vector<bool>& need) {
+        const Tensor dy = dy_in.contiguous();  // (N, K, P, Q)
+        if (empty_batch)
+          return std::vector<Tensor>{grad_if(need[0], xs, dy),
+                                     need[1] ? zeros(ws, dy.dtype(), dy.device()) : Tensor(),
+                                     need[2] ? zeros({ws[0]}, dy.dtype(), dy.device()) : Tensor()};
+        Tensor dx = grad_if(need[0], xs, dy);
+        Tensor dw = grad_if(need[1], ws, dy);
+        Tensor db = grad_if(need[2], {ws[0]}, dy);
+        backend_of(dy).conv2d_backward(saved_or_shape(sx, save_x, xs, dy.dtype()),
+                                       saved_or_shape(sw, save_w, ws, dy.dtype()), dy.ref(),
+                                       ref_or_null(dx), ref_or_null(dw), ref_or_null(db), params);
+        return std::vector<Tensor>{dx, dw, db};
+      });
 }
 
 // dx = the sum of dy over each 2x2 block.
