@@ -244,7 +244,7 @@ void resume(Trainer& tr, const std::string& path) {
 
 // Trains until --steps, --minutes or Ctrl-C, logging every step's loss to
 // loss.csv; a checkpoint and the loss curve every --ckpt-every steps and at
-// the end, a quick sample grid every --sample-every steps.
+// the end (after Ctrl-C too), a quick sample grid every --sample-every steps.
 void train_loop(Trainer& tr, const Options& o, const fs::path& out) {
   const fs::path ckpt = out / "ckpt.safetensors", csv = out / "loss.csv", curve = out / "loss.png";
   std::vector<double> history = o.resume.empty() ? std::vector<double>{} : read_loss_history(csv);
@@ -285,6 +285,8 @@ void train_loop(Trainer& tr, const Options& o, const fs::path& out) {
               static_cast<long>(tr.step));
   imaging::write_png(curve.string(), imaging::plot_curve(history));
   std::printf("[train] loss curve: %s, log: %s\n", curve.string().c_str(), csv.string().c_str());
+  if (g_interrupted)
+    std::printf("[train] interrupted: resume with --resume %s\n", ckpt.string().c_str());
 }
 
 // The final grid from the EMA weights, and the same samples as a tensor.
@@ -313,11 +315,7 @@ int run(const Options& o) {
               omp_get_max_threads());
   if (!o.resume.empty()) resume(tr, o.resume);
   train_loop(tr, o, out);
-  if (g_interrupted) {
-    std::printf("[train] interrupted: resume with --resume %s\n",
-                (out / "ckpt.safetensors").string().c_str());
-    return 130;
-  }
+  if (g_interrupted) return 130;
   write_final_samples(tr, o, out);
   return 0;
 }
