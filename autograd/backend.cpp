@@ -36,6 +36,7 @@ namespace {
 
 int cuda_device_count() { return 0; }
 std::string cuda_unavailable_reason() { return "this build has no CUDA backend"; }
+std::string load_cublas() { no_cuda_backend(); }
 Backend& cuda_backend() { no_cuda_backend(); }
 CachingAllocator& cuda_allocator() { no_cuda_backend(); }
 #endif

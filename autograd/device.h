@@ -8,5 +8,10 @@ namespace ag {
 int cuda_device_count();
 // Why cuda_device_count() is 0, in a few words ("" when it is not).
 std::string cuda_unavailable_reason();
+// Loads cuBLAS and returns the file it came from. A CUDA build opens cuBLAS
+// only at a CUDA device's first matrix product, so a CPU run skips its start-up
+// cost; this loads it without a device. Throws a one-line error if cuBLAS
+// cannot be loaded or the build has no CUDA.
+std::string load_cublas();
 
 }  // namespace ag

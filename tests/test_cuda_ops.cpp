@@ -376,6 +376,18 @@ TEST(CudaAvailability, CudaTensorsOrAClearError) {
   EXPECT_FALSE(cuda_unavailable_reason().empty());
 }
 
+// cuBLAS, which a CUDA build opens at a device's first matrix product, loads
+// without a device too; a build without CUDA says it has none.
+TEST(CudaAvailability, CublasLoadsOnDemand) {
+#if AG_WITH_CUDA
+  const std::string path = load_cublas();
+  EXPECT_NE(path.find("libcublas.so"), std::string::npos) << path;
+  EXPECT_EQ(load_cublas(), path);
+#else
+  EXPECT_THROW(load_cublas(), std::runtime_error);
+#endif
+}
+
 // AG_REQUIRE_CUDA=1 turns the skips into failures: this binary, rerun on one
 // CUDA test with it set, exits non-zero exactly when no device is present.
 TEST(CudaAvailability, RequireCudaTurnsSkipsIntoFailures) {

@@ -1,4 +1,7 @@
 // Tensor creation, dtype and copies, and clear errors on misuse.
+#include <fstream>
+#include <string>
+
 #include "autograd/device.h"
 #include "tests/gradcheck.h"
 
@@ -54,6 +57,17 @@ TEST(Tensor, MisuseThrowsClearErrors) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("cuda"), std::string::npos);
   }
+}
+
+// A process that never computes on a CUDA device never loads cuBLAS, whose
+// start-up costs 0.35 s and 210 MB (autograd/cuda/cublas.cu).
+TEST(Tensor, CpuWorkDoesNotLoadCublas) {
+  EXPECT_TRUE(values_near(matmul(ones({2, 2}), ones({2, 2})), {2, 2, 2, 2}));
+  cuda_device_count();
+  std::ifstream maps("/proc/self/maps");
+  ASSERT_TRUE(maps.good());
+  for (std::string line; std::getline(maps, line);)
+    EXPECT_EQ(line.find("libcublas"), std::string::npos) << line;
 }
 
 TEST(Tensor, CopyBetweenOverlappingViews) {

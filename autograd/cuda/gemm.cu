@@ -28,7 +28,7 @@ cublasOperation_t op(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
 void gemm_typed(const GemmArgs& g, float) {
   const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
-  AG_CUDA_CHECK(cublasSgemmStridedBatched(
+  AG_CUDA_CHECK(cuda::cublas().sgemm_strided_batched(
       cuda::blas(), op(g.trans_b), op(g.trans_a), as_int(g.N, "N"), as_int(g.M, "M"),
       as_int(g.K, "K"), &alpha, static_cast<const float*>(g.B), as_int(g.ldb, "ldb"), g.stride_b,
       static_cast<const float*>(g.A), as_int(g.lda, "lda"), g.stride_a, &beta,
@@ -37,7 +37,7 @@ void gemm_typed(const GemmArgs& g, float) {
 
 void gemm_typed(const GemmArgs& g, double) {
   const double alpha = g.alpha, beta = g.beta;
-  AG_CUDA_CHECK(cublasDgemmStridedBatched(
+  AG_CUDA_CHECK(cuda::cublas().dgemm_strided_batched(
       cuda::blas(), op(g.trans_b), op(g.trans_a), as_int(g.N, "N"), as_int(g.M, "M"),
       as_int(g.K, "K"), &alpha, static_cast<const double*>(g.B), as_int(g.ldb, "ldb"), g.stride_b,
       static_cast<const double*>(g.A), as_int(g.lda, "lda"), g.stride_a, &beta,

@@ -58,7 +58,7 @@ void check(cudaError_t err, const char* call, SourceLocation at) {
 }
 
 void check(cublasStatus_t status, const char* call, SourceLocation at) {
-  if (status != CUBLAS_STATUS_SUCCESS) fail(call, cublasGetStatusString(status), at);
+  if (status != CUBLAS_STATUS_SUCCESS) fail(call, cublas().status_string(status), at);
 }
 
 void sync_if_debugging(const char* call, SourceLocation at) {
@@ -81,8 +81,8 @@ cudaStream_t stream() {
 cublasHandle_t blas() {
   static const cublasHandle_t h = [] {
     cublasHandle_t created = nullptr;
-    AG_CUDA_CHECK(cublasCreate(&created));
-    AG_CUDA_CHECK(cublasSetStream(created, stream()));
+    AG_CUDA_CHECK(cublas().create(&created));
+    AG_CUDA_CHECK(cublas().set_stream(created, stream()));
     return created;
   }();
   return h;

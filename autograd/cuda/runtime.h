@@ -1,6 +1,6 @@
 // The CUDA runtime side of the backend: the one stream that every kernel,
-// copy and cuBLAS call runs on, the cuBLAS handle, and error checks that name
-// the failing call and where it was made, e.g.
+// copy and cuBLAS call runs on, cuBLAS (loaded on first use) and its handle,
+// and error checks that name the failing call and where it was made, e.g.
 //   cudaMalloc(&p, n) failed: out of memory at autograd/cuda/memory.cu:42
 #pragma once
 #include <cublas_v2.h>
@@ -29,6 +29,17 @@ void sync_if_debugging(const char* call, SourceLocation at);
 
 // The stream all work is queued on, in order; created on first use.
 cudaStream_t stream();
+
+// The cuBLAS functions the backend calls, resolved from libcublas when first
+// asked for (cublas.cu); throws a one-line error if it cannot be loaded.
+struct Cublas {
+  decltype(&cublasCreate_v2) create;
+  decltype(&cublasSetStream_v2) set_stream;
+  decltype(&cublasSgemmStridedBatched) sgemm_strided_batched;
+  decltype(&cublasDgemmStridedBatched) dgemm_strided_batched;
+  decltype(&cublasGetStatusString) status_string;
+};
+const Cublas& cublas();
 // The cuBLAS handle, bound to stream().
 cublasHandle_t blas();
 
