@@ -121,7 +121,7 @@ struct Setup {
   // train_mnist's step on the batch x0: t ~ U{0..T-1}, eps ~ N(0, I),
   // L_simple, backward, clip 1.0, Adam.
   void train_step(const Tensor& x0) {
-    const Tensor t = diffusion::sample_timesteps(x0.size(0), kT, gen).to(device);
+    const Tensor t = diffusion::sample_timesteps(x0.size(0), kT, gen);
     const Tensor noise = randn(x0.shape(), &gen, DType::F32, device);
     Tensor loss = mean(diffusion.training_losses(net(), x0, t, noise, diffusion::LossType::Simple));
     loss.backward();
@@ -156,8 +156,7 @@ Row measure(const std::string& preset, int64_t batch, const Options& o, double r
   alloc.empty_cache();
   s.model.eval();
   const Tensor xt = s.images(kSampleBatch);
-  const Tensor t =
-      from_vector(std::vector<int32_t>(kSampleBatch, kSampleStep), {kSampleBatch}).to(device);
+  const Tensor t = diffusion::full_timesteps(kSampleBatch, kSampleStep);
   r.sample_ms =
       apps::median_ms([&] { diffusion::p_sample(s.diffusion, s.net(), xt, t, s.gen, true); },
                       device, o.warmup, o.reps);

@@ -125,7 +125,8 @@ class Backend {
   virtual void softmax_backward(const TensorRef& y, const TensorRef& dy, int64_t outer, int64_t D,
                                 int64_t inner, const TensorRef& dx) = 0;
 
-  // table viewed as (T, inner), idx (N) int32: out (N, inner) = table[idx].
+  // table viewed as (T, inner), idx (N) int32, every index in [0, T) (the op
+  // checks): out (N, inner) = table[idx].
   virtual void gather_rows(const TensorRef& table, const TensorRef& idx, const TensorRef& out) = 0;
   // dtable[idx[n]] += dout[n]; dtable must be zeroed by the caller.
   virtual void scatter_add_rows(const TensorRef& dout, const TensorRef& idx,

@@ -87,7 +87,8 @@ Tensor softmax(const Tensor& x, int axis);
 // the identity when not training or p == 0.
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);
 // table (T, *) and idx (N) int32 -> (N, *): row idx[n] of the table for each n
-// (schedule constants indexed by per-sample timesteps).
+// (schedule constants indexed by per-sample timesteps). idx may be on the CPU
+// whatever the table's device; a device idx is copied back to be checked.
 Tensor gather(const Tensor& table, const Tensor& idx);
 
 // losses (ops/loss.cpp)

@@ -70,7 +70,7 @@ GaussianDiffusion::GaussianDiffusion(Schedule schedule, ModelMeanType mean_type,
 
 Tensor GaussianDiffusion::extract(const std::vector<double>& table, const Tensor& t) const {
   const int64_t T = static_cast<int64_t>(table.size());
-  Tensor values = gather(from_vector(table, {T}).to(dtype_).to(device_), t.to(device_));
+  Tensor values = gather(from_vector(table, {T}).to(dtype_).to(device_), t);
   return reshape(values, {t.numel(), 1, 1, 1});
 }
 

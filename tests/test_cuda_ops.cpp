@@ -278,6 +278,8 @@ TEST_F(CudaOps, Softmax) {
                           {normal_leaf({7, 40}, 103, DType::F64, 3.0)}, kDouble, kDouble);
 }
 
+// Indices on the CUDA device, or on the CPU (where timesteps are drawn) for a
+// table on the device; bad ones of either kind are caught before any kernel.
 TEST_F(CudaOps, GatherAndItsScatter) {
   const Tensor table = normal_leaf({10, 3}, 110);
   const Tensor idx = from_vector(std::vector<int32_t>{3, 3, 0, 9, 3}, {5});
@@ -285,12 +287,16 @@ TEST_F(CudaOps, GatherAndItsScatter) {
   expect_cuda_matches_cpu(
       [&](auto& v) { return gather(v[0], v[0].device() == Device::CPU ? idx : idx_cuda); }, {table},
       kExact, kExact);
-  const Tensor bad = from_vector(std::vector<int32_t>{1, 10}, {2}, Device::CUDA);
-  try {
-    gather(table.detach().to(Device::CUDA), bad);
-    FAIL() << "an index past the table";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("out of range"), std::string::npos) << e.what();
+  expect_cuda_matches_cpu([&](auto& v) { return gather(v[0], idx); }, {table}, kExact, kExact);
+  const Tensor table_cuda = table.detach().to(Device::CUDA);
+  for (const Tensor& bad : {from_vector(std::vector<int32_t>{1, 10}, {2}, Device::CUDA),
+                            from_vector(std::vector<int32_t>{-1, 1}, {2})}) {
+    try {
+      gather(table_cuda, bad);
+      FAIL() << "an index outside the table";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("out of range"), std::string::npos) << e.what();
+    }
   }
 }
 

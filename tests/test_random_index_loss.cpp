@@ -36,6 +36,7 @@ TEST(Gather, PicksRowsByIndex) {
   EXPECT_TRUE(
       values_near(gather(rows, from_vector(std::vector<int32_t>{2, 1}, {2})), {4, 5, 2, 3}));
   EXPECT_THROW(gather(table, from_vector(std::vector<int32_t>{4}, {1})), std::runtime_error);
+  EXPECT_THROW(gather(table, from_vector(std::vector<int32_t>{0, -1}, {2})), std::runtime_error);
   EXPECT_THROW(gather(table, from_vector(std::vector<float>{1}, {1})), std::runtime_error);
 }
 

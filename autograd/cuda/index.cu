@@ -1,11 +1,5 @@
 // Row gather and its adjoint on CUDA, for schedule constants indexed by
-// timestep. The indices (one per sample, a few hundred at most) are checked on
-// the host first, as on the CPU, so a bad index is a clear error rather than
-// an out-of-bounds read; that copy waits for the work queued before it.
-#include <stdexcept>
-#include <string>
-#include <vector>
-
+// timestep. The gather op has checked the indices on the host.
 #include "autograd/cuda/cuda_backend.h"
 #include "autograd/cuda/launch.cuh"
 #include "autograd/dispatch.h"
@@ -13,15 +7,6 @@
 namespace ag {
 
 namespace {
-
-void check_indices(Backend& be, const TensorRef& idx, int64_t rows, const char* op) {
-  std::vector<int32_t> host(static_cast<size_t>(idx.numel()));
-  be.copy_to_host(idx.data, host.data(), host.size() * sizeof(int32_t));
-  for (int32_t i : host)
-    if (i < 0 || i >= rows)
-      throw std::runtime_error(std::string(op) + ": index " + std::to_string(i) +
-                               " out of range [0, " + std::to_string(rows) + ")");
-}
 
 // out (N, inner) = table[idx] (T, inner).
 template <class T>
@@ -49,7 +34,6 @@ void CudaBackend::gather_rows(const TensorRef& table, const TensorRef& idx, cons
   const int64_t rows = table.shape[0];
   const int64_t inner = rows ? table.numel() / rows : 0;
   const int64_t n = idx.numel();
-  check_indices(*this, idx, rows, "gather");
   dispatch_float(table.dtype, "gather", [&](auto tag) {
     using T = decltype(tag);
     cuda::launch("gather_rows_kernel", AG_HERE, cuda::grid_for(n * inner), gather_rows_kernel<T>,
@@ -61,7 +45,6 @@ void CudaBackend::scatter_add_rows(const TensorRef& dout, const TensorRef& idx,
                                    const TensorRef& dtable) {
   const int64_t rows = dtable.shape[0];
   const int64_t inner = rows ? dtable.numel() / rows : 0;
-  check_indices(*this, idx, rows, "gather backward");
   dispatch_float(dout.dtype, "gather backward", [&](auto tag) {
     using T = decltype(tag);
     cuda::launch("scatter_add_rows_kernel", AG_HERE, cuda::grid_for(inner),
