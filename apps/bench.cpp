@@ -220,7 +220,7 @@ void write_parity(const Options& o) {
   s.model.eval();
   const int64_t n = 4;
   const Tensor x = s.images(n), noise = s.images(n);
-  const Tensor t = from_vector(std::vector<int32_t>{0, 333, 666, 999}, {n}).to(device);
+  const Tensor t = from_vector(std::vector<int32_t>{0, 333, 666, 999}, {n});
   Tensor y;
   {
     NoGradGuard no_grad;

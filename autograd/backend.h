@@ -128,7 +128,8 @@ class Backend {
   // table viewed as (T, inner), idx (N) int32, every index in [0, T) (the op
   // checks): out (N, inner) = table[idx].
   virtual void gather_rows(const TensorRef& table, const TensorRef& idx, const TensorRef& out) = 0;
-  // dtable[idx[n]] += dout[n]; dtable must be zeroed by the caller.
+  // dtable[idx[n]] += dout[n], idx as for gather_rows; dtable must be zeroed by
+  // the caller.
   virtual void scatter_add_rows(const TensorRef& dout, const TensorRef& idx,
                                 const TensorRef& dtable) = 0;
 

@@ -17,7 +17,8 @@ Tensor row_max(const Tensor& logits) {
   return ag::from_vector(m, {N, 1}, logits.device()).to(logits.dtype());
 }
 
-// Flat indices n * K + labels[n] of the picked logits, checked.
+// Flat indices n * K + labels[n] of the picked logits, checked, on the host
+// (gather takes them there for logits on any device).
 Tensor picked_indices(const Tensor& labels, int64_t N, int64_t K) {
   if (labels.dtype() != ag::DType::I32 || labels.dim() != 1 || labels.size(0) != N)
     throw std::runtime_error("cross_entropy: labels must be int32 of shape [" + std::to_string(N) +
@@ -29,7 +30,7 @@ Tensor picked_indices(const Tensor& labels, int64_t N, int64_t K) {
                                std::to_string(K) + ")");
     idx[n] += static_cast<int32_t>(n * K);
   }
-  return ag::from_vector(idx, {N}, labels.device());
+  return ag::from_vector(idx, {N});
 }
 
 }  // namespace

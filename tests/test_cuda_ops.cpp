@@ -298,6 +298,7 @@ TEST_F(CudaOps, GatherAndItsScatter) {
       EXPECT_NE(std::string(e.what()).find("out of range"), std::string::npos) << e.what();
     }
   }
+  EXPECT_THROW(gather(table.detach(), idx_cuda), std::runtime_error);  // CUDA indices, CPU table
 }
 
 TEST_F(CudaOps, DropoutDrawsTheCpuMask) {

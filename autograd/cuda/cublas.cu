@@ -24,11 +24,11 @@ struct LoadedCublas {
 };
 
 // The soname this build was compiled against, first where the loader looks
-// (LD_LIBRARY_PATH, ld.so.cache), then in the toolkit CMake found.
+// (LD_LIBRARY_PATH, ld.so.cache), then where CMake found cuBLAS.
 void* open_cublas() {
   const std::string soname = "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR);
   std::string errors;
-  for (const std::string& file : {soname, std::string(AG_CUDA_LIBRARY_DIR) + "/" + soname}) {
+  for (const std::string& file : {soname, std::string(AG_CUBLAS_DIR) + "/" + soname}) {
     if (void* lib = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL)) return lib;
     errors += (errors.empty() ? "" : "; ") + std::string(dlerror());
   }
