@@ -64,7 +64,8 @@ void add_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--classifier", o.classifier,
                  "classifier file; trained and saved there if missing "
-                 "(default: data/classifier-<data>.safetensors)");
+                 "(default: data/classifier-mnist.safetensors, -fashion for fashion, "
+                 "DIR/classifier.safetensors for a directory)");
   app.add_option("--classifier-epochs", o.classifier_epochs, "epochs when training the classifier")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
