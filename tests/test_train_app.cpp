@@ -3,9 +3,11 @@
 // errors with non-zero exits for bad flags and paths. Also the PNG helpers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -103,6 +105,8 @@ TEST(TrainApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
             "(see --help)\n");
   EXPECT_NE(run("--lr -1", log), 0);
   EXPECT_EQ(read(log), "train_mnist: error: --lr: must be > 0, got -1 (see --help)\n");
+  EXPECT_NE(run("--lr inf", log), 0);
+  EXPECT_EQ(read(log), "train_mnist: error: --lr: not a finite number: inf (see --help)\n");
   EXPECT_NE(run("--preset huge", log), 0);
   EXPECT_NE(run("--data /nonexistent/dir --steps 1", log), 0);
   EXPECT_NE(read(log).find("train_mnist: error: load_split"), std::string::npos) << read(log);
@@ -201,6 +205,21 @@ TEST(Imaging, GridLayoutAndValues) {
   EXPECT_EQ(g.pixels[4 * g.width + 1], 255);  // third cell, next row
   EXPECT_EQ(g.pixels[0], 0);                  // padding
   EXPECT_THROW(imaging::make_grid(ag::zeros({2, 2}), 1), std::runtime_error);
+}
+
+// A diverged run's NaN and inf losses are left out of the curve (converting
+// them to pixels once made the line drawing loop for 2^63 steps).
+TEST(Imaging, CurveSkipsValuesThatAreNotFinite) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  auto dark = [](const imaging::Image& im) {
+    return std::count(im.pixels.begin(), im.pixels.end(), 0);
+  };
+  const int64_t axes = dark(imaging::plot_curve({}));
+  EXPECT_EQ(dark(imaging::plot_curve({nan, inf, -inf})), axes);
+  const imaging::Image part = imaging::plot_curve({1.0, 0.5, nan, 0.25, inf, 0.2});
+  EXPECT_GT(dark(part), axes);
+  EXPECT_LT(dark(part), dark(imaging::plot_curve({1.0, 0.5, 0.4, 0.25, 0.22, 0.2})));
 }
 
 TEST(Imaging, WritesPngAtomically) {

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
@@ -28,7 +29,8 @@ CLI::Validator lower_bound(bool strict) {
   return CLI::Validator(
       [strict](std::string& input) -> std::string {
         double v = 0;
-        if (!CLI::detail::lexical_cast(input, v)) return "not a number: " + input;
+        if (!CLI::detail::lexical_cast(input, v) || !std::isfinite(v))
+          return "not a finite number: " + input;
         if (strict ? v > 0 : v >= 0) return {};
         return std::string("must be ") + (strict ? "> 0" : ">= 0") + ", got " + input;
       },

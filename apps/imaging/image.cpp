@@ -61,12 +61,15 @@ Image plot_curve(const std::vector<double>& values, int64_t width, int64_t heigh
   const int64_t left = 40, right = width - 10, top = 10, bottom = height - 30;
   line(im, left, top, left, bottom, 0);
   line(im, left, bottom, right, bottom, 0);
-  if (values.empty()) return im;
-  const bool log_y = *std::min_element(values.begin(), values.end()) > 0;
+  std::vector<double> finite;  // NaN or inf (a diverged run) is left out
+  for (double v : values)
+    if (std::isfinite(v)) finite.push_back(v);
+  if (finite.empty()) return im;
+  const bool log_y = *std::min_element(finite.begin(), finite.end()) > 0;
   auto f = [&](double v) { return log_y ? std::log10(v) : v; };
-  double lo = f(values[0]), hi = lo;
-  for (double v : values) lo = std::min(lo, f(v)), hi = std::max(hi, f(v));
-  if (hi - lo < 1e-12) hi = lo + 1;
+  double lo = f(finite[0]), hi = lo;
+  for (double v : finite) lo = std::min(lo, f(v)), hi = std::max(hi, f(v));
+  if (!(hi - lo >= 1e-12)) hi = lo + 1;
   auto py = [&](double v) {
     return bottom - static_cast<int64_t>(std::round((f(v) - lo) / (hi - lo) * (bottom - top)));
   };
@@ -77,7 +80,9 @@ Image plot_curve(const std::vector<double>& values, int64_t width, int64_t heigh
   auto px = [&](size_t i) {
     return left + static_cast<int64_t>(n == 1 ? 0 : i * (right - left) / (n - 1));
   };
-  for (size_t i = 1; i < n; ++i) line(im, px(i - 1), py(values[i - 1]), px(i), py(values[i]), 0);
+  for (size_t i = 1; i < n; ++i)
+    if (std::isfinite(values[i - 1]) && std::isfinite(values[i]))
+      line(im, px(i - 1), py(values[i - 1]), px(i), py(values[i]), 0);
   return im;
 }
 
