@@ -276,7 +276,7 @@ int run(const Options& o) {
   if (o.nll == o.quality) throw std::runtime_error("choose one of --nll or --quality");
   if (o.nll && o.ckpt.empty()) throw std::runtime_error("--nll needs --ckpt");
   if (!o.nll && !o.rd.empty()) throw std::runtime_error("--rd needs --nll");
-  apps::require_output_dir("--rd", o.rd);
+  apps::require_output_file("--rd", o.rd);
   const Device device = apps::require_device(o.device);
   apps::set_threads(o.threads);
   if (o.nll)

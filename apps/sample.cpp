@@ -104,10 +104,10 @@ void write_interpolation(const Options& o, const data::Dataset& test, Device dev
 int run(const Options& o) {
   const Device device = apps::require_device(o.device);
   apps::set_threads(o.threads);
-  apps::require_output_dir("--out", o.out);
-  apps::require_output_dir("--save-tensor", o.save_tensor);
-  apps::require_output_dir("--progression", o.progression);
-  apps::require_output_dir("--interpolate", o.interpolate);
+  apps::require_output_file("--out", o.out);
+  apps::require_output_file("--save-tensor", o.save_tensor);
+  apps::require_output_file("--progression", o.progression);
+  apps::require_output_file("--interpolate", o.interpolate);
   const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var, device);
   const nn::UNet& model = *tm.model;
   const diffusion::GaussianDiffusion& d = *tm.diffusion;

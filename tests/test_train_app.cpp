@@ -191,6 +191,15 @@ TEST(SampleApp, GridProgressionAndInterpolation) {
             "exist\n");
   EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt " + ckpt + " --interpolate x.png --interp-t 20", log), 0);
   EXPECT_EQ(read(log), "sample: error: --interp-t 20 outside [0, 20) of this checkpoint\n");
+  // A later output that is a directory fails before the grid is rewritten.
+  const std::string grid_before = read(out / "grid.png");
+  EXPECT_NE(run_exe(SAMPLE_EXE,
+                    "--ckpt " + ckpt + " --out " + (out / "grid.png").string() + " --save-tensor " +
+                        out.string(),
+                    log),
+            0);
+  EXPECT_EQ(read(log), "sample: error: --save-tensor " + out.string() + ": is a directory\n");
+  EXPECT_EQ(read(out / "grid.png"), grid_before);
 }
 
 TEST(Imaging, GridLayoutAndValues) {

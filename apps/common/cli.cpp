@@ -1,6 +1,7 @@
 #include "apps/common/cli.h"
 
 #include <omp.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -48,12 +49,17 @@ void one_line_parse_errors(CLI::App& app, const char* program) {
   });
 }
 
-void require_output_dir(const char* flag, const std::string& path) {
+void require_output_file(const char* flag, const std::string& path) {
   if (path.empty()) return;
-  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  if (!dir.empty() && !std::filesystem::is_directory(dir))
-    throw std::runtime_error(std::string(flag) + " " + path + ": directory " + dir.string() +
-                             " does not exist");
+  namespace fs = std::filesystem;
+  auto fail = [&](const std::string& why) {
+    throw std::runtime_error(std::string(flag) + " " + path + ": " + why);
+  };
+  const fs::path dir = fs::path(path).parent_path();
+  if (!dir.empty() && !fs::is_directory(dir)) fail("directory " + dir.string() + " does not exist");
+  if (access(dir.empty() ? "." : dir.c_str(), W_OK) != 0)
+    fail("directory " + (dir.empty() ? std::string(".") : dir.string()) + " is not writable");
+  if (fs::is_directory(path)) fail("is a directory");
 }
 
 void add_device_flags(CLI::App& app, std::string& device, int64_t& threads) {

@@ -25,10 +25,12 @@ extern const CLI::Validator kPositive;
 // Command-line errors print one line, "<program>: error: <what> (see --help)",
 // and CLI11_PARSE returns CLI11's non-zero exit code.
 void one_line_parse_errors(CLI::App& app, const char* program);
-// Throws "<flag> <path>: directory <dir> does not exist" unless the file
-// `path` could be created, so that long work is not done for nothing. An
-// empty path (the flag not given) passes.
-void require_output_dir(const char* flag, const std::string& path);
+// Throws "<flag> <path>: <why>" unless the file `path` could be written: its
+// directory exists and is writable, and `path` is not a directory. Checked
+// before long work, so that it is not done for nothing, and before any output
+// is written, so that a bad later path does not leave a half-done set of
+// files. An empty path (the flag not given) passes.
+void require_output_file(const char* flag, const std::string& path);
 // Runs body with stdout line-buffered (so it interleaves with progress bars on
 // stderr); an exception prints "<program>: error: <what>" and returns 1.
 int run_reporting_errors(const char* program, const std::function<int()>& body);
