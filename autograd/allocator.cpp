@@ -53,9 +53,13 @@ void* CachingAllocator::allocate(size_t nbytes) {
 void CachingAllocator::deallocate(void* ptr, size_t nbytes) {
   size_t size = round_size(nbytes);
   std::lock_guard<std::mutex> lock(mu_);
-  free_[size].push_back(ptr);
   stats_.in_use -= size;
-  stats_.cached += size;
+  try {
+    free_[size].push_back(ptr);
+    stats_.cached += size;
+  } catch (const std::bad_alloc&) {
+    raw_free_(ptr);  // no memory even for the cache's list: hand the block back
+  }
 }
 
 void CachingAllocator::empty_cache() {

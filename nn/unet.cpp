@@ -1,6 +1,7 @@
 #include "nn/unet.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <stdexcept>
 
 #include "nn/init.h"
@@ -42,7 +43,36 @@ void UNetLevel::set_upsample(std::shared_ptr<Upsample> block) {
   upsample = register_module("upsample", block);
 }
 
-UNet::UNet(const UNetConfig& c, uint64_t seed) : config(c), dropout_rng(seed + 1) {
+namespace {
+
+std::string format_number(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.10g", v);
+  return text;
+}
+
+void check_range(const char* field, double value, double lo, double hi) {
+  if (!(value >= lo && value <= hi))
+    throw std::runtime_error("UNet config: " + std::string(field) + " = " + format_number(value) +
+                             " outside [" + format_number(lo) + ", " + format_number(hi) + "]");
+}
+
+}  // namespace
+
+void check_unet_config(const UNetConfig& c) {
+  check_range("in_ch", c.in_ch, 1, 64);
+  check_range("ch", c.ch, 1, 1024);
+  check_range("number of levels (ch_mult)", c.ch_mult.size(), 1, 8);
+  for (int64_t m : c.ch_mult) check_range("ch_mult entry", m, 1, 16);
+  check_range("num_res_blocks", c.num_res_blocks, 1, 8);
+  check_range("number of attn_resolutions", c.attn_resolutions.size(), 0, 8);
+  check_range("dropout", c.dropout, 0, 0.999);
+  check_range("num_groups", c.num_groups, 1, 1024);
+  check_range("resolution", c.resolution, 1, 1024);
+}
+
+UNet::UNet(const UNetConfig& c, uint64_t seed)
+    : config((check_unet_config(c), c)), dropout_rng(seed + 1) {
   Generator gen(seed);
   const int64_t temb_ch = 4 * c.ch, levels = static_cast<int64_t>(c.ch_mult.size());
   auto has_attn = [&](int64_t res) {

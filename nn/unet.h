@@ -20,6 +20,12 @@ struct UNetConfig {
   int64_t resolution = 28;  // input H (= W)
 };
 
+// Throws "UNet config: <field> = <value> outside [lo, hi]" for a field out of
+// range. The ranges are wide (ch up to 1024, 8 levels, 8 ResBlocks each) but
+// keep a corrupt checkpoint's config from building a network that cannot fit
+// in memory; the UNet constructor calls this first.
+void check_unet_config(const UNetConfig& config);
+
 // The named MNIST presets: tiny, small, base, paper (the table in docs/unet.md).
 UNetConfig unet_preset(const std::string& name);
 std::vector<std::string> unet_preset_names();

@@ -2,7 +2,9 @@
 // shapes for every preset, names as checkpoints use them.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <set>
+#include <string>
 
 #include "nn/optim.h"
 #include "nn/unet.h"
@@ -37,6 +39,34 @@ TEST(UNet, EveryPresetMapsImagesToImages) {
     EXPECT_EQ(y.dtype(), DType::F32);
   }
   EXPECT_THROW(nn::unet_preset("huge"), std::runtime_error);
+}
+
+// A config out of range (as from a corrupt checkpoint) is refused before any
+// module is built; 10^9 ResBlocks once grew memory until the process died.
+TEST(UNet, RejectsConfigsOutOfRange) {
+  auto message = [](const std::function<void(nn::UNetConfig&)>& edit) {
+    nn::UNetConfig c = nn::unet_preset("tiny");
+    edit(c);
+    try {
+      nn::UNet model(c);
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message([](auto& c) { c.num_res_blocks = 1000000000; }),
+            "UNet config: num_res_blocks = 1000000000 outside [1, 8]");
+  EXPECT_EQ(message([](auto& c) { c.ch = 0; }), "UNet config: ch = 0 outside [1, 1024]");
+  EXPECT_EQ(message([](auto& c) { c.ch_mult = {}; }),
+            "UNet config: number of levels (ch_mult) = 0 outside [1, 8]");
+  EXPECT_EQ(message([](auto& c) {
+              c.ch_mult = {1, 100};
+            }),
+            "UNet config: ch_mult entry = 100 outside [1, 16]");
+  EXPECT_EQ(message([](auto& c) { c.dropout = 1; }), "UNet config: dropout = 1 outside [0, 0.999]");
+  EXPECT_EQ(message([](auto& c) { c.resolution = -28; }),
+            "UNet config: resolution = -28 outside [1, 1024]");
+  EXPECT_EQ(message([](auto&) {}), "no error");
 }
 
 // An empty batch runs through every op, forward and backward, without
