@@ -266,16 +266,28 @@ Entry parse_entry(const std::string& name, const json& j, uint64_t data_size,
 
 // Non-empty byte ranges must not overlap; sorted by start, it is enough to
 // compare neighbours.
-void check_disjoint(std::vector<Entry> entries, const std::string& path) {
+// The tensors tile the data section, as the format requires: in offset order
+// each begins where the one before ends, from byte 0 to the last. A header
+// shifted against its data, or bytes appended, are errors, not a misread.
+void check_layout(std::vector<Entry> entries, uint64_t data_size, const std::string& path) {
   entries.erase(std::remove_if(entries.begin(), entries.end(),
                                [](const Entry& e) { return e.begin == e.end; }),
                 entries.end());
   std::sort(entries.begin(), entries.end(),
             [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
-  for (size_t i = 1; i < entries.size(); ++i)
-    if (entries[i].begin < entries[i - 1].end)
+  auto unclaimed = [&](uint64_t from, uint64_t to) {
+    fail(path, "bytes [" + std::to_string(from) + ", " + std::to_string(to) +
+                   ") of the data section belong to no tensor");
+  };
+  uint64_t covered = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (entries[i].begin < covered)
       fail(path, tensor_ref(entries[i - 1].name) + " and " + tensor_ref(entries[i].name) +
                      " overlap in the data section");
+    if (entries[i].begin > covered) unclaimed(covered, entries[i].begin);
+    covered = entries[i].end;
+  }
+  if (covered != data_size) unclaimed(covered, data_size);
 }
 
 ag::Tensor make_tensor(const Entry& e, const std::string& data) {
@@ -322,7 +334,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
     else
       entries.push_back(parse_entry(key, value, data_size, path));
   }
-  check_disjoint(entries, path);
+  check_layout(entries, data_size, path);
   const std::string data = read_bytes(in, data_size, path, "data section");
   for (const Entry& e : entries) file.tensors.emplace_back(e.name, make_tensor(e, data));
   return file;

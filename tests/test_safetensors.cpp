@@ -287,6 +287,21 @@ TEST_F(SafetensorsCorrupt, OverlappingOffsets) {
   EXPECT_TRUE(load_fails_with(path("x.safetensors"), {"tensor 'a'", "tensor 'b'", "overlap"}));
 }
 
+// The tensors must tile the data section, as in the reference loader: a hole
+// or bytes past the last tensor (a header shifted against its data, say) are
+// errors rather than tensors read from the wrong bytes.
+TEST_F(SafetensorsCorrupt, DataNotCoveredExactly) {
+  write_file(path("x.safetensors"),
+             file_bytes(R"({"a":{"dtype":"I32","shape":[1],"data_offsets":[0,4]},)"
+                        R"("b":{"dtype":"I32","shape":[1],"data_offsets":[8,12]}})",
+                        std::string(12, '\0')));
+  EXPECT_TRUE(load_fails_with(path("x.safetensors"), {"bytes [4, 8)", "belong to no tensor"}));
+  write_file(path("x.safetensors"),
+             file_bytes(R"({"a":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}})",
+                        std::string(4, '\0') + "JUNK"));
+  EXPECT_TRUE(load_fails_with(path("x.safetensors"), {"bytes [4, 8)", "belong to no tensor"}));
+}
+
 TEST_F(SafetensorsCorrupt, OffsetsOutOfBounds) {
   write_file(path("x.safetensors"),
              file_bytes(R"({"w":{"dtype":"F64","shape":[2],"data_offsets":[8,24]}})",
@@ -335,12 +350,12 @@ TEST_F(SafetensorsCorrupt, MalformedEntries) {
 }
 
 TEST_F(SafetensorsFormat, ForeignLayoutsStillLoad) {
-  // Unpadded header, data out of name order, a hole, and a shared empty range.
+  // Unpadded header, data out of name order, and a shared empty range.
   write_file(path("x.safetensors"),
-             file_bytes(R"({"a":{"dtype":"I32","shape":[1],"data_offsets":[8,12]},)"
+             file_bytes(R"({"a":{"dtype":"I32","shape":[1],"data_offsets":[4,8]},)"
                         R"("b":{"dtype":"I32","shape":[1],"data_offsets":[0,4]},)"
-                        R"("c":{"dtype":"F32","shape":[0,2],"data_offsets":[8,8]}})",
-                        std::string("\x07\x00\x00\x00----\x09\x00\x00\x00", 12)));
+                        R"("c":{"dtype":"F32","shape":[0,2],"data_offsets":[4,4]}})",
+                        std::string("\x07\x00\x00\x00\x09\x00\x00\x00", 8)));
   const nn::SafetensorsFile file = nn::load_safetensors(path("x.safetensors"));
   ASSERT_EQ(file.tensors.size(), 3u);
   EXPECT_EQ(file.tensors[0].second.to_vector<int32_t>(), std::vector<int32_t>{9});
