@@ -3,6 +3,7 @@
 // bad or missing file; split loading; the [-1, 1] scaling of to_tensor.
 // Never reads data/mnist: the suite passes on a fresh clone.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -57,11 +58,14 @@ void write_plain(const std::string& path, const Bytes& bytes) {
   ASSERT_TRUE(out.good()) << path;
 }
 
-void write_gzip(const std::string& path, const Bytes& bytes) {
+// bytes, then `zero_mib` MiB of zeros, written a MiB at a time.
+void write_gzip(const std::string& path, const Bytes& bytes, int zero_mib = 0) {
   gzFile file = gzopen(path.c_str(), "wb");
   ASSERT_NE(file, nullptr) << path;
   EXPECT_EQ(gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size())),
             static_cast<int>(bytes.size()));
+  const Bytes zeros(1 << 20, 0);
+  for (int i = 0; i < zero_mib; ++i) EXPECT_EQ(gzwrite(file, zeros.data(), 1u << 20), 1 << 20);
   ASSERT_EQ(gzclose(file), Z_OK) << path;
 }
 
@@ -208,8 +212,23 @@ TEST_F(IdxErrors, TrailingBytes) {
   labels.insert(labels.end(), {9, 9, 9});
   write_plain(path("img"), images);
   write_gzip(path("lab.gz"), labels);
-  expect_error([&] { read_idx_images(path("img")); }, path("img"), "1 trailing bytes");
-  expect_error([&] { read_idx_labels(path("lab.gz")); }, path("lab.gz"), "3 trailing bytes");
+  const std::string past = "the data continues past the ";
+  expect_error([&] { read_idx_images(path("img")); }, path("img"), past + "8 bytes");
+  expect_error([&] { read_idx_labels(path("lab.gz")); }, path("lab.gz"), past + "2 bytes");
+}
+
+// A small gzip file whose stream goes on far past what its header announces
+// (here 48 MB of zeros after one 2x2 image) is refused after reading one byte
+// more than announced; it was once inflated whole, gigabytes for a bomb.
+TEST_F(IdxErrors, GzipIsReadOnlyAsFarAsAnnounced) {
+  write_gzip(path("img.gz"), images_file(1, 2, 2, iota_bytes(4)), 48);
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
+  expect_error([&] { read_idx_images(path("img.gz")); }, path("img.gz"),
+               "the data continues past the 4 bytes");
+  rusage after{};
+  getrusage(RUSAGE_SELF, &after);
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 16 << 10);  // KiB: under 16 MB more at peak
 }
 
 TEST_F(IdxErrors, BadDimensions) {

@@ -69,14 +69,19 @@ std::vector<uint8_t> read_plain(const std::string& path) {
   return bytes;
 }
 
-std::vector<uint8_t> read_gzip(const std::string& path) {
+// The first `limit` bytes of the decompressed stream (fewer if it ends), so
+// that a small file cannot inflate to more than the header announces.
+std::vector<uint8_t> read_gzip(const std::string& path, size_t limit) {
   std::unique_ptr<gzFile_s, decltype(&gzclose)> file(gzopen(path.c_str(), "rb"), &gzclose);
   if (!file) fail_open(path);
   std::vector<uint8_t> bytes;
   std::vector<uint8_t> chunk(1 << 20);
   int n = 0;
-  while ((n = gzread(file.get(), chunk.data(), static_cast<unsigned>(chunk.size()))) > 0)
+  while (bytes.size() < limit) {
+    const size_t want = std::min(chunk.size(), limit - bytes.size());
+    if ((n = gzread(file.get(), chunk.data(), static_cast<unsigned>(want))) <= 0) break;
     bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + n);
+  }
   int err = Z_OK;
   std::string message = gzerror(file.get(), &err);  // "<path>: <what>"
   if (message.rfind(path + ": ", 0) == 0) message.erase(0, path.size() + 2);
@@ -115,8 +120,8 @@ void check_data_size(const std::string& path, size_t have, size_t want) {
     fail(path, "truncated data (" + std::to_string(have) + " bytes, the header announces " +
                    std::to_string(want) + ")");
   if (have > want)
-    fail(path, std::to_string(have - want) + " trailing bytes after the " + std::to_string(want) +
-                   " bytes of data");
+    fail(path,
+         "the data continues past the " + std::to_string(want) + " bytes the header announces");
 }
 
 struct IdxData {
@@ -125,12 +130,16 @@ struct IdxData {
 };
 
 // An IDX file of kind `want` (`other` being the kind it may be mistaken for).
+// A gzipped one is read twice: its header, then as many bytes as the header
+// announces and one more, to tell whether the data goes on.
 IdxData read_idx(const std::string& path, const IdxKind& want, const IdxKind& other) {
-  IdxData idx{{}, is_gzip(path) ? read_gzip(path) : read_plain(path)};
-  idx.dims = header_dims(path, idx.bytes, want, other);
   const size_t header = 4 + 4 * want.ndims;
+  const bool gzipped = is_gzip(path);
+  IdxData idx{{}, gzipped ? read_gzip(path, header) : read_plain(path)};
+  idx.dims = header_dims(path, idx.bytes, want, other);
   size_t want_bytes = 1;
   for (int64_t d : idx.dims) want_bytes *= static_cast<size_t>(d);
+  if (gzipped) idx.bytes = read_gzip(path, header + want_bytes + 1);
   check_data_size(path, idx.bytes.size() - header, want_bytes);
   idx.bytes.erase(idx.bytes.begin(), idx.bytes.begin() + static_cast<std::ptrdiff_t>(header));
   return idx;
