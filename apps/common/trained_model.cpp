@@ -1,20 +1,37 @@
 #include "apps/common/trained_model.h"
 
+#include <charconv>
+#include <stdexcept>
+#include <string>
+
 #include "nn/checkpoint.h"
 
 namespace apps {
 
 namespace {
 
+constexpr int64_t kMaxTimesteps = 100000;
+
+// The checkpoint's T, all of the text an integer in [1, kMaxTimesteps].
+int64_t timestep_count(const std::string& text, const std::string& ckpt) {
+  int64_t T = 0;
+  const char* end = text.data() + text.size();
+  const auto [stop, err] = std::from_chars(text.data(), end, T);
+  if (err != std::errc() || stop != end || T < 1 || T > kMaxTimesteps)
+    throw std::runtime_error(ckpt + ": metadata 'T' is not a number of timesteps in [1, " +
+                             std::to_string(kMaxTimesteps) + "]: '" + text + "'");
+  return T;
+}
+
 diffusion::GaussianDiffusion diffusion_of(const nn::Metadata& md, const std::string& var,
-                                          ag::Device device) {
+                                          const std::string& ckpt, ag::Device device) {
   auto get = [&](const char* key, const char* fallback) {
     auto it = md.find(key);
     return it == md.end() ? std::string(fallback) : it->second;
   };
   return diffusion::GaussianDiffusion(
       diffusion::make_schedule(diffusion::parse_schedule(get("schedule", "linear")),
-                               std::stoll(get("T", "1000"))),
+                               timestep_count(get("T", "1000"), ckpt)),
       diffusion::parse_mean_type(get("param", "eps")),
       diffusion::parse_var_type(var.empty() ? get("var", "large") : var), ag::DType::F32, device);
 }
@@ -30,8 +47,8 @@ TrainedModel load_trained_model(const std::string& ckpt, const std::string& weig
   nn::load_into(t.model->named_parameters(), file, ckpt, training_ckpt ? weights + "." : "");
   t.model->to(device);
   t.model->eval();
-  t.diffusion =
-      std::make_unique<diffusion::GaussianDiffusion>(diffusion_of(file.metadata, var, device));
+  t.diffusion = std::make_unique<diffusion::GaussianDiffusion>(
+      diffusion_of(file.metadata, var, ckpt, device));
   t.step = training_ckpt ? file.metadata.at("step") : "?";
   t.weights = training_ckpt ? weights : "saved";
   return t;
