@@ -7,6 +7,7 @@
 // test images and for noise, so the numbers read against both ends.
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -184,6 +185,20 @@ void run_nll(const Options& o, Device device) {
   }
 }
 
+// Scores of NaN images would be NaN, and every such image "a 0": refuse them.
+void require_finite(const Tensor& samples, const std::string& source) {
+  const std::vector<float> v = samples.to_vector<float>();
+  const size_t per = v.size() / std::max<size_t>(1, static_cast<size_t>(samples.size(0)));
+  int64_t bad = 0;
+  for (size_t i = 0; i < v.size(); i += per)
+    bad +=
+        std::any_of(v.begin() + i, v.begin() + i + per, [](float x) { return !std::isfinite(x); });
+  if (bad > 0)
+    throw std::runtime_error(source + ": " + std::to_string(bad) + " of the " +
+                             std::to_string(samples.size(0)) +
+                             " samples hold NaN or inf (a diverged model?); nothing to score");
+}
+
 Tensor load_samples(const std::string& path) {
   const nn::SafetensorsFile f = nn::load_safetensors(path);
   for (const auto& [name, t] : f.tensors)
@@ -191,7 +206,9 @@ Tensor load_samples(const std::string& path) {
       if (t.dim() != 4 || t.size(1) != 1 || t.size(2) != 28 || t.size(3) != 28)
         throw std::runtime_error(path + ": samples must be (N, 1, 28, 28), got " +
                                  shape_str(t.shape()));
-      return t.to(DType::F32);
+      const Tensor samples = t.to(DType::F32);
+      require_finite(samples, path);
+      return samples;
     }
   throw std::runtime_error(path + ": no tensor named 'samples'");
 }
@@ -244,7 +261,10 @@ void run_quality(const Options& o, Device device) {
   ct.epochs = o.classifier_epochs;
   const std::string path = o.classifier.empty() ? default_classifier_path(o.data) : o.classifier;
   const metrics::LoadedClassifier c = metrics::load_or_train_classifier(path, o.data, ct);
-  if (!samples.defined()) samples = draw_samples(o, device);
+  if (!samples.defined()) {
+    samples = draw_samples(o, device);
+    require_finite(samples, o.ckpt);
+  }
   const int64_t n = samples.size(0);
   const data::Dataset test = data::load_split(data::resolve_dataset_dir(o.data), false);
   // Test images at even indices are scored as a row beside the samples; the

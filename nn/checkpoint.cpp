@@ -21,20 +21,45 @@ std::string unet_config_to_json(const UNetConfig& c) {
       .dump();
 }
 
+namespace {
+
+// A JSON integer (32.5 would otherwise be read as 32).
+int64_t integer(const json& j, const char* key) {
+  const json& v = j.at(key);
+  if (!v.is_number_integer())
+    throw std::runtime_error(std::string("'") + key + "' is not an integer: " + v.dump());
+  return v.get<int64_t>();
+}
+
+std::vector<int64_t> integers(const json& j, const char* key) {
+  const json& list = j.at(key);
+  if (!list.is_array())
+    throw std::runtime_error(std::string("'") + key + "' is not a list: " + list.dump());
+  std::vector<int64_t> out;
+  for (const json& v : list) {
+    if (!v.is_number_integer())
+      throw std::runtime_error(std::string("'") + key + "' holds a non-integer: " + v.dump());
+    out.push_back(v.get<int64_t>());
+  }
+  return out;
+}
+
+}  // namespace
+
 UNetConfig unet_config_from_json(const std::string& text, const std::string& what) {
   try {
     const json j = json::parse(text);
     UNetConfig c;
-    c.in_ch = j.at("in_ch").get<int64_t>();
-    c.ch = j.at("ch").get<int64_t>();
-    c.ch_mult = j.at("ch_mult").get<std::vector<int64_t>>();
-    c.num_res_blocks = j.at("num_res_blocks").get<int64_t>();
-    c.attn_resolutions = j.at("attn_resolutions").get<std::vector<int64_t>>();
+    c.in_ch = integer(j, "in_ch");
+    c.ch = integer(j, "ch");
+    c.ch_mult = integers(j, "ch_mult");
+    c.num_res_blocks = integer(j, "num_res_blocks");
+    c.attn_resolutions = integers(j, "attn_resolutions");
     c.dropout = j.at("dropout").get<double>();
-    c.num_groups = j.at("num_groups").get<int64_t>();
-    c.resolution = j.at("resolution").get<int64_t>();
+    c.num_groups = integer(j, "num_groups");
+    c.resolution = integer(j, "resolution");
     return c;
-  } catch (const json::exception& e) {
+  } catch (const std::exception& e) {
     throw std::runtime_error(what + ": bad model config: " + e.what());
   }
 }

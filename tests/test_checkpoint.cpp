@@ -3,6 +3,9 @@
 // mismatched files give clear errors and change nothing.
 #include <cmath>
 #include <filesystem>
+#include <nlohmann/json.hpp>
+#include <utility>
+#include <vector>
 
 #include "nn/checkpoint.h"
 #include "tests/gradcheck.h"
@@ -115,6 +118,21 @@ TEST(TrainingCheckpoint, ConfigTravelsWithTheFile) {
   const nn::UNetConfig c = nn::checkpoint_config(path);
   EXPECT_EQ(nn::unet_config_to_json(c), nn::unet_config_to_json(nn::unet_preset("tiny")));
   EXPECT_THROW(nn::unet_config_from_json("{\"ch\": 3}", "x"), std::runtime_error);
+  // Integers must be integers: a ch of 32.5 is not read as 32.
+  nlohmann::json j = nlohmann::json::parse(nn::unet_config_to_json(nn::unet_preset("tiny")));
+  EXPECT_NO_THROW(nn::unet_config_from_json(j.dump(), "x"));
+  for (const auto& [key, value] : std::vector<std::pair<std::string, nlohmann::json>>{
+           {"ch", 32.5}, {"ch_mult", 2}, {"ch_mult", {1, 2.5}}, {"num_groups", "8"}}) {
+    nlohmann::json bad = j;
+    bad[key] = value;
+    try {
+      nn::unet_config_from_json(bad.dump(), "x");
+      ADD_FAILURE() << key << " = " << value.dump() << " accepted";
+    } catch (const std::runtime_error& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("x: bad model config: '" + key + "'", 0), 0u)
+          << e.what();
+    }
+  }
 }
 
 TEST(TrainingCheckpoint, MismatchedModelIsRejectedAndUntouched) {

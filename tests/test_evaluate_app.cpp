@@ -3,6 +3,9 @@
 // --nll on a checkpoint, and one-line errors with non-zero exits.
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <vector>
+
 #include "app_helpers.h"
 #include "apps/dataset/idx.h"
 #include "autograd/ops.h"
@@ -130,6 +133,18 @@ TEST(EvaluateApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
             0);
   EXPECT_NE(read(log).find("samples must be (N, 1, 28, 28), got [4, 1, 8, 8]"), std::string::npos)
       << read(log);
+  // Samples of a diverged model (NaN) would score as NaN: refused, also first.
+  std::vector<float> diverged(4 * 28 * 28, 0.0f);
+  diverged[2 * 28 * 28 + 5] = std::numeric_limits<float>::quiet_NaN();  // in sample 2
+  nn::save_safetensors((dir / "nan.safetensors").string(),
+                       {{"samples", ag::from_vector(diverged, {4, 1, 28, 28})}});
+  EXPECT_NE(evaluate(quality + (dir / "garbage.safetensors").string() + " --samples " +
+                         (dir / "nan.safetensors").string(),
+                     log),
+            0);
+  EXPECT_EQ(read(log), "evaluate: error: " + (dir / "nan.safetensors").string() +
+                           ": 1 of the 4 samples hold NaN or inf (a diverged model?); nothing "
+                           "to score\n");
   // A corrupt classifier file: a one-line error naming it, the file untouched.
   EXPECT_NE(evaluate(quality + (dir / "garbage.safetensors").string() + " --samples " +
                          (dir / "right.safetensors").string(),
