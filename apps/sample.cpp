@@ -104,6 +104,7 @@ void write_interpolation(const Options& o, const data::Dataset& test, Device dev
 int run(const Options& o) {
   const Device device = apps::require_device(o.device);
   apps::set_threads(o.threads);
+  if (o.out.empty()) throw std::runtime_error("--out must name a PNG file");
   apps::require_output_file("--out", o.out);
   apps::require_output_file("--save-tensor", o.save_tensor);
   apps::require_output_file("--progression", o.progression);

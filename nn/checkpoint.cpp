@@ -58,6 +58,7 @@ UNetConfig unet_config_from_json(const std::string& text, const std::string& wha
     c.dropout = j.at("dropout").get<double>();
     c.num_groups = integer(j, "num_groups");
     c.resolution = integer(j, "resolution");
+    check_unet_config(c);
     return c;
   } catch (const std::exception& e) {
     throw std::runtime_error(what + ": bad model config: " + e.what());

@@ -264,8 +264,6 @@ Entry parse_entry(const std::string& name, const json& j, uint64_t data_size,
   return e;
 }
 
-// Non-empty byte ranges must not overlap; sorted by start, it is enough to
-// compare neighbours.
 // The tensors tile the data section, as the format requires: in offset order
 // each begins where the one before ends, from byte 0 to the last. A header
 // shifted against its data, or bytes appended, are errors, not a misread.

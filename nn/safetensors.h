@@ -27,8 +27,9 @@ struct SafetensorsFile {
 };
 
 // Reads and validates a whole file; every defect (truncation, malformed
-// header, unknown dtype, bad shapes or offsets, overlapping tensors) throws
-// std::runtime_error with a one-line message naming the file and the tensor.
+// header, unknown dtype, bad shapes or offsets, overlapping tensors, data
+// bytes that belong to no tensor) throws std::runtime_error with a one-line
+// message naming the file and, where there is one, the tensor.
 SafetensorsFile load_safetensors(const std::string& path);
 
 // Copies file tensor prefix + name into each target, in place and without

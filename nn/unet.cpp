@@ -63,8 +63,11 @@ void check_unet_config(const UNetConfig& c) {
   check_range("in_ch", c.in_ch, 1, 64);
   check_range("ch", c.ch, 1, 1024);
   check_range("number of levels (ch_mult)", c.ch_mult.size(), 1, 8);
-  for (int64_t m : c.ch_mult) check_range("ch_mult entry", m, 1, 16);
-  check_range("num_res_blocks", c.num_res_blocks, 1, 8);
+  for (int64_t m : c.ch_mult) {
+    check_range("ch_mult entry", m, 1, 16);
+    check_range("channels of a level (ch * ch_mult entry)", c.ch * m, 1, 1024);
+  }
+  check_range("num_res_blocks", c.num_res_blocks, 1, 4);
   check_range("number of attn_resolutions", c.attn_resolutions.size(), 0, 8);
   check_range("dropout", c.dropout, 0, 0.999);
   check_range("num_groups", c.num_groups, 1, 1024);

@@ -21,9 +21,11 @@ struct UNetConfig {
 };
 
 // Throws "UNet config: <field> = <value> outside [lo, hi]" for a field out of
-// range. The ranges are wide (ch up to 1024, 8 levels, 8 ResBlocks each) but
-// keep a corrupt checkpoint's config from building a network that cannot fit
-// in memory; the UNet constructor calls this first.
+// range; the UNet constructor calls this first. The ranges hold every DDPM
+// and improved-diffusion config (levels of up to 1024 channels, up to 4
+// ResBlocks) and refuse absurd ones from a corrupt checkpoint, such as 10^9
+// ResBlocks, which would build for minutes and then die. A config near every
+// limit is still a network of billions of parameters.
 void check_unet_config(const UNetConfig& config);
 
 // The named MNIST presets: tiny, small, base, paper (the table in docs/unet.md).

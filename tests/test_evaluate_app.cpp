@@ -161,4 +161,15 @@ TEST(EvaluateApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
                      log),
             0);
   EXPECT_NE(read(log).find("trained on 'fashion'"), std::string::npos) << read(log);
+  // One whose recorded accuracy is not a number.
+  const std::string bad_accuracy = (dir / "accuracy.safetensors").string();
+  nn::save_safetensors(bad_accuracy, {{"w", ag::zeros({1})}},
+                       {{"kind", "ddpm-cpp evaluation classifier"},
+                        {"dataset", data.string()},
+                        {"test_accuracy", "abc"}});
+  EXPECT_NE(
+      evaluate(quality + bad_accuracy + " --samples " + (dir / "right.safetensors").string(), log),
+      0);
+  EXPECT_EQ(read(log), "evaluate: error: " + bad_accuracy +
+                           ": metadata 'test_accuracy' is not a number in [0, 1]: 'abc'\n");
 }

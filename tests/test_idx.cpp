@@ -236,6 +236,11 @@ TEST_F(IdxErrors, BadDimensions) {
   write_plain(path("wide"), images_file(1, 1, 4097, iota_bytes(4097)));
   expect_error([&] { read_idx_images(path("zero")); }, path("zero"), "bad dimension 0 = 0");
   expect_error([&] { read_idx_images(path("wide")); }, path("wide"), "bad dimension 2 = 4097");
+  // 2^32 - 1 images of 28 x 28: more than the 2 GiB a header may announce, so
+  // a small gzip file cannot inflate to that much before failing.
+  write_gzip(path("huge.gz"), images_file(0xFFFFFFFFu, 28, 28, {}), 4);
+  expect_error([&] { read_idx_images(path("huge.gz")); }, path("huge.gz"),
+               "the header announces 3367254359280 bytes of data, more than 2 GiB");
 }
 
 TEST_F(IdxLoadSplit, FindsPlainAndGzippedFiles) {

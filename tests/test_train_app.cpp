@@ -192,6 +192,8 @@ TEST(SampleApp, GridProgressionAndInterpolation) {
             "exist\n");
   EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt " + ckpt + " --interpolate x.png --interp-t 20", log), 0);
   EXPECT_EQ(read(log), "sample: error: --interp-t 20 outside [0, 20) of this checkpoint\n");
+  EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt " + ckpt + " --out ''", log), 0);
+  EXPECT_EQ(read(log), "sample: error: --out must name a PNG file\n");
   // A later output that is a directory fails before the grid is rewritten.
   const std::string grid_before = read(out / "grid.png");
   EXPECT_NE(run_exe(SAMPLE_EXE,

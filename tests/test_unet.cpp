@@ -55,7 +55,9 @@ TEST(UNet, RejectsConfigsOutOfRange) {
     return std::string("no error");
   };
   EXPECT_EQ(message([](auto& c) { c.num_res_blocks = 1000000000; }),
-            "UNet config: num_res_blocks = 1000000000 outside [1, 8]");
+            "UNet config: num_res_blocks = 1000000000 outside [1, 4]");
+  EXPECT_EQ(message([](auto& c) { c.ch = 1024; }),
+            "UNet config: channels of a level (ch * ch_mult entry) = 2048 outside [1, 1024]");
   EXPECT_EQ(message([](auto& c) { c.ch = 0; }), "UNet config: ch = 0 outside [1, 1024]");
   EXPECT_EQ(message([](auto& c) { c.ch_mult = {}; }),
             "UNet config: number of levels (ch_mult) = 0 outside [1, 8]");

@@ -19,6 +19,9 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int64_t kMaxSide = 4096;  // bound on every dimension after the first
+// Bound on the data a header may announce (MNIST's training images: 47 MB),
+// so that a small gzip file cannot claim, and inflate to, far more.
+constexpr size_t kMaxDataBytes = size_t{2} << 30;
 const char* const kFashionDir = "/usr/share/datasets/fashion-mnist";
 
 // What an IDX file announces in its header: magic number and dimension count.
@@ -139,6 +142,9 @@ IdxData read_idx(const std::string& path, const IdxKind& want, const IdxKind& ot
   idx.dims = header_dims(path, idx.bytes, want, other);
   size_t want_bytes = 1;
   for (int64_t d : idx.dims) want_bytes *= static_cast<size_t>(d);
+  if (want_bytes > kMaxDataBytes)
+    fail(path, "the header announces " + std::to_string(want_bytes) + " bytes of data, more than " +
+                   std::to_string(kMaxDataBytes >> 30) + " GiB");
   if (gzipped) idx.bytes = read_gzip(path, header + want_bytes + 1);
   check_data_size(path, idx.bytes.size() - header, want_bytes);
   idx.bytes.erase(idx.bytes.begin(), idx.bytes.begin() + static_cast<std::ptrdiff_t>(header));

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <numeric>
 #include <stdexcept>
+#include <string>
 
 #include "apps/common/progress.h"
 #include "nn/loss.h"
@@ -16,6 +18,16 @@ namespace metrics {
 namespace {
 
 constexpr const char* kKind = "ddpm-cpp evaluation classifier";
+
+// The file's recorded test accuracy: all of the text a number in [0, 1].
+double accuracy_field(const std::string& text, const std::string& path) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !(v >= 0 && v <= 1))
+    throw std::runtime_error(path + ": metadata 'test_accuracy' is not a number in [0, 1]: '" +
+                             text + "'");
+  return v;
+}
 
 Tensor labels_tensor(const data::Dataset& d, const std::vector<int64_t>& idx) {
   std::vector<int32_t> y(idx.size());
@@ -116,9 +128,9 @@ LoadedClassifier load_or_train_classifier(const std::string& path, const std::st
     if (get("dataset") != dataset)
       throw std::runtime_error(path + ": classifier trained on '" + get("dataset") + "', not on '" +
                                dataset + "' (pass another --classifier path)");
+    c.test_accuracy = accuracy_field(get("test_accuracy"), path);
     nn::load_into(c.model->named_parameters(), file, path);
     c.model->eval();
-    c.test_accuracy = std::stod(get("test_accuracy"));
     return c;
   }
   const std::string dir = data::resolve_dataset_dir(dataset);
