@@ -38,7 +38,7 @@ void add_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--steps", o.steps, "DDIM steps")->check(apps::kPositive)->capture_default_str();
   app.add_option("--eta", o.eta, "DDIM eta: 0 deterministic, 1 ancestral-like")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(apps::kUnitInterval)
       ->capture_default_str();
   app.add_option("--seed", o.seed, "seed of x_T and the sampling noise")->capture_default_str();
   app.add_option("--out", o.out, "PNG grid of the samples")->capture_default_str();

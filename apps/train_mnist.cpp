@@ -55,7 +55,7 @@ void add_flags(CLI::App& app, Options& o) {
       ->check(apps::kNonNegative)
       ->capture_default_str();
   app.add_option("--ema", o.ema, "EMA decay (with the (1+n)/(10+n) warm-up)")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(apps::kUnitInterval)
       ->capture_default_str();
   app.add_option("--loss", o.loss, "simple (Eq. 14) or vlb (Eq. 5)")
       ->check(CLI::IsMember({"simple", "vlb"}))

@@ -108,6 +108,10 @@ TEST(TrainApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
   EXPECT_EQ(read(log), "train_mnist: error: --lr: must be > 0, got -1 (see --help)\n");
   EXPECT_NE(run("--lr inf", log), 0);
   EXPECT_EQ(read(log), "train_mnist: error: --lr: not a finite number: inf (see --help)\n");
+  EXPECT_NE(run("--ema nan", log), 0);
+  EXPECT_EQ(read(log), "train_mnist: error: --ema: not a finite number: nan (see --help)\n");
+  EXPECT_NE(run("--ema 1.5", log), 0);
+  EXPECT_EQ(read(log), "train_mnist: error: --ema: must be in [0, 1], got 1.5 (see --help)\n");
   EXPECT_NE(run("--preset huge", log), 0);
   EXPECT_NE(run("--data /nonexistent/dir --steps 1", log), 0);
   EXPECT_NE(read(log).find("train_mnist: error: load_split"), std::string::npos) << read(log);

@@ -26,22 +26,27 @@ ag::Device require_device(const std::string& device) {
 
 namespace {
 
-CLI::Validator lower_bound(bool strict) {
+// A finite number for which `ok` holds, else "<requirement>, got <input>".
+CLI::Validator finite_number(bool (*ok)(double), const char* requirement, const char* name) {
   return CLI::Validator(
-      [strict](std::string& input) -> std::string {
+      [ok, requirement](std::string& input) -> std::string {
         double v = 0;
         if (!CLI::detail::lexical_cast(input, v) || !std::isfinite(v))
           return "not a finite number: " + input;
-        if (strict ? v > 0 : v >= 0) return {};
-        return std::string("must be ") + (strict ? "> 0" : ">= 0") + ", got " + input;
+        if (ok(v)) return {};
+        return std::string(requirement) + ", got " + input;
       },
-      strict ? "POSITIVE" : "NONNEGATIVE");
+      name);
 }
 
 }  // namespace
 
-const CLI::Validator kNonNegative = lower_bound(false);
-const CLI::Validator kPositive = lower_bound(true);
+const CLI::Validator kNonNegative =
+    finite_number([](double v) { return v >= 0; }, "must be >= 0", "NONNEGATIVE");
+const CLI::Validator kPositive =
+    finite_number([](double v) { return v > 0; }, "must be > 0", "POSITIVE");
+const CLI::Validator kUnitInterval =
+    finite_number([](double v) { return v >= 0 && v <= 1; }, "must be in [0, 1]", "[0, 1]");
 
 void one_line_parse_errors(CLI::App& app, const char* program) {
   app.failure_message([program](const CLI::App*, const CLI::Error& e) {

@@ -20,8 +20,10 @@ void add_device_flags(CLI::App& app, std::string& device, int64_t& threads);
 void set_threads(int64_t threads);
 // Numeric checks whose errors read "must be >= 0, got -1" (CLI11's own
 // NonNegativeNumber and PositiveNumber print DBL_MAX as their upper bound).
+// NaN and inf are refused ("not a finite number"; CLI::Range lets NaN pass).
 extern const CLI::Validator kNonNegative;
 extern const CLI::Validator kPositive;
+extern const CLI::Validator kUnitInterval;  // [0, 1]
 // Command-line errors print one line, "<program>: error: <what> (see --help)",
 // and CLI11_PARSE returns CLI11's non-zero exit code.
 void one_line_parse_errors(CLI::App& app, const char* program);
