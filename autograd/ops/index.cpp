@@ -10,8 +10,9 @@ namespace ag {
 
 namespace {
 
-void check_indices(const Tensor& idx_on_host, int64_t rows) {
-  for (int32_t i : idx_on_host.to_vector<int32_t>())
+// to_vector reads indices on a device back to the host.
+void check_indices(const Tensor& idx, int64_t rows) {
+  for (int32_t i : idx.to_vector<int32_t>())
     if (i < 0 || i >= rows)
       throw std::runtime_error("gather: index " + std::to_string(i) + " out of range [0, " +
                                std::to_string(rows) + ")");
@@ -27,7 +28,7 @@ Tensor gather(const Tensor& table, const Tensor& idx) {
   if (table.dim() < 1) throw std::runtime_error("gather: table must have at least 1 dim");
   if (idx.device() != Device::CPU && idx.device() != table.device())
     throw std::runtime_error("gather: indices must be on the CPU or on the table's device");
-  check_indices(idx.to(Device::CPU), table.size(0));
+  check_indices(idx, table.size(0));
   Tensor tc = table.contiguous();
   Tensor ic = idx.to(table.device()).contiguous();
   Shape shape = table.shape();
