@@ -24,7 +24,6 @@
 #include "apps/common/cli.h"
 #include "apps/common/timing.h"
 #include "autograd/allocator.h"
-#include "autograd/backend.h"
 #include "diffusion/samplers.h"
 #include "nn/optim.h"
 #include "nn/safetensors.h"

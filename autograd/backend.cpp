@@ -41,6 +41,12 @@ Backend& cuda_backend() { no_cuda_backend(); }
 CachingAllocator& cuda_allocator() { no_cuda_backend(); }
 #endif
 
+const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
+
 Backend& backend(Device d) { return d == Device::CPU ? cpu_backend() : cuda_backend(); }
+
+void check_available(Device d) { backend(d); }
+
+void synchronize(Device d) { backend(d).synchronize(); }
 
 }  // namespace ag

@@ -1,8 +1,17 @@
-// What accelerators this build and this machine offer.
+// Where a tensor lives, and what accelerators this build and this machine
+// offer.
 #pragma once
 #include <string>
 
 namespace ag {
+
+enum class Device { CPU, CUDA };
+const char* device_name(Device d);  // "cpu" or "cuda"
+
+// Throws a one-line error saying why, unless tensors can be made on d.
+void check_available(Device d);
+// Returns when all work queued so far on d has finished (timing, host reads).
+void synchronize(Device d);
 
 // Number of usable CUDA devices; 0 when none is present or the build has no CUDA.
 int cuda_device_count();

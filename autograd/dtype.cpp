@@ -14,8 +14,6 @@ const char* dtype_name(DType t) {
   return "?";
 }
 
-const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cuda"; }
-
 std::string shape_str(const Shape& s) {
   std::string out = "[";
   for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "autograd/backend.h"
+#include "autograd/device.h"
 #include "autograd/dtype.h"
 
 namespace ag {

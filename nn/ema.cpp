@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "autograd/fused.h"
 #include "nn/optim.h"
 
 namespace nn {
@@ -46,8 +47,7 @@ void EMA::update(const NamedTensors& params) {
     Tensor& s = find_shadow(shadow_, name);
     s = follow_param(s, p);
     ag::check_matches(p, s, "EMA::update parameter '" + name + "'");
-    ag::backend(p.device()).ema_update(s.ref(), p.ref(), d);
-    s.bump_version();
+    ag::fused::ema_update(s, p, d);
   }
   ++num_updates_;
 }

@@ -7,9 +7,10 @@
 #include <string>
 #include <utility>
 
+#include "autograd/fused.h"
+
 namespace nn {
 
-using ag::backend;
 using ag::Device;
 using ag::DType;
 
@@ -78,10 +79,7 @@ void Adam::step(double lr) {
     ag::check_matches(dp, p, "Adam::step gradient");
     m_[i] = follow_param(m_[i], p);
     v_[i] = follow_param(v_[i], p);
-    backend(p.device()).adam_update(p.ref(), dp.ref(), m_[i].ref(), v_[i].ref(), a);
-    p.bump_version();
-    m_[i].bump_version();
-    v_[i].bump_version();
+    ag::fused::adam_step(p, dp, m_[i], v_[i], a);
   }
 }
 
@@ -131,7 +129,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
     if (!dp.defined()) continue;
     Tensor& acc = sum_sq[dp.device()];
     if (!acc.defined()) acc = ag::zeros({1}, DType::F64, dp.device());
-    backend(dp.device()).sum_squares(dp.ref(), acc.ref());
+    ag::fused::add_sum_squares(dp, acc);
     grads.push_back(dp);
   }
   double total = 0.0;
@@ -139,10 +137,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   const double norm = std::sqrt(total);  // ||g||_2 over all gradients
   const double coef = max_norm / (norm + 1e-6);
   if (coef < 1.0) {
-    for (const Tensor& dp : grads) {
-      backend(dp.device()).scale_(dp.ref(), coef);
-      dp.bump_version();
-    }
+    for (const Tensor& dp : grads) ag::fused::scale_(dp, coef);
   }
   return norm;
 }

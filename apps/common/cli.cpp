@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "autograd/backend.h"
+#include "autograd/device.h"
 
 namespace apps {
 
@@ -17,7 +17,7 @@ ag::Device require_device(const std::string& device) {
   if (device != "cuda")
     throw std::runtime_error("--device " + device + ": unknown device (choose cpu or cuda)");
   try {
-    ag::backend(ag::Device::CUDA);
+    ag::check_available(ag::Device::CUDA);
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("--device cuda: ") + e.what());
   }

@@ -6,7 +6,7 @@
 #include <functional>
 #include <string>
 
-#include "autograd/dtype.h"
+#include "autograd/device.h"
 
 namespace apps {
 

@@ -4,19 +4,18 @@
 #include <chrono>
 #include <vector>
 
-#include "autograd/backend.h"
+#include "autograd/device.h"
 
 namespace apps {
 
 double median_ms(const std::function<void()>& f, ag::Device device, int64_t warmup, int64_t reps) {
-  ag::Backend& dev = ag::backend(device);
   for (int64_t i = 0; i < warmup; ++i) f();
-  dev.synchronize();
+  ag::synchronize(device);
   std::vector<double> ms;
   for (int64_t i = 0; i < reps; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     f();
-    dev.synchronize();
+    ag::synchronize(device);
     ms.push_back(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "autograd/dtype.h"
+#include "autograd/device.h"
 
 namespace apps {
 

@@ -24,12 +24,12 @@
 #include <algorithm>
 #include <cstring>
 
-#include "autograd/conv_geometry.h"
+#include "autograd/kernels/conv_geometry.h"
 #include "autograd/cpu/blas.h"
 #include "autograd/cpu/cpu_backend.h"
 #include "autograd/cpu/dispatch.h"
 #include "autograd/cpu/winograd.h"
-#include "autograd/scratch.h"
+#include "autograd/kernels/scratch.h"
 
 namespace ag {
 

@@ -3,7 +3,7 @@
 #include <cstdint>
 
 #include "autograd/backend.h"
-#include "autograd/dispatch.h"
+#include "autograd/kernels/dispatch.h"
 
 namespace ag::cpu {
 

@@ -7,7 +7,7 @@
 #include "autograd/cpu/cpu_backend.h"
 #include "autograd/cpu/strided.h"
 #include "autograd/cpu/vec_math.h"
-#include "autograd/elementwise_math.h"
+#include "autograd/kernels/elementwise_math.h"
 
 namespace ag {
 
@@ -60,7 +60,7 @@ void binary_typed(const TensorRef& a, const TensorRef& b, const TensorRef& out) 
   });
 }
 
-// The exponential of the shared elementwise math (autograd/elementwise_math.h):
+// The exponential of the shared elementwise math (autograd/kernels/elementwise_math.h):
 // cpu::vexp, which vectorizes.
 struct CpuExp {
   template <class T>

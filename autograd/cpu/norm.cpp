@@ -7,7 +7,7 @@
 #include "autograd/cpu/cpu_backend.h"
 #include "autograd/cpu/dispatch.h"
 #include "autograd/cpu/vec_math.h"
-#include "autograd/group_norm_geometry.h"
+#include "autograd/kernels/group_norm_geometry.h"
 
 namespace ag {
 

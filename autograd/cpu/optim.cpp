@@ -6,7 +6,7 @@
 
 #include "autograd/cpu/cpu_backend.h"
 #include "autograd/cpu/dispatch.h"
-#include "autograd/optim_common.h"
+#include "autograd/kernels/optim_common.h"
 
 namespace ag {
 

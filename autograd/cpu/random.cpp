@@ -1,11 +1,11 @@
 // Random tensors from the Philox stream: element i depends only on
 // (seed, offset, i), so blocks of four run in parallel and the CUDA kernel
-// computes the very same numbers (autograd/random_values.h).
+// computes the very same numbers (autograd/kernels/random_values.h).
 #include <algorithm>
 
 #include "autograd/cpu/cpu_backend.h"
 #include "autograd/cpu/dispatch.h"
-#include "autograd/random_values.h"
+#include "autograd/kernels/random_values.h"
 
 namespace ag {
 

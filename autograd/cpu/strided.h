@@ -1,5 +1,5 @@
 // Iteration over strided operands of one shape (coalesced as
-// autograd/strided_loop.h describes). The innermost dimension is split into
+// autograd/kernels/strided_loop.h describes). The innermost dimension is split into
 // blocks and (row, block) pairs run in parallel, so a contiguous tensor is
 // shared across cores too.
 #pragma once
@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "autograd/cpu/dispatch.h"
-#include "autograd/strided_loop.h"
+#include "autograd/kernels/strided_loop.h"
 
 namespace ag::cpu {
 

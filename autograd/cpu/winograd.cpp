@@ -41,7 +41,7 @@
 #include "autograd/cpu/blas.h"
 #include "autograd/cpu/dispatch.h"
 #include "autograd/cpu/transpose.h"
-#include "autograd/scratch.h"
+#include "autograd/kernels/scratch.h"
 
 namespace ag::cpu {
 

@@ -4,7 +4,7 @@
 // winograd.cpp.
 #pragma once
 #include "autograd/backend.h"
-#include "autograd/conv_geometry.h"
+#include "autograd/kernels/conv_geometry.h"
 
 namespace ag::cpu {
 

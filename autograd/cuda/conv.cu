@@ -13,10 +13,10 @@
 #include <algorithm>
 #include <type_traits>
 
-#include "autograd/conv_geometry.h"
+#include "autograd/kernels/conv_geometry.h"
 #include "autograd/cuda/cuda_backend.h"
 #include "autograd/cuda/launch.cuh"
-#include "autograd/dispatch.h"
+#include "autograd/kernels/dispatch.h"
 
 namespace ag {
 

@@ -1,16 +1,16 @@
 // Elementwise kernels on CUDA: strided copy (with dtype conversion and
 // broadcast), fill, binary ops with broadcasting, unary ops and their
 // derivatives. One thread per element in grid-stride loops; strided operands
-// arrive coalesced (autograd/strided_loop.h) in a StridedLoop by value. The
-// math of each op is the CPU's (autograd/elementwise_math.h).
+// arrive coalesced (autograd/kernels/strided_loop.h) in a StridedLoop by value. The
+// math of each op is the CPU's (autograd/kernels/elementwise_math.h).
 #include <cmath>
 #include <cstdint>
 
 #include "autograd/cuda/cuda_backend.h"
 #include "autograd/cuda/launch.cuh"
 #include "autograd/cuda/strided.cuh"
-#include "autograd/dispatch.h"
-#include "autograd/elementwise_math.h"
+#include "autograd/kernels/dispatch.h"
+#include "autograd/kernels/elementwise_math.h"
 
 namespace ag {
 
@@ -40,7 +40,7 @@ __global__ void binary_kernel(StridedLoop<3> L, int64_t n, const T* a, const T* 
   }
 }
 
-// The exponential of the shared elementwise math (autograd/elementwise_math.h).
+// The exponential of the shared elementwise math (autograd/kernels/elementwise_math.h).
 struct DeviceExp {
   template <class T>
   __device__ T operator()(T v) const {

@@ -10,7 +10,7 @@
 
 #include "autograd/cuda/cuda_backend.h"
 #include "autograd/cuda/runtime.h"
-#include "autograd/dispatch.h"
+#include "autograd/kernels/dispatch.h"
 
 namespace ag {
 

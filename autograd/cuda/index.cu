@@ -2,7 +2,7 @@
 // timestep. The gather op has checked the indices on the host.
 #include "autograd/cuda/cuda_backend.h"
 #include "autograd/cuda/launch.cuh"
-#include "autograd/dispatch.h"
+#include "autograd/kernels/dispatch.h"
 
 namespace ag {
 

@@ -1,7 +1,7 @@
 // What the CUDA kernels share: launching on the one stream with a checked
 // launch, grid-stride loops over int64 indices (no grid dimension above
 // kMaxBlocks), and warp and block sums in double. Scratch memory is
-// autograd/scratch.h's, from cuda_backend().
+// autograd/kernels/scratch.h's, from cuda_backend().
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -9,7 +9,7 @@
 
 #include "autograd/backend.h"
 #include "autograd/cuda/runtime.h"
-#include "autograd/scratch.h"
+#include "autograd/kernels/scratch.h"
 
 namespace ag::cuda {
 

@@ -6,8 +6,8 @@
 
 #include "autograd/cuda/cuda_backend.h"
 #include "autograd/cuda/launch.cuh"
-#include "autograd/dispatch.h"
-#include "autograd/group_norm_geometry.h"
+#include "autograd/kernels/dispatch.h"
+#include "autograd/kernels/group_norm_geometry.h"
 
 namespace ag {
 

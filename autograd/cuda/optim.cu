@@ -6,8 +6,8 @@
 #include "autograd/cuda/cuda_backend.h"
 #include "autograd/cuda/launch.cuh"
 #include "autograd/cuda/reduce.cuh"
-#include "autograd/dispatch.h"
-#include "autograd/optim_common.h"
+#include "autograd/kernels/dispatch.h"
+#include "autograd/kernels/optim_common.h"
 
 namespace ag {
 

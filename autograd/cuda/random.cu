@@ -1,12 +1,12 @@
 // Random tensors from the Philox stream on CUDA: thread j computes block
 // offset + j with the very functions the CPU backend uses
-// (autograd/random_values.h), so the 32-bit words, uniforms and Bernoulli
+// (autograd/kernels/random_values.h), so the 32-bit words, uniforms and Bernoulli
 // draws equal the CPU's bit for bit, and normals to the last bit or so
 // (log, cos and sin of the two math libraries).
 #include "autograd/cuda/cuda_backend.h"
 #include "autograd/cuda/launch.cuh"
-#include "autograd/dispatch.h"
-#include "autograd/random_values.h"
+#include "autograd/kernels/dispatch.h"
+#include "autograd/kernels/random_values.h"
 
 namespace ag {
 

@@ -4,7 +4,7 @@
 #include "autograd/cuda/cuda_backend.h"
 #include "autograd/cuda/launch.cuh"
 #include "autograd/cuda/reduce.cuh"
-#include "autograd/dispatch.h"
+#include "autograd/kernels/dispatch.h"
 
 namespace ag {
 

@@ -1,9 +1,9 @@
 // Element offsets of strided operands in CUDA kernels, from a StridedLoop
-// (autograd/strided_loop.h) passed by value: one thread per element.
+// (autograd/kernels/strided_loop.h) passed by value: one thread per element.
 #pragma once
 #include <cstdint>
 
-#include "autograd/strided_loop.h"
+#include "autograd/kernels/strided_loop.h"
 
 namespace ag::cuda {
 
