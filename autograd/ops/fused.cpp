@@ -59,8 +59,7 @@ void scale_(const Tensor& x, double s) {
 
 void add_sum_squares(const Tensor& x, const Tensor& acc) {
   check_dense(x, "add_sum_squares");
-  if (!acc.defined() || acc.dtype() != DType::F64 || acc.numel() != 1 ||
-      acc.device() != x.device())
+  if (!acc.defined() || acc.dtype() != DType::F64 || acc.numel() != 1 || acc.device() != x.device())
     throw std::runtime_error("add_sum_squares: acc must be one float64 element on x's device");
   detail::backend_of(x).sum_squares(x.ref(), acc.ref());
   acc.bump_version();
