@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "autograd/math_constants.h"
+
 namespace diffusion {
 
 using namespace ag;
@@ -21,7 +23,7 @@ namespace {
 // 1 + tanh(a / 2) for a << 0 (tanh is -1 there to within rounding), so each
 // keeps full relative precision in its tail.
 Tensor cdf_logit(const Tensor& x) {
-  const double k = 2 * std::sqrt(2.0 / 3.14159265358979323846);
+  const double k = 2 * std::sqrt(2.0 / kPi);
   return (x + pow(x, 3.0) * 0.044715) * k;
 }
 
@@ -54,7 +56,7 @@ Tensor discretized_gaussian_log_likelihood(const Tensor& x, const Tensor& means,
 }
 
 Tensor gaussian_log_likelihood(const Tensor& x, const Tensor& mean, const Tensor& log_scale) {
-  const double half_log_2pi = 0.5 * std::log(2 * 3.14159265358979323846);
+  const double half_log_2pi = 0.5 * std::log(2 * kPi);
   Tensor z = (x - mean) * exp(neg(log_scale));
   return neg(square(z) * 0.5 + log_scale) - half_log_2pi;
 }
