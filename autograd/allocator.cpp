@@ -11,13 +11,14 @@ CachingAllocator::CachingAllocator(RawAlloc raw_alloc, RawFree raw_free, const c
 
 CachingAllocator::~CachingAllocator() { empty_cache(); }
 
-// Small blocks round to 512 bytes; larger ones to a multiple of an eighth of
-// the next power of two, so reuse is likely and waste stays under 25%.
+// Small blocks round to kMinBlock bytes; larger ones to a multiple of an
+// eighth of the next power of two, so reuse is likely and waste stays under 25%.
 size_t CachingAllocator::round_size(size_t nbytes) {
-  if (nbytes <= 512) return 512;
+  constexpr size_t kMinBlock = 512;
+  if (nbytes <= kMinBlock) return kMinBlock;
   size_t pow2 = 1;
   while (pow2 < nbytes) pow2 <<= 1;
-  size_t step = std::max<size_t>(pow2 / 8, 512);
+  size_t step = std::max<size_t>(pow2 / 8, kMinBlock);
   return (nbytes + step - 1) / step * step;
 }
 

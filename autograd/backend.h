@@ -26,7 +26,9 @@ struct TensorRef {
   }
 };
 
-enum class BinaryOp { Add, Sub, Mul, Div };
+// Greater and Less give 1 where the comparison holds, else 0 (NaN compares
+// false), in the operands' dtype.
+enum class BinaryOp { Add, Sub, Mul, Div, Greater, Less };
 
 // y = f(x); alpha and beta parameterize Pow (x^alpha), Affine (alpha*x + beta)
 // and Clamp (min(max(x, alpha), beta)).

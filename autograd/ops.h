@@ -28,6 +28,19 @@ Tensor sum_to(const Tensor& g, const Shape& shape);
 // Broadcasts x to `shape` (a copy; differentiable).
 Tensor expand(const Tensor& x, const Shape& shape);
 
+// comparison and selection (ops/compare.cpp); operands broadcast
+// greater (less): 1 where a > b (a < b), else 0, in a's dtype; NaN compares
+// false. Masks have no gradient: their outputs never require grad.
+Tensor greater(const Tensor& a, const Tensor& b);
+Tensor greater(const Tensor& a, double b);
+Tensor less(const Tensor& a, const Tensor& b);
+Tensor less(const Tensor& a, double b);
+// a where cond != 0, else b; cond, a and b share dtype and device. The
+// gradient reaches a where cond is nonzero and b elsewhere, and the branch not
+// taken contributes exactly nothing, even where it holds inf or NaN (which
+// the blend cond * a + (1 - cond) * b would spread).
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+
 // elementwise unary (ops/unary.cpp)
 Tensor neg(const Tensor& x);
 Tensor exp(const Tensor& x);

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "autograd/host_device.h"
+#include "autograd/math_constants.h"
 
 namespace ag::philox {
 
@@ -54,7 +55,7 @@ AG_HOST_DEVICE inline double to_uniform(uint32_t x) {
 AG_HOST_DEVICE inline void normals(const Block& b, double out[4]) {
   for (unsigned first = 0; first < 4; first += 2) {
     double r = std::sqrt(-2.0 * std::log(to_uniform(b.v[first])));
-    double theta = 6.283185307179586 * to_uniform(b.v[first + 1]);
+    double theta = 2 * kPi * to_uniform(b.v[first + 1]);
     out[first] = r * std::cos(theta);
     out[first + 1] = r * std::sin(theta);
   }

@@ -140,8 +140,7 @@ GaussianDiffusion::VbTerm GaussianDiffusion::vb_terms_bpd(const Denoiser& model,
                                   : gaussian_log_likelihood(x0, p.mean, log_scale);
   Tensor decoder_nll = neg(mean_flat(decoder_ll)) / ln2;
   // Per sample: the decoder at index 0 (t = 1), the KL elsewhere.
-  const Tensor is_first = is_last_step(t, kl);
-  return {is_first * decoder_nll + (1.0 - is_first) * kl, p.pred_x0};
+  return {where(is_last_step(t, kl), decoder_nll, kl), p.pred_x0};
 }
 
 Tensor GaussianDiffusion::prior_bpd(const Tensor& x0) const {

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "autograd/math_constants.h"
+
 namespace diffusion {
 
 using namespace ag;
@@ -21,7 +23,7 @@ namespace {
 // 1 + tanh(a / 2) for a << 0 (tanh is -1 there to within rounding), so each
 // keeps full relative precision in its tail.
 Tensor cdf_logit(const Tensor& x) {
-  const double k = 2 * std::sqrt(2.0 / 3.14159265358979323846);
+  const double k = 2 * std::sqrt(2.0 / kPi);
   return (x + pow(x, 3.0) * 0.044715) * k;
 }
 
@@ -31,7 +33,7 @@ Tensor approx_standard_normal_cdf(const Tensor& x) { return sigmoid(cdf_logit(x)
 
 Tensor discretized_gaussian_log_likelihood(const Tensor& x, const Tensor& means,
                                            const Tensor& log_scales) {
-  constexpr double kHalfBin = 1.0 / 255.0, kMinProb = 1e-12;
+  constexpr double kHalfBin = 1.0 / 255.0, kMinProb = 1e-12, kEdge = 0.999;
   Tensor centered = x - means;
   Tensor inv_stdv = exp(neg(log_scales));
   Tensor logit_plus = cdf_logit(inv_stdv * (centered + kHalfBin));
@@ -40,24 +42,21 @@ Tensor discretized_gaussian_log_likelihood(const Tensor& x, const Tensor& means,
   Tensor sf_plus = sigmoid(neg(logit_plus)), sf_min = sigmoid(neg(logit_min));  // 1 - cdf
   // The inner bins' mass cdf_plus - cdf_min, taken as sf_min - sf_plus above
   // the mean so that it never is a difference of two numbers near 1. Both
-  // forms are the same function: the mask only picks the precise one.
-  Tensor above = clamp(centered.detach() * 1e30, 0.0, 1.0);
-  Tensor cdf_delta = above * (sf_min - sf_plus) + (1.0 - above) * (cdf_plus - cdf_min);
+  // forms are the same function: the select only picks the precise one.
+  Tensor cdf_delta = where(greater(centered, 0.0), sf_min - sf_plus, cdf_plus - cdf_min);
   Tensor log_cdf_plus = log(clamp(cdf_plus, kMinProb, INFINITY));         // first bin
   Tensor log_one_minus_cdf_min = log(clamp(sf_min, kMinProb, INFINITY));  // last bin
   Tensor log_cdf_delta = log(clamp(cdf_delta, kMinProb, INFINITY));       // the others
-  // Which bin a pixel is in (first, last, inner) depends on the data only. The masks are step
-  // functions built from clamp: a steep ramp through the threshold, clamped
-  // to [0, 1], is exactly 0 or 1 for data on the 256 levels.
-  Tensor data = x.detach();
-  Tensor is_first = clamp((data + 0.999) * -1e30, 0.0, 1.0);  // x < -0.999
-  Tensor is_last = clamp((data - 0.999) * 1e30, 0.0, 1.0);    // x > 0.999
-  Tensor is_inner = 1.0 - (is_first + is_last);
-  return is_first * log_cdf_plus + is_last * log_one_minus_cdf_min + is_inner * log_cdf_delta;
+  // Which bin a pixel is in (first, last, inner) depends on the data only:
+  // x < -0.999 and x > 0.999 (the nearest inner levels are +-0.99216), one
+  // select nested in the other as in the official code, so the gradient
+  // reaches the means and scales through the selected term alone.
+  return where(less(x, -kEdge), log_cdf_plus,
+               where(greater(x, kEdge), log_one_minus_cdf_min, log_cdf_delta));
 }
 
 Tensor gaussian_log_likelihood(const Tensor& x, const Tensor& mean, const Tensor& log_scale) {
-  const double half_log_2pi = 0.5 * std::log(2 * 3.14159265358979323846);
+  const double half_log_2pi = 0.5 * std::log(2 * kPi);
   Tensor z = (x - mean) * exp(neg(log_scale));
   return neg(square(z) * 0.5 + log_scale) - half_log_2pi;
 }

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "autograd/math_constants.h"
+
 namespace diffusion {
 
 ScheduleKind parse_schedule(const std::string& name) {
@@ -22,9 +24,9 @@ std::vector<double> linear_betas(int64_t T) {
 }
 
 std::vector<double> cosine_betas(int64_t T) {
-  constexpr double s = 0.008, pi = 3.14159265358979323846;
+  constexpr double s = 0.008;
   auto f = [&](double t) {
-    const double c = std::cos((t / static_cast<double>(T) + s) / (1 + s) * pi / 2);
+    const double c = std::cos((t / static_cast<double>(T) + s) / (1 + s) * ag::kPi / 2);
     return c * c;
   };
   std::vector<double> b(static_cast<size_t>(T));

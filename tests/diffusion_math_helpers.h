@@ -6,11 +6,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "autograd/math_constants.h"
 #include "diffusion/diffusion.h"
 
 namespace diffusion::test {
 
-constexpr double kPi = 3.14159265358979323846;
+using ag::kPi;
 
 inline Tensor steps(const std::vector<int32_t>& t) {  // timestep indices i = t - 1, shape (N)
   return ag::from_vector(t, {static_cast<int64_t>(t.size())});

@@ -7,7 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdlib>
+#include <functional>
 #include <string>
 
 #include "autograd/allocator.h"
@@ -57,11 +59,21 @@ TEST_F(CudaOps, TensorsMoveBothWaysBitForBit) {
 }
 
 TEST_F(CudaOps, MixingDevicesIsAClearError) {
-  try {
-    add(zeros({2}), zeros({2}, DType::F32, Device::CUDA));
-    FAIL() << "add of a cpu and a cuda tensor";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("different devices"), std::string::npos) << e.what();
+  const Tensor cpu = zeros({2}), cuda = zeros({2}, DType::F32, Device::CUDA);
+  const std::vector<std::pair<std::string, std::function<void()>>> mixes = {
+      {"add", [&] { add(cpu, cuda); }},
+      {"greater", [&] { greater(cpu, cuda); }},
+      {"where", [&] { where(cpu, cuda, cuda); }},
+      {"where", [&] { where(cuda, cuda, cpu); }}};
+  for (const auto& [op, f] : mixes) {
+    try {
+      f();
+      ADD_FAILURE() << op << " of a cpu and a cuda tensor";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(op + ": tensors on different devices"),
+                std::string::npos)
+          << e.what();
+    }
   }
 }
 
@@ -94,6 +106,27 @@ TEST_F(CudaOps, BinaryOpsOnStridedViews) {
         return div(transpose(v[0], 0, 1), reshape(exp(v[1]), {6, 1}));
       },
       {d, e}, kDouble, kDouble);
+}
+
+TEST_F(CudaOps, ComparisonsAndWhere) {
+  const std::vector<std::array<Shape, 3>> shapes = {
+      {{{2, 3, 4}, {2, 3, 4}, {2, 3, 4}}}, {{{2, 1, 4}, {3, 1}, {4}}}, {{{4}, {2, 3, 4}, {}}}};
+  uint64_t seed = 40;
+  for (const auto& [sc, sa, sb] : shapes) {
+    SCOPED_TRACE(shape_str(sc) + ", " + shape_str(sa) + ", " + shape_str(sb));
+    const Tensor c = normal_leaf(sc, seed++), a = normal_leaf(sa, seed++);
+    const Tensor b = normal_leaf(sb, seed++);
+    expect_cuda_matches_cpu([](auto& v) { return greater(v[0], v[1]); }, {c, a}, kExact, kExact);
+    expect_cuda_matches_cpu([](auto& v) { return less(v[0], v[1]); }, {a, b}, kExact, kExact);
+    expect_cuda_matches_cpu([](auto& v) { return greater(v[0], 0.25); }, {b}, kExact, kExact);
+    // Gradients are sums over broadcast dimensions (sum_to), in double on both.
+    expect_cuda_matches_cpu([](auto& v) { return where(greater(v[0], 0.0), v[1], v[2]); },
+                            {c.detach(), a, b}, kExact, kElementwise);
+  }
+  const Tensor d = normal_leaf({4, 6}, 50, DType::F64), e = normal_leaf({6, 4}, 51, DType::F64);
+  expect_cuda_matches_cpu(
+      [](auto& v) { return where(less(v[0], 0.0), transpose(v[1], 0, 1), exp(v[0])); }, {d, e},
+      kDouble, kDouble);
 }
 
 TEST_F(CudaOps, EveryUnaryOp) {

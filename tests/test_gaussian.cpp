@@ -169,5 +169,24 @@ TEST(Decoder, ProbabilityIsClampedAt1e12) {
   EXPECT_NEAR(decoder_ll(1.0, -1.0, -5.0), floor, 1e-9);         // last bin
 }
 
+// Scales so small that 1 / scale overflows to inf (float and double): each
+// pixel's mass is a point at its mean, so its own bin, the first and last
+// included, holds probability 1 and every other bin the 1e-12 floor. The
+// selects pick these from finite terms alone.
+TEST(Decoder, PointMassesAtExtremeScales) {
+  const double floor = std::log(1e-12);
+  const std::vector<double> x = {-1.0, -1.0, 1.0, 1.0, level(100), level(100), level(100)};
+  const std::vector<double> m = {-1.0, 0.5, 1.0, -0.5, level(100), level(101), level(99)};
+  const std::vector<double> want = {0.0, floor, 0.0, floor, 0.0, floor, floor};
+  const ag::Shape shape = {static_cast<int64_t>(x.size())};
+  for (ag::DType dtype : {ag::DType::F32, ag::DType::F64}) {
+    SCOPED_TRACE(ag::dtype_name(dtype));
+    const double log_scale = dtype == ag::DType::F32 ? -100.0 : -800.0;
+    std::vector<double> ll = vals(discretized_gaussian_log_likelihood(
+        f64(x, shape).to(dtype), f64(m, shape).to(dtype), ag::full(shape, log_scale, dtype)));
+    for (size_t i = 0; i < ll.size(); ++i) EXPECT_NEAR(ll[i], want[i], 1e-5) << i;
+  }
+}
+
 }  // namespace
 }  // namespace diffusion

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "autograd/math_constants.h"
 #include "diffusion/likelihood.h"
 #include "diffusion/samplers.h"
 #include "tests/gradcheck.h"
@@ -103,19 +104,18 @@ Moments ancestral_chain_moments(const Schedule& s, ModelVarType var) {
 // and the continuous decoder at t = 1 (coef1 = 1, coef2 = 0) gives
 //   E[-log N(x_0; E[x_0 | x_1], sigma^2)] = 0.5 log(2 pi sigma^2) + 0.5 Var[x_0 | x_1] / sigma^2.
 double expected_term_bpd(const Schedule& s, ModelVarType var, int64_t i) {
-  const double sigma2 = model_variance(s, var, i), pi = 3.14159265358979323846;
+  const double sigma2 = model_variance(s, var, i);
   const double err = x0_posterior_variance(s.alphas_cumprod[i]);
-  if (i == 0) return (0.5 * std::log(2 * pi * sigma2) + 0.5 * err / sigma2) / std::log(2.0);
+  if (i == 0) return (0.5 * std::log(2 * ag::kPi * sigma2) + 0.5 * err / sigma2) / std::log(2.0);
   const double post = s.posterior_variance[i], c1 = s.posterior_mean_coef1[i];
   return 0.5 * (-1 + std::log(sigma2 / post) + (post + c1 * c1 * err) / sigma2) / std::log(2.0);
 }
 
 // -log N(x_0; mu, s^2) / ln 2 averaged over every element: the exact NLL in bits/dim.
 double exact_nll_bpd(const Tensor& x0) {
-  const double pi = 3.14159265358979323846;
   double sum = 0;
   for (double a : x0.to_vector<double>())
-    sum += 0.5 * std::log(2 * pi * kVar) + 0.5 * (a - kMu) * (a - kMu) / kVar;
+    sum += 0.5 * std::log(2 * ag::kPi * kVar) + 0.5 * (a - kMu) * (a - kMu) / kVar;
   return sum / static_cast<double>(x0.numel()) / std::log(2.0);
 }
 

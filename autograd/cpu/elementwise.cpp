@@ -1,5 +1,6 @@
 // Elementwise kernels: strided copy (with dtype conversion and broadcast),
-// fill, binary ops with broadcasting, unary ops and their derivatives.
+// fill, binary ops and where with broadcasting, unary ops and their
+// derivatives.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -57,6 +58,24 @@ void binary_typed(const TensorRef& a, const TensorRef& b, const TensorRef& out) 
     } else {
       for (int64_t i = 0; i < n; ++i) o[i * st[0]] = fn(x[i * st[1]], y[i * st[2]]);
     }
+  });
+}
+
+template <class T>
+void where_typed(const TensorRef& cond, const TensorRef& a, const TensorRef& b,
+                 const TensorRef& out) {
+  auto L = cpu::coalesce<4>({&out, &cond, &a, &b});
+  const T* pc = cond.ptr<T>();
+  const T* pa = a.ptr<T>();
+  const T* pb = b.ptr<T>();
+  T* po = out.ptr<T>();
+  cpu::for_each_run(L, [&](const int64_t* off, int64_t n, const int64_t* st) {
+    T* o = po + off[0];
+    const T* c = pc + off[1];
+    const T* x = pa + off[2];
+    const T* y = pb + off[3];
+    for (int64_t i = 0; i < n; ++i)
+      o[i * st[0]] = select_value(c[i * st[1]], x[i * st[2]], y[i * st[3]]);
   });
 }
 
@@ -126,6 +145,12 @@ void CpuBackend::binary(BinaryOp op, const TensorRef& a, const TensorRef& b, con
     with_binary_op(
         op, [&](auto op_tag) { binary_typed<decltype(tag), decltype(op_tag)::value>(a, b, out); });
   });
+}
+
+void CpuBackend::where(const TensorRef& cond, const TensorRef& a, const TensorRef& b,
+                       const TensorRef& out) {
+  dispatch_float(out.dtype, "where",
+                 [&](auto tag) { where_typed<decltype(tag)>(cond, a, b, out); });
 }
 
 void CpuBackend::unary(UnaryOp op, const TensorRef& x, const TensorRef& y, double alpha,

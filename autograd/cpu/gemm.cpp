@@ -27,7 +27,7 @@ void CpuBackend::gemm(const GemmArgs& g) {
     using T = decltype(tag);
     const bool small = g.M * g.N * g.K < kSmallGemmFlops;
     if (g.batch > 1 && small) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g.batch * g.M * g.N * g.K >= cpu::kParallelGrain)
       for (int64_t b = 0; b < g.batch; ++b) gemm_one<T>(g, b);
     } else {
       for (int64_t b = 0; b < g.batch; ++b) gemm_one<T>(g, b);

@@ -9,13 +9,16 @@ namespace ag {
 
 namespace {
 
-void* aligned_alloc64(size_t nbytes) {
+// A cache line, and one AVX-512 vector.
+constexpr size_t kAlignment = 64;
+
+void* allocate_aligned(size_t nbytes) {
   void* p = nullptr;
-  return posix_memalign(&p, 64, nbytes) == 0 ? p : nullptr;
+  return posix_memalign(&p, kAlignment, nbytes) == 0 ? p : nullptr;
 }
 
 CachingAllocator& host_allocator() {
-  static CachingAllocator* alloc = new CachingAllocator(aligned_alloc64, std::free);
+  static CachingAllocator* alloc = new CachingAllocator(allocate_aligned, std::free);
   return *alloc;  // never destroyed: tensors may outlive static destructors
 }
 

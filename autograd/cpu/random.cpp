@@ -16,7 +16,7 @@ void CpuBackend::random(RandomKind kind, uint64_t seed, uint64_t offset, double 
   cpu::dispatch_float(out.dtype, "random", [&](auto tag) {
     using T = decltype(tag);
     T* y = out.ptr<T>();
-#pragma omp parallel for schedule(static) if (n >= 4096)
+#pragma omp parallel for schedule(static) if (n >= cpu::kParallelGrain)
     for (int64_t j = 0; j < blocks; ++j) {
       double v[4];
       philox::block_values(kind, philox::block(seed, offset + static_cast<uint64_t>(j)), p, v);

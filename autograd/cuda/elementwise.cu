@@ -1,6 +1,6 @@
 // Elementwise kernels on CUDA: strided copy (with dtype conversion and
-// broadcast), fill, binary ops with broadcasting, unary ops and their
-// derivatives. One thread per element in grid-stride loops; strided operands
+// broadcast), fill, binary ops and where with broadcasting, unary ops and
+// their derivatives. One thread per element in grid-stride loops; strided operands
 // arrive coalesced (autograd/kernels/strided_loop.h) in a StridedLoop by value. The
 // math of each op is the CPU's (autograd/kernels/elementwise_math.h).
 #include <cmath>
@@ -37,6 +37,16 @@ __global__ void binary_kernel(StridedLoop<3> L, int64_t n, const T* a, const T* 
     int64_t off[3];
     cuda::strided_offsets(L, i, off);
     out[off[0]] = binary_value<OP>(a[off[1]], b[off[2]]);
+  }
+}
+
+template <class T>
+__global__ void where_kernel(StridedLoop<4> L, int64_t n, const T* cond, const T* a, const T* b,
+                             T* out) {
+  for (int64_t i = cuda::global_index(); i < n; i += cuda::grid_stride()) {
+    int64_t off[4];
+    cuda::strided_offsets(L, i, off);
+    out[off[0]] = select_value(cond[off[1]], a[off[2]], b[off[3]]);
   }
 }
 
@@ -98,6 +108,17 @@ void CudaBackend::binary(BinaryOp op, const TensorRef& a, const TensorRef& b,
                    binary_kernel<decltype(op_tag)::value, T>, L, n, a.ptr<T>(), b.ptr<T>(),
                    out.ptr<T>());
     });
+  });
+}
+
+void CudaBackend::where(const TensorRef& cond, const TensorRef& a, const TensorRef& b,
+                        const TensorRef& out) {
+  const StridedLoop<4> L = coalesce<4>({&out, &cond, &a, &b});
+  const int64_t n = out.numel();
+  dispatch_float(out.dtype, "where", [&](auto tag) {
+    using T = decltype(tag);
+    cuda::launch("where_kernel", AG_HERE, cuda::grid_for(n), where_kernel<T>, L, n, cond.ptr<T>(),
+                 a.ptr<T>(), b.ptr<T>(), out.ptr<T>());
   });
 }
 

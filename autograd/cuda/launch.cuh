@@ -13,8 +13,11 @@
 
 namespace ag::cuda {
 
-constexpr int kThreads = 256;            // threads per block, a multiple of 32
-constexpr int64_t kMaxBlocks = 1 << 16;  // grid-stride loops cover the rest
+constexpr int kWarpSize = 32;                // lanes of a warp on every NVIDIA GPU
+constexpr unsigned kFullWarp = 0xffffffffu;  // shuffle mask: every lane takes part
+constexpr int kThreads = 256;                // threads per block, a multiple of kWarpSize
+constexpr int64_t kMaxBlocks = 1 << 16;      // grid-stride loops cover the rest
+static_assert(kThreads % kWarpSize == 0, "blocks of whole warps");
 
 struct Grid {
   unsigned blocks, threads;
@@ -48,35 +51,37 @@ __device__ inline int64_t global_index() {
 
 __device__ inline int64_t grid_stride() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
 
-// The sum of v over the warp, in every lane (all 32 lanes must call it).
+// The sum of v over the warp, in every lane (every lane must call it).
 __device__ inline double warp_sum(double v) {
-  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
+    v += __shfl_xor_sync(kFullWarp, v, offset);
   return v;
 }
 
-// The maximum of v over the warp, in every lane (all 32 lanes must call it).
+// The maximum of v over the warp, in every lane (every lane must call it).
 template <class T>
 __device__ inline T warp_max(T v) {
-  for (int offset = 16; offset > 0; offset /= 2) {
-    const T other = __shfl_xor_sync(0xffffffffu, v, offset);
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) {
+    const T other = __shfl_xor_sync(kFullWarp, v, offset);
     v = other > v ? other : v;
   }
   return v;
 }
 
 // The sum of v over the block, in every thread. Every thread of the block
-// must call it; blockDim.x must be a multiple of 32. The order of the
-// additions is fixed, so results repeat bit for bit.
+// must call it; blockDim.x must be a multiple of kWarpSize. The order of the
+// additions is fixed, so results repeat bit for bit. A block has at most
+// 1024 threads, so at most kWarpSize warps: one warp adds their partials.
 __device__ inline double block_sum(double v) {
-  __shared__ double partial[32];
+  __shared__ double partial[kWarpSize];
   __shared__ double total;
-  const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const unsigned lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
   v = warp_sum(v);
   __syncthreads();  // readers of the previous call's partial and total are done
   if (lane == 0) partial[warp] = v;
   __syncthreads();
   if (warp == 0) {
-    v = warp_sum(lane < blockDim.x / 32 ? partial[lane] : 0.0);
+    v = warp_sum(lane < blockDim.x / kWarpSize ? partial[lane] : 0.0);
     if (lane == 0) total = v;
   }
   __syncthreads();

@@ -13,6 +13,8 @@ namespace ag {
 
 namespace {
 
+using cuda::kWarpSize;
+
 // One block per group ng of M elements: mean, 1 / sqrt(biased variance +
 // eps), and y = (x - mean) * rstd * gamma + beta.
 template <class T>
@@ -92,21 +94,21 @@ __global__ void group_norm_dparams_kernel(const T* x, const T* mean, const T* rs
 // Softmax over contiguous lines of D (inner == 1): one warp per line.
 template <class T>
 __global__ void softmax_rows_kernel(const T* x, int64_t lines, int64_t D, T* y) {
-  const int64_t lane = threadIdx.x % 32, warps = cuda::grid_stride() / 32;
-  for (int64_t line = cuda::global_index() / 32; line < lines; line += warps) {
+  const int64_t lane = threadIdx.x % kWarpSize, warps = cuda::grid_stride() / kWarpSize;
+  for (int64_t line = cuda::global_index() / kWarpSize; line < lines; line += warps) {
     const T* xl = x + line * D;
     T* yl = y + line * D;
     T mx = -INFINITY;
-    for (int64_t k = lane; k < D; k += 32) mx = xl[k] > mx ? xl[k] : mx;
+    for (int64_t k = lane; k < D; k += kWarpSize) mx = xl[k] > mx ? xl[k] : mx;
     mx = cuda::warp_max(mx);
     double s = 0.0;
-    for (int64_t k = lane; k < D; k += 32) {
+    for (int64_t k = lane; k < D; k += kWarpSize) {
       const T e = std::exp(xl[k] - mx);
       yl[k] = e;
       s += e;
     }
     const T inv = static_cast<T>(1.0 / cuda::warp_sum(s));
-    for (int64_t k = lane; k < D; k += 32) yl[k] *= inv;
+    for (int64_t k = lane; k < D; k += kWarpSize) yl[k] *= inv;
   }
 }
 
@@ -136,13 +138,14 @@ __global__ void softmax_columns_kernel(const T* x, int64_t outer, int64_t D, int
 template <class T>
 __global__ void softmax_rows_backward_kernel(const T* y, const T* dy, int64_t lines, int64_t D,
                                              T* dx) {
-  const int64_t lane = threadIdx.x % 32, warps = cuda::grid_stride() / 32;
-  for (int64_t line = cuda::global_index() / 32; line < lines; line += warps) {
+  const int64_t lane = threadIdx.x % kWarpSize, warps = cuda::grid_stride() / kWarpSize;
+  for (int64_t line = cuda::global_index() / kWarpSize; line < lines; line += warps) {
     const int64_t base = line * D;
     double dot = 0.0;
-    for (int64_t k = lane; k < D; k += 32) dot += static_cast<double>(dy[base + k]) * y[base + k];
+    for (int64_t k = lane; k < D; k += kWarpSize)
+      dot += static_cast<double>(dy[base + k]) * y[base + k];
     const T t = static_cast<T>(cuda::warp_sum(dot));
-    for (int64_t k = lane; k < D; k += 32) dx[base + k] = y[base + k] * (dy[base + k] - t);
+    for (int64_t k = lane; k < D; k += kWarpSize) dx[base + k] = y[base + k] * (dy[base + k] - t);
   }
 }
 
@@ -201,7 +204,7 @@ void CudaBackend::softmax_forward(const TensorRef& x, int64_t outer, int64_t D, 
   dispatch_float(x.dtype, "softmax_forward", [&](auto tag) {
     using T = decltype(tag);
     if (inner == 1)
-      cuda::launch("softmax_rows_kernel", AG_HERE, cuda::grid_for(outer * 32),
+      cuda::launch("softmax_rows_kernel", AG_HERE, cuda::grid_for(outer * kWarpSize),
                    softmax_rows_kernel<T>, x.ptr<T>(), outer, D, y.ptr<T>());
     else
       cuda::launch("softmax_columns_kernel", AG_HERE, cuda::grid_for(outer * inner),
@@ -214,7 +217,7 @@ void CudaBackend::softmax_backward(const TensorRef& y, const TensorRef& dy, int6
   dispatch_float(y.dtype, "softmax_backward", [&](auto tag) {
     using T = decltype(tag);
     if (inner == 1)
-      cuda::launch("softmax_rows_backward_kernel", AG_HERE, cuda::grid_for(outer * 32),
+      cuda::launch("softmax_rows_backward_kernel", AG_HERE, cuda::grid_for(outer * kWarpSize),
                    softmax_rows_backward_kernel<T>, y.ptr<T>(), dy.ptr<T>(), outer, D, dx.ptr<T>());
     else
       cuda::launch("softmax_columns_backward_kernel", AG_HERE, cuda::grid_for(outer * inner),

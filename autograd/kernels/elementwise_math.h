@@ -1,6 +1,6 @@
 // The scalar math of the elementwise kernels, defined once for both backends:
-// each op's value and each unary op's derivative, with the op a template
-// argument so every kernel instance is straight-line code. `Exp` is the
+// each op's value, each unary op's derivative and where's select, with the op
+// a template argument so every kernel instance is straight-line code. `Exp` is the
 // backend's exponential: the CPU's vectorizable cpu::vexp, CUDA's exp.
 #pragma once
 #include <cmath>
@@ -17,6 +17,15 @@ AG_HOST_DEVICE inline T binary_value(T a, T b) {
   if constexpr (OP == BinaryOp::Sub) return a - b;
   if constexpr (OP == BinaryOp::Mul) return a * b;
   if constexpr (OP == BinaryOp::Div) return a / b;
+  if constexpr (OP == BinaryOp::Greater) return a > b ? T(1) : T(0);
+  if constexpr (OP == BinaryOp::Less) return a < b ? T(1) : T(0);
+}
+
+// where's select: a where cond is nonzero, else b. The branch not taken is
+// never read into the result, so an inf or NaN there stays out of it.
+template <class T>
+AG_HOST_DEVICE inline T select_value(T cond, T a, T b) {
+  return cond != T(0) ? a : b;
 }
 
 template <class Exp, class T>
@@ -78,6 +87,10 @@ void with_binary_op(BinaryOp op, F&& f) {
       return f(BinaryTag<BinaryOp::Mul>{});
     case BinaryOp::Div:
       return f(BinaryTag<BinaryOp::Div>{});
+    case BinaryOp::Greater:
+      return f(BinaryTag<BinaryOp::Greater>{});
+    case BinaryOp::Less:
+      return f(BinaryTag<BinaryOp::Less>{});
   }
 }
 

@@ -7,6 +7,7 @@
 namespace ag {
 
 using detail::backend_of;
+using detail::binary_forward;
 
 namespace detail {
 
@@ -50,6 +51,20 @@ TensorRef broadcast_ref(const Tensor& t, const Shape& shape) {
   return r;
 }
 
+Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
+  detail::check_compatible(a, b, name);
+  Shape shape;
+  try {
+    shape = broadcast_shapes(a.shape(), b.shape());
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string(name) + ": " + e.what());
+  }
+  Tensor y = empty(shape, a.dtype(), a.device());
+  backend_of(a).binary(op, detail::broadcast_ref(a, shape), detail::broadcast_ref(b, shape),
+                       y.ref());
+  return y;
+}
+
 }  // namespace detail
 
 Shape broadcast_shapes(const Shape& a, const Shape& b) {
@@ -86,24 +101,6 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     return std::vector<Tensor>{sum_to(dy, xs)};
   });
 }
-
-namespace {
-
-Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
-  detail::check_compatible(a, b, name);
-  Shape shape;
-  try {
-    shape = broadcast_shapes(a.shape(), b.shape());
-  } catch (const std::runtime_error& e) {
-    throw std::runtime_error(std::string(name) + ": " + e.what());
-  }
-  Tensor y = empty(shape, a.dtype(), a.device());
-  backend_of(a).binary(op, detail::broadcast_ref(a, shape), detail::broadcast_ref(b, shape),
-                       y.ref());
-  return y;
-}
-
-}  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor y = binary_forward(BinaryOp::Add, a, b, "add");
