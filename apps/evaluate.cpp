@@ -12,9 +12,11 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "apps/common/choices.h"
 #include "apps/common/cli.h"
 #include "apps/common/progress.h"
 #include "apps/common/sampling.h"
+#include "apps/common/streams.h"
 #include "apps/common/trained_model.h"
 #include "apps/metrics/classifier.h"
 #include "apps/metrics/scores.h"
@@ -28,7 +30,8 @@ using namespace ag;
 namespace {
 
 struct Options {
-  std::string ckpt, samples, weights = "ema", data = "mnist", classifier, sampler = "ddpm";
+  std::string ckpt, samples, weights = "ema", data = "mnist", classifier;
+  apps::Sampler sampler = apps::Sampler::Ancestral;
   std::string device = "cpu", var, rd;
   bool nll = false, quality = false;
   int64_t n = 256, batch = 64, steps = 50, classifier_epochs = 2, threads = 0;
@@ -55,9 +58,8 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--weights", o.weights, "ema or model")
       ->check(CLI::IsMember({"ema", "model"}))
       ->capture_default_str();
-  app.add_option("--sampler", o.sampler, "sampler for --quality --ckpt: ddpm or ddim")
-      ->check(CLI::IsMember({"ddpm", "ddim"}))
-      ->capture_default_str();
+  apps::add_choice(app, "--sampler", o.sampler, apps::sampler_choices(),
+                   "sampler for --quality --ckpt: ddpm or ddim");
   app.add_option("--steps", o.steps, "DDIM steps")->check(apps::kPositive)->capture_default_str();
   app.add_option("--seed", o.seed, "seed of the sampling and of the bound's noise")
       ->capture_default_str();
@@ -279,7 +281,7 @@ void run_quality(const Options& o, Device device) {
       *c.model, data::to_tensor(test.images, strided(std::min<int64_t>(half, 5000), 1)));
   const metrics::Gaussian test_features =
       metrics::fit_gaussian(ref.features, ref.n, metrics::kFeatureDim);
-  Generator noise_gen(o.seed + 1);
+  Generator noise_gen(o.seed + apps::kNoiseRowStream);
   const std::vector<Row> rows = {
       {"samples", metrics::predict(*c.model, samples.contiguous())},
       {"test images", metrics::predict(*c.model, data::to_tensor(test.images, strided(n, 0)))},

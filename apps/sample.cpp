@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "apps/common/choices.h"
 #include "apps/common/cli.h"
 #include "apps/common/sampling.h"
 #include "apps/common/trained_model.h"
@@ -20,7 +21,8 @@ using namespace ag;
 namespace {
 
 struct Options {
-  std::string ckpt, weights = "ema", sampler = "ddpm", out = "samples.png", device = "cpu";
+  std::string ckpt, weights = "ema", out = "samples.png", device = "cpu";
+  apps::Sampler sampler = apps::Sampler::Ancestral;
   std::string progression, interpolate, save_tensor, data = "mnist", var;
   int64_t n = 64, steps = 50, threads = 0, interp_t = 500, pairs = 4;
   double eta = 0.0;
@@ -33,9 +35,8 @@ void add_flags(CLI::App& app, Options& o) {
       ->required()
       ->check(CLI::ExistingFile);
   app.add_option("-n", o.n, "number of samples")->check(CLI::Range(1, 4096))->capture_default_str();
-  app.add_option("--sampler", o.sampler, "ddpm (ancestral, T steps) or ddim")
-      ->check(CLI::IsMember({"ddpm", "ddim"}))
-      ->capture_default_str();
+  apps::add_choice(app, "--sampler", o.sampler, apps::sampler_choices(),
+                   "ddpm (ancestral, T steps) or ddim");
   app.add_option("--steps", o.steps, "DDIM steps")->check(apps::kPositive)->capture_default_str();
   app.add_option("--eta", o.eta, "DDIM eta: 0 deterministic, 1 ancestral-like")
       ->check(apps::kUnitInterval)
@@ -125,7 +126,7 @@ int run(const Options& o) {
   auto net = [&](const Tensor& x, const Tensor& t) { return model.forward(x, t); };
   Generator gen(o.seed);
   Tensor x_T = apps::draw_x_T(c, o.n, gen, device);
-  const bool ddim = o.sampler == "ddim";
+  const bool ddim = o.sampler == apps::Sampler::Ddim;
   diffusion::SampleOptions so;
   so.clip_x0 = !o.no_clip;
   for (int k = 0; k < 10; ++k)  // 10 snapshots, evenly spaced over the steps
@@ -135,8 +136,8 @@ int run(const Options& o) {
   const diffusion::SampleResult r =
       apps::sample_with_progress(d, net, x_T, o.sampler, o.steps, o.eta, gen, so, "[sample] step");
   imaging::write_png(o.out, imaging::make_grid(r.x0, apps::square_grid_cols(o.n)));
-  std::printf("[sample] %ld samples (%s): %s\n", static_cast<long>(o.n), o.sampler.c_str(),
-              o.out.c_str());
+  std::printf("[sample] %ld samples (%s): %s\n", static_cast<long>(o.n),
+              apps::name_of(apps::sampler_choices(), o.sampler).c_str(), o.out.c_str());
   if (!o.save_tensor.empty()) {
     nn::save_safetensors(o.save_tensor, {{"samples", r.x0}});
     std::printf("[sample] samples as a tensor: %s\n", o.save_tensor.c_str());
