@@ -91,6 +91,7 @@ void add_run_flags(CLI::App& app, TrainOptions& o) {
       ->check(apps::kPositive)
       ->capture_default_str();
   app.set_config("--config", "", "read flags from this TOML file (e.g. configs/main.toml)");
+  app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt key is no silent default
 }
 
 data::Dataset load_training_data(const TrainOptions& o) {

@@ -110,7 +110,9 @@ void add_device_flags(CLI::App& app, std::string& device, int64_t& threads) {
   app.add_option("--device", device, "cpu or cuda")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
-  app.add_option("--threads", threads, "CPU threads (0: all cores)")->check(kNonNegative);
+  app.add_option("--threads", threads, "CPU threads (0: all cores)")
+      ->check(kNonNegative)
+      ->capture_default_str();
 }
 
 void set_threads(int64_t threads) {
