@@ -159,11 +159,13 @@ void print_settings(const apps::Trainer& tr, const TrainOptions& o) {
               static_cast<long>(tr.train.images.count), o.preset.c_str(),
               static_cast<long>(tr.model.num_parameters()), device_name(tr.device),
               omp_get_max_threads());
+  const std::string steps =
+      o.steps > 0 ? std::to_string(o.steps) + " steps" : std::string("no step limit");
   std::printf(
-      "[train] %ld steps%s, batch %ld, lr %g (warm-up %ld), clip %g, EMA %g; loss %s, param %s, "
+      "[train] %s%s, batch %ld, lr %g (warm-up %ld), clip %g, EMA %g; loss %s, param %s, "
       "var %s, schedule %s, T %ld; seed %lu\n",
-      static_cast<long>(o.steps), o.minutes > 0 ? " or the time limit" : "",
-      static_cast<long>(o.batch), o.lr, static_cast<long>(o.warmup), o.clip, o.ema,
+      steps.c_str(), o.minutes > 0 ? " or the time limit" : "", static_cast<long>(o.batch), o.lr,
+      static_cast<long>(o.warmup), o.clip, o.ema,
       apps::name_of(apps::loss_choices(), o.loss).c_str(),
       apps::name_of(apps::param_choices(), o.param).c_str(),
       apps::name_of(apps::var_choices(), o.var).c_str(),

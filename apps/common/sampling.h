@@ -17,8 +17,8 @@ ag::Tensor draw_x_T(const nn::UNetConfig& config, int64_t n, ag::Generator& gen,
 // Columns of a grid of n images that is as square as it can be.
 int64_t square_grid_cols(int64_t n);
 
-// From x_T by `sampler`: all T steps, or `ddim_steps` DDIM steps with `eta`; options.progress is
-// set to draw a bar labelled `label`.
+// From x_T by `sampler`: all T steps, or `ddim_steps` DDIM steps with
+// `eta`; options.progress is set to draw a bar labelled `label`.
 diffusion::SampleResult sample_with_progress(const diffusion::GaussianDiffusion& d,
                                              const diffusion::Denoiser& net, const ag::Tensor& x_T,
                                              Sampler sampler, int64_t ddim_steps, double eta,
