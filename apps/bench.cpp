@@ -1,14 +1,19 @@
-// Times DDPM training and sampling per U-Net preset and batch size: a full
-// training step as apps/train_mnist takes it (random t, q_sample noise, U-Net
-// forward, L_simple, backward, clip 1.0, Adam 2e-4; without the EMA update),
-// one ancestral sampling step (p_sample, eval mode), and peak memory. Prints a
-// table, or JSON for bench/unet_vs_torch.py, which runs a PyTorch reference
-// of the same model beside it. --parity writes the weights, an input and our
-// results for that script's correctness check.
+// Times DDPM training and sampling per U-Net preset and batch size: the
+// training step apps/train_mnist takes, the very function (apps/common/
+// training.h: a batch copied from an in-memory dataset of random images,
+// random t, q_sample noise, U-Net forward, L_simple, backward, clip 1.0, Adam
+// at 2e-4 with warm-up, the EMA update), one ancestral sampling step
+// (p_sample, eval mode), and peak memory. Prints a table, or JSON for
+// bench/unet_vs_torch.py, which runs a PyTorch reference of the same model
+// beside it. --parity writes the weights, an input and our results for that
+// script's correctness check. --loop also times train_mnist's loop around
+// the step (apps/common/train_loop.h: loss.csv, the progress line, the
+// checkpoints and grids due), so what the loop adds to the step shows.
 //
 // Memory: "peak MB" is the high-water mark of bytes held by live tensors and
-// scratch in the device's caching allocator during the training steps (weights,
-// gradients, Adam moments and activations included). "RSS MB" is the process
+// scratch in the device's caching allocator during the training steps
+// (weights, gradients, Adam moments, the EMA and its sampling copy, and
+// activations). "RSS MB" is the process
 // peak RSS minus the RSS at start; RSS peaks are per process, so it describes
 // one configuration only when a process runs one (as unet_vs_torch.py does).
 #include <omp.h>
@@ -16,41 +21,60 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
 #include "apps/common/cli.h"
+#include "apps/common/streams.h"
 #include "apps/common/timing.h"
+#include "apps/common/train_loop.h"
+#include "apps/common/training.h"
 #include "autograd/allocator.h"
 #include "diffusion/samplers.h"
-#include "nn/optim.h"
 #include "nn/safetensors.h"
-#include "nn/unet.h"
 
 using namespace ag;
 
 namespace {
 
-constexpr int64_t kT = 1000;             // diffusion steps, as train_mnist
-constexpr int64_t kSampleBatch = 64;     // images per timed sampling step
-constexpr int64_t kSampleStep = kT / 2;  // any t > 0 costs the same
+constexpr int64_t kSampleBatch = 64;  // images per timed sampling step
+constexpr int64_t kImages = 1024;     // the random training set
 constexpr uint64_t kSeed = 0;
 
 struct Options {
   std::vector<std::string> presets{"tiny", "small", "base"};
   std::vector<int64_t> batches{64, 128};
   int64_t reps = 5, warmup = 2, threads = 0;
+  int64_t ckpt_every = apps::TrainOptions{}.ckpt_every;
+  int64_t sample_every = apps::TrainOptions{}.sample_every;
   std::string device = "cpu", parity;
-  bool json = false;
+  bool json = false, loop = false;
 };
 
 struct Row {
   std::string preset;
   int64_t batch = 0, params = 0;
   double step_ms = 0, sample_ms = 0, peak_mb = 0, rss_mb = 0;
+  double loop_ms = 0, loop_mean_ms = 0;  // with --loop
 };
+
+void add_loop_flags(CLI::App& app, Options& o) {
+  app.add_flag("--loop", o.loop,
+               "also time train_mnist's loop around the step (loss.csv, progress line, "
+               "checkpoints and grids as configured)")
+      ->capture_default_str();
+  app.add_option("--ckpt-every", o.ckpt_every, "with --loop: checkpoint every N steps")
+      ->check(apps::kPositive)
+      ->capture_default_str();
+  app.add_option("--sample-every", o.sample_every,
+                 "with --loop: sample grid every N steps (0: none)")
+      ->check(apps::kNonNegative)
+      ->capture_default_str();
+}
 
 void add_flags(CLI::App& app, Options& o) {
   const auto presets = nn::unet_preset_names();
@@ -60,7 +84,7 @@ void add_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--batches", o.batches, "training batch sizes, comma-separated")
       ->delimiter(',')
-      ->check(CLI::Range(1, 4096))
+      ->check(CLI::Range(int64_t{1}, apps::kMaxBatch))
       ->capture_default_str();
   app.add_option("--reps", o.reps, "timed repetitions (the median is reported)")
       ->check(CLI::Range(1, 1000))
@@ -69,10 +93,12 @@ void add_flags(CLI::App& app, Options& o) {
       ->check(CLI::Range(0, 1000))
       ->capture_default_str();
   apps::add_device_flags(app, o.device, o.threads);
-  app.add_flag("--json", o.json, "one JSON object on stdout instead of the table");
+  app.add_flag("--json", o.json, "one JSON object on stdout instead of the table")
+      ->capture_default_str();
   app.add_option("--parity", o.parity,
                  "write the first preset's weights, a probe input and our outputs to this "
                  "safetensors file, then exit");
+  add_loop_flags(app, o);
 }
 
 double resident_mb() {
@@ -95,90 +121,104 @@ double allocator_peak_mb(Device device) {
   return static_cast<double>(allocator_for(device).stats().peak_in_use) / 1e6;
 }
 
-std::vector<Tensor> parameters_on(nn::Module& m, Device device) {
-  m.to(device);
-  return m.parameters();
-}
-
-// What one configuration needs: the model, its optimizer, the diffusion.
-struct Setup {
-  Setup(const std::string& preset, Device device)
-      : model(nn::unet_preset(preset), kSeed),
-        adam(parameters_on(model, device), nn::AdamConfig{2e-4}),
-        diffusion(diffusion::make_schedule(diffusion::ScheduleKind::Linear, kT),
-                  diffusion::ModelMeanType::Eps, diffusion::ModelVarType::FixedLarge, DType::F32,
-                  device),
-        gen(kSeed + 2),
-        device(device) {}
-
-  diffusion::Denoiser net() {
-    return [this](const Tensor& x, const Tensor& t) { return model.forward(x, t); };
-  }
-
-  Tensor images(int64_t n) { return randn({n, 1, 28, 28}, &gen, DType::F32, device); }
-
-  // train_mnist's step on the batch x0: t ~ U{0..T-1}, eps ~ N(0, I),
-  // L_simple, backward, clip 1.0, Adam.
-  void train_step(const Tensor& x0) {
-    const Tensor t = diffusion::sample_timesteps(x0.size(0), kT, gen);
-    const Tensor noise = randn(x0.shape(), &gen, DType::F32, device);
-    Tensor loss = mean(diffusion.training_losses(net(), x0, t, noise, diffusion::LossType::Simple));
-    loss.backward();
-    nn::clip_grad_norm(model.parameters(), 1.0);
-    adam.step();
-    adam.zero_grad();
-    loss.item();
-  }
-
-  nn::UNet model;
-  nn::Adam adam;
-  diffusion::GaussianDiffusion diffusion;
-  Generator gen;
-  Device device;
-};
-
 Device parse_device(const std::string& name) { return name == "cuda" ? Device::CUDA : Device::CPU; }
 
-// Training steps at `batch`, then sampling steps at kSampleBatch; the cache is
-// emptied in between so the sampling sizes do not pile onto the training ones.
+// train_mnist's settings (its defaults) for one configuration.
+apps::TrainOptions training_options(const std::string& preset, int64_t batch, const Options& o) {
+  apps::TrainOptions t;
+  t.preset = preset;
+  t.batch = batch;
+  t.device = o.device;
+  t.seed = kSeed;
+  t.ckpt_every = o.ckpt_every;
+  t.sample_every = o.sample_every;
+  return t;
+}
+
+// train_mnist's loop (apps::run_steps with its TrainingLog, in a scratch
+// folder) for o.warmup and then o.reps steps; each step is timed from one
+// call of the loop's condition to the next, so it includes all the loop
+// does around it. Fills the median and the mean (in which the checkpoints
+// and grids due in these steps count in full) into r.
+void time_loop(apps::Trainer& tr, const Options& o, Row& r) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("bench_loop_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::vector<double> ms;
+  {
+    apps::TrainingLog log(tr, dir, false);
+    int64_t calls = 0;
+    auto last = std::chrono::steady_clock::now();
+    apps::run_steps(tr, log, [&] {
+      synchronize(tr.device);
+      const auto now = std::chrono::steady_clock::now();
+      if (calls++ > o.warmup)
+        ms.push_back(std::chrono::duration<double, std::milli>(now - last).count());
+      last = now;
+      return calls <= o.warmup + o.reps;
+    });
+  }
+  fs::remove_all(dir);
+  double total = 0;
+  for (double m : ms) total += m;
+  r.loop_mean_ms = total / static_cast<double>(ms.size());
+  std::nth_element(ms.begin(), ms.begin() + o.reps / 2, ms.end());
+  r.loop_ms = ms[static_cast<size_t>(o.reps / 2)];
+}
+
+// Training steps at `batch` (with --loop, then the loop), then sampling steps
+// at kSampleBatch; the cache is emptied in between so the sampling sizes do
+// not pile onto the training ones.
 Row measure(const std::string& preset, int64_t batch, const Options& o, double rss_base) {
   const Device device = parse_device(o.device);
   CachingAllocator& alloc = allocator_for(device);
   alloc.empty_cache();
-  Setup s(preset, device);
-  Row r{preset, batch, s.model.num_parameters()};
-  const Tensor x0 = s.images(batch);
+  apps::Trainer tr(training_options(preset, batch, o), device,
+                   apps::random_dataset(kImages, kSeed));
+  Row r{preset, batch, tr.model.num_parameters()};
   alloc.reset_peak();
-  r.step_ms = apps::median_ms([&] { s.train_step(x0); }, device, o.warmup, o.reps);
+  r.step_ms = apps::median_ms([&] { tr.train_step(); }, device, o.warmup, o.reps);
   r.peak_mb = allocator_peak_mb(device);
+  if (o.loop) time_loop(tr, o, r);
 
   alloc.empty_cache();
-  s.model.eval();
-  const Tensor xt = s.images(kSampleBatch);
-  const Tensor t = diffusion::full_timesteps(kSampleBatch, kSampleStep);
-  r.sample_ms =
-      apps::median_ms([&] { diffusion::p_sample(s.diffusion, s.net(), xt, t, s.gen, true); },
-                      device, o.warmup, o.reps);
+  tr.model.eval();
+  Generator gen(kSeed);
+  const Tensor xt = randn({kSampleBatch, 1, 28, 28}, &gen, DType::F32, device);
+  const Tensor t =
+      diffusion::full_timesteps(kSampleBatch, tr.opt.T / 2);  // any t > 0 costs the same
+  auto net = [&](const Tensor& x, const Tensor& tt) { return tr.model.forward(x, tt); };
+  r.sample_ms = apps::median_ms([&] { diffusion::p_sample(tr.diffusion, net, xt, t, gen, true); },
+                                device, o.warmup, o.reps);
   r.rss_mb = peak_rss_mb() - rss_base;
   return r;
 }
 
 void print_table_header(const Options& o) {
   std::printf(
-      "U-Net training step (forward, L_simple, backward, clip, Adam) and one ancestral\n"
-      "sampling step at batch %ld; %s, %d threads, median of %ld after %ld warm-up.\n"
-      "peak MB: allocator high-water in the training step; RSS MB: process peak RSS\n"
-      "minus RSS at start, cumulative over the rows of this process.\n\n",
+      "train_mnist's training step (batch copy, forward, L_simple, backward, clip, Adam, EMA)\n"
+      "and one ancestral sampling step at batch %ld; %s, %d threads, median of %ld after %ld\n"
+      "warm-up. peak MB: allocator high-water in the training step; RSS MB: process peak RSS\n"
+      "minus RSS at start, cumulative over the rows of this process.\n",
       static_cast<long>(kSampleBatch), o.device.c_str(), omp_get_max_threads(),
       static_cast<long>(o.reps), static_cast<long>(o.warmup));
-  std::printf("%-6s %5s %10s %9s %9s %15s %8s %7s\n", "preset", "batch", "params", "step ms",
+  if (o.loop)
+    std::printf(
+        "loop ms: the step inside train_mnist's loop (loss.csv, progress line, a checkpoint\n"
+        "every %ld steps, a grid every %ld), median; loop mean: the mean, with those in full.\n",
+        static_cast<long>(o.ckpt_every), static_cast<long>(o.sample_every));
+  std::printf("\n%-6s %5s %10s %9s %9s %15s %8s %7s", "preset", "batch", "params", "step ms",
               "img/s", "sample-step ms", "peak MB", "RSS MB");
+  if (o.loop) std::printf(" %8s %10s", "loop ms", "loop mean");
+  std::printf("\n");
 }
 
-void print_table_row(const Row& r) {
-  std::printf("%-6s %5ld %10ld %9.1f %9.1f %15.1f %8.1f %7.1f\n", r.preset.c_str(),
+void print_table_row(const Row& r, const Options& o) {
+  std::printf("%-6s %5ld %10ld %9.1f %9.1f %15.1f %8.1f %7.1f", r.preset.c_str(),
               static_cast<long>(r.batch), static_cast<long>(r.params), r.step_ms,
               1e3 * r.batch / r.step_ms, r.sample_ms, r.peak_mb, r.rss_mb);
+  if (o.loop) std::printf(" %8.1f %10.1f", r.loop_ms, r.loop_mean_ms);
+  std::printf("\n");
 }
 
 void print_json(const Options& o, const std::vector<Row>& rows) {
@@ -191,12 +231,40 @@ void print_json(const Options& o, const std::vector<Row>& rows) {
     const Row& r = rows[i];
     std::printf(
         "%s\n {\"preset\": \"%s\", \"batch\": %ld, \"params\": %ld, \"step_ms\": %.3f, "
-        "\"img_s\": %.3f, \"sample_ms\": %.3f, \"peak_mb\": %.3f, \"rss_mb\": %.3f}",
+        "\"img_s\": %.3f, \"sample_ms\": %.3f, \"peak_mb\": %.3f, \"rss_mb\": %.3f",
         i ? "," : "", r.preset.c_str(), static_cast<long>(r.batch), static_cast<long>(r.params),
         r.step_ms, 1e3 * r.batch / r.step_ms, r.sample_ms, r.peak_mb, r.rss_mb);
+    if (o.loop)
+      std::printf(", \"loop_ms\": %.3f, \"loop_mean_ms\": %.3f", r.loop_ms, r.loop_mean_ms);
+    std::printf("}");
   }
   std::printf("]}\n");
 }
+
+// The model, the diffusion and a generator of --parity's probe, as the
+// training step has them.
+struct ParitySetup {
+  ParitySetup(const std::string& preset, Device device)
+      : model(nn::unet_preset(preset), kSeed),
+        diffusion(diffusion::make_schedule(diffusion::ScheduleKind::Linear, apps::TrainOptions{}.T),
+                  diffusion::ModelMeanType::Eps, diffusion::ModelVarType::FixedLarge, DType::F32,
+                  device),
+        gen(kSeed + apps::kDataStream),
+        device(device) {
+    model.to(device);
+  }
+
+  diffusion::Denoiser net() {
+    return [this](const Tensor& x, const Tensor& t) { return model.forward(x, t); };
+  }
+
+  Tensor images(int64_t n) { return randn({n, 1, 28, 28}, &gen, DType::F32, device); }
+
+  nn::UNet model;
+  diffusion::GaussianDiffusion diffusion;
+  Generator gen;
+  Device device;
+};
 
 // Adds N(0, 1/fan_in) to every weight and N(0, 0.1^2) to every vector: at its
 // DDPM init the output layer and the residual branches are nearly zero
@@ -214,7 +282,7 @@ void perturb(nn::Module& m, Generator& gen) {
 // metadata "loss" (L_simple of x at t with that noise) and "grad_norm".
 void write_parity(const Options& o) {
   const Device device = parse_device(o.device);
-  Setup s(o.presets.front(), device);
+  ParitySetup s(o.presets.front(), device);
   perturb(s.model, s.gen);
   s.model.eval();
   const int64_t n = 4;
@@ -252,7 +320,7 @@ int run(const Options& o) {
   for (const std::string& preset : o.presets)
     for (int64_t batch : o.batches) {
       rows.push_back(measure(preset, batch, o, rss_base));
-      if (!o.json) print_table_row(rows.back());
+      if (!o.json) print_table_row(rows.back(), o);
     }
   if (o.json) print_json(o, rows);
   return 0;

@@ -12,9 +12,11 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "apps/common/choices.h"
 #include "apps/common/cli.h"
 #include "apps/common/progress.h"
 #include "apps/common/sampling.h"
+#include "apps/common/streams.h"
 #include "apps/common/trained_model.h"
 #include "apps/metrics/classifier.h"
 #include "apps/metrics/scores.h"
@@ -28,37 +30,43 @@ using namespace ag;
 namespace {
 
 struct Options {
-  std::string ckpt, samples, weights = "ema", data = "mnist", classifier, sampler = "ddpm";
-  std::string device = "cpu", var, rd;
-  bool nll = false, quality = false;
-  int64_t n = 256, batch = 64, steps = 50, classifier_epochs = 2, threads = 0;
+  std::string ckpt, samples, weights = "ema", data = "mnist", classifier;
+  apps::Sampler sampler = apps::Sampler::Ancestral;
+  std::string device = "cpu", var, out = ".";
+  bool nll = false, quality = false, rd = false;
+  int64_t n = 256, batch = 64, sample_steps = 50, classifier_epochs = 2, threads = 0;
   uint64_t seed = 0;
 };
 
 void add_flags(CLI::App& app, Options& o) {
-  app.add_flag("--nll", o.nll, "bits/dim of -n test images under --ckpt (the full T-term bound)");
+  app.add_flag("--nll", o.nll, "bits/dim of -n test images under --ckpt (the full T-term bound)")
+      ->capture_default_str();
   app.add_flag("--quality", o.quality,
-               "score --samples, or -n images sampled from --ckpt, with the classifier");
+               "score --samples, or -n images sampled from --ckpt, with the classifier")
+      ->capture_default_str();
   app.add_option("--ckpt", o.ckpt, "checkpoint written by train_mnist")->check(CLI::ExistingFile);
   app.add_option("--samples", o.samples,
                  "samples.safetensors written by train_mnist or sample --save-tensor")
       ->check(CLI::ExistingFile);
   app.add_option("-n", o.n, "test images for --nll; samples to draw for --quality with --ckpt")
-      ->check(CLI::Range(2, 10000))
+      ->check(CLI::Range(int64_t{2}, apps::kMaxImages))
       ->capture_default_str();
-  app.add_option("--rd", o.rd,
-                 "with --nll: write the rate-distortion curve (the paper's Fig. 5), one CSV row "
-                 "per timestep, to this file");
+  apps::add_output_switch(app, "--rd", o.rd, "rd.csv",
+                          "with --nll: write the rate-distortion curve (the paper's Fig. 5), one "
+                          "CSV row per timestep");
+  app.add_option("--out", o.out, "output folder (of --rd)")->capture_default_str();
   app.add_option("--batch", o.batch, "images per model call for --nll")
-      ->check(CLI::Range(1, 4096))
+      ->check(CLI::Range(int64_t{1}, apps::kMaxBatch))
       ->capture_default_str();
   app.add_option("--weights", o.weights, "ema or model")
       ->check(CLI::IsMember({"ema", "model"}))
       ->capture_default_str();
-  app.add_option("--sampler", o.sampler, "sampler for --quality --ckpt: ddpm or ddim")
-      ->check(CLI::IsMember({"ddpm", "ddim"}))
+  apps::add_choice(app, "--sampler", o.sampler, apps::sampler_choices(),
+                   "sampler for --quality --ckpt: ddpm or ddim");
+  app.add_option("--sample-steps", o.sample_steps, "DDIM steps")
+      ->check(apps::kPositive)
       ->capture_default_str();
-  app.add_option("--steps", o.steps, "DDIM steps")->check(apps::kPositive)->capture_default_str();
+  apps::add_renamed_flag(app, "--steps", "--sample-steps");
   app.add_option("--seed", o.seed, "seed of the sampling and of the bound's noise")
       ->capture_default_str();
   app.add_option("--data", o.data, "mnist, fashion or a directory of IDX files")
@@ -73,6 +81,8 @@ void add_flags(CLI::App& app, Options& o) {
   apps::add_var_flag(app, o.var);
   apps::add_device_flags(app, o.device, o.threads);
 }
+
+std::string rd_path(const Options& o) { return (std::filesystem::path(o.out) / "rd.csv").string(); }
 
 // first, first + 2, first + 4, ...: n indices.
 std::vector<int64_t> strided(int64_t n, int64_t first) {
@@ -178,10 +188,10 @@ void run_nll(const Options& o, Device device) {
     std::printf("    t = %5ld  rate %8.4f  distortion %7.3f\n", static_cast<long>(p.t), p.rate,
                 p.distortion);
   }
-  if (!o.rd.empty()) {
-    write_rate_distortion_csv(o.rd, points);
+  if (o.rd) {
+    write_rate_distortion_csv(rd_path(o), points);
     std::printf("[nll] rate-distortion, all %ld timesteps: %s\n", static_cast<long>(T),
-                o.rd.c_str());
+                rd_path(o).c_str());
   }
 }
 
@@ -219,8 +229,8 @@ Tensor draw_samples(const Options& o, Device device) {
   Generator gen(o.seed);
   const auto& c = tm.model->config;
   const Tensor x_T = apps::draw_x_T(c, o.n, gen, device);
-  return apps::sample_with_progress(*tm.diffusion, net, x_T, o.sampler, o.steps, 0.0, gen, {},
-                                    "[quality] sampling step")
+  return apps::sample_with_progress(*tm.diffusion, net, x_T, o.sampler, o.sample_steps, 0.0, gen,
+                                    {}, "[quality] sampling step")
       .x0.to(Device::CPU);
 }
 
@@ -279,7 +289,7 @@ void run_quality(const Options& o, Device device) {
       *c.model, data::to_tensor(test.images, strided(std::min<int64_t>(half, 5000), 1)));
   const metrics::Gaussian test_features =
       metrics::fit_gaussian(ref.features, ref.n, metrics::kFeatureDim);
-  Generator noise_gen(o.seed + 1);
+  Generator noise_gen(o.seed + apps::kNoiseRowStream);
   const std::vector<Row> rows = {
       {"samples", metrics::predict(*c.model, samples.contiguous())},
       {"test images", metrics::predict(*c.model, data::to_tensor(test.images, strided(n, 0)))},
@@ -295,8 +305,11 @@ void run_quality(const Options& o, Device device) {
 int run(const Options& o) {
   if (o.nll == o.quality) throw std::runtime_error("choose one of --nll or --quality");
   if (o.nll && o.ckpt.empty()) throw std::runtime_error("--nll needs --ckpt");
-  if (!o.nll && !o.rd.empty()) throw std::runtime_error("--rd needs --nll");
-  apps::require_output_file("--rd", o.rd);
+  if (!o.nll && o.rd) throw std::runtime_error("--rd needs --nll");
+  if (o.rd) {
+    apps::require_output_dir(o.out);
+    apps::require_output_file("--rd", rd_path(o));
+  }
   const Device device = apps::require_device(o.device);
   apps::set_threads(o.threads);
   if (o.nll)

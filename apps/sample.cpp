@@ -1,12 +1,15 @@
 // Samples from a trained DDPM checkpoint: a PNG grid of N images by ancestral
 // sampling (Algorithm 2) or DDIM; optionally the progression of x_t and the
 // predicted x_0 over the steps (the paper's Fig. 6) and interpolations
-// between test images (Fig. 8).
+// between test images (Fig. 8). All in the --out folder: samples.png, and
+// samples.safetensors, progression.png and interpolation.png when asked for.
 
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
+#include "apps/common/choices.h"
 #include "apps/common/cli.h"
 #include "apps/common/sampling.h"
 #include "apps/common/trained_model.h"
@@ -19,40 +22,60 @@ using namespace ag;
 
 namespace {
 
+namespace fs = std::filesystem;
+
 struct Options {
-  std::string ckpt, weights = "ema", sampler = "ddpm", out = "samples.png", device = "cpu";
-  std::string progression, interpolate, save_tensor, data = "mnist", var;
-  int64_t n = 64, steps = 50, threads = 0, interp_t = 500, pairs = 4;
+  std::string ckpt, weights = "ema", out = ".", device = "cpu", data = "mnist", var;
+  apps::Sampler sampler = apps::Sampler::Ancestral;
+  int64_t n = 64, sample_steps = 50, threads = 0, interp_t = 500, pairs = 4;
   double eta = 0.0;
   uint64_t seed = 0;
-  bool no_clip = false;
+  bool no_clip = false, save_tensor = false, progression = false, interpolate = false;
+};
+
+// The files this run writes in --out, with the flag that asks for each.
+struct Outputs {
+  explicit Outputs(const Options& o)
+      : grid(file(o, "samples.png")),
+        tensor(file(o, "samples.safetensors")),
+        progression(file(o, "progression.png")),
+        interpolation(file(o, "interpolation.png")) {}
+  static std::string file(const Options& o, const char* name) {
+    return (fs::path(o.out) / name).string();
+  }
+  std::string grid, tensor, progression, interpolation;
 };
 
 void add_flags(CLI::App& app, Options& o) {
   app.add_option("--ckpt", o.ckpt, "checkpoint written by train_mnist")
       ->required()
       ->check(CLI::ExistingFile);
-  app.add_option("-n", o.n, "number of samples")->check(CLI::Range(1, 4096))->capture_default_str();
-  app.add_option("--sampler", o.sampler, "ddpm (ancestral, T steps) or ddim")
-      ->check(CLI::IsMember({"ddpm", "ddim"}))
+  app.add_option("-n", o.n, "number of samples")
+      ->check(CLI::Range(int64_t{1}, apps::kMaxImages))
       ->capture_default_str();
-  app.add_option("--steps", o.steps, "DDIM steps")->check(apps::kPositive)->capture_default_str();
+  apps::add_choice(app, "--sampler", o.sampler, apps::sampler_choices(),
+                   "ddpm (ancestral, T steps) or ddim");
+  app.add_option("--sample-steps", o.sample_steps, "DDIM steps")
+      ->check(apps::kPositive)
+      ->capture_default_str();
+  apps::add_renamed_flag(app, "--steps", "--sample-steps");
   app.add_option("--eta", o.eta, "DDIM eta: 0 deterministic, 1 ancestral-like")
       ->check(apps::kUnitInterval)
       ->capture_default_str();
   app.add_option("--seed", o.seed, "seed of x_T and the sampling noise")->capture_default_str();
-  app.add_option("--out", o.out, "PNG grid of the samples")->capture_default_str();
+  app.add_option("--out", o.out, "output folder: the grid is samples.png in it")
+      ->capture_default_str();
   app.add_option("--weights", o.weights, "ema (as the paper samples) or model")
       ->check(CLI::IsMember({"ema", "model"}))
       ->capture_default_str();
-  app.add_option("--save-tensor", o.save_tensor,
-                 "also save the samples as tensor 'samples' in a safetensors file "
-                 "(for evaluate --quality)");
-  app.add_flag("--no-clip", o.no_clip, "do not clip the predicted x_0 to [-1, 1]");
-  app.add_option("--progression", o.progression,
-                 "also write a PNG: per sample, x_t and predicted x_0 at 10 steps");
-  app.add_option("--interpolate", o.interpolate,
-                 "also write a PNG interpolating pairs of test images");
+  apps::add_output_switch(app, "--save-tensor", o.save_tensor, "samples.safetensors",
+                          "also save the samples as tensor 'samples' (for evaluate --quality)");
+  app.add_flag("--no-clip", o.no_clip, "do not clip the predicted x_0 to [-1, 1]")
+      ->capture_default_str();
+  apps::add_output_switch(app, "--progression", o.progression, "progression.png",
+                          "also write a PNG: per sample, x_t and predicted x_0 at 10 steps");
+  apps::add_output_switch(app, "--interpolate", o.interpolate, "interpolation.png",
+                          "also write a PNG interpolating pairs of test images");
   app.add_option("--pairs", o.pairs, "image pairs to interpolate")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
@@ -96,24 +119,26 @@ void write_interpolation(const Options& o, const data::Dataset& test, Device dev
       cells.push_back(slice(mixed, 0, l * o.pairs + p, l * o.pairs + p + 1));
     cells.push_back(slice(xb, 0, p, p + 1));
   }
-  imaging::write_png(o.interpolate, imaging::make_grid(concat(cells, 0), L + 2));
+  const std::string path = Outputs(o).interpolation;
+  imaging::write_png(path, imaging::make_grid(concat(cells, 0), L + 2));
   std::printf("[sample] interpolation (t index %ld): %s\n", static_cast<long>(o.interp_t),
-              o.interpolate.c_str());
+              path.c_str());
 }
 
 int run(const Options& o) {
   const Device device = apps::require_device(o.device);
   apps::set_threads(o.threads);
-  if (o.out.empty()) throw std::runtime_error("--out must name a PNG file");
-  apps::require_output_file("--out", o.out);
-  apps::require_output_file("--save-tensor", o.save_tensor);
-  apps::require_output_file("--progression", o.progression);
-  apps::require_output_file("--interpolate", o.interpolate);
+  apps::require_output_dir(o.out);
+  const Outputs out(o);
+  apps::require_output_file("--out", out.grid);
+  if (o.save_tensor) apps::require_output_file("--save-tensor", out.tensor);
+  if (o.progression) apps::require_output_file("--progression", out.progression);
+  if (o.interpolate) apps::require_output_file("--interpolate", out.interpolation);
   const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var, device);
   const nn::UNet& model = *tm.model;
   const diffusion::GaussianDiffusion& d = *tm.diffusion;
   data::Dataset test;  // the pairs to interpolate, loaded before the long work
-  if (!o.interpolate.empty()) {
+  if (o.interpolate) {
     if (o.interp_t >= d.num_timesteps())
       throw std::runtime_error("--interp-t " + std::to_string(o.interp_t) + " outside [0, " +
                                std::to_string(d.num_timesteps()) + ") of this checkpoint");
@@ -125,28 +150,28 @@ int run(const Options& o) {
   auto net = [&](const Tensor& x, const Tensor& t) { return model.forward(x, t); };
   Generator gen(o.seed);
   Tensor x_T = apps::draw_x_T(c, o.n, gen, device);
-  const bool ddim = o.sampler == "ddim";
+  const bool ddim = o.sampler == apps::Sampler::Ddim;
   diffusion::SampleOptions so;
   so.clip_x0 = !o.no_clip;
   for (int k = 0; k < 10; ++k)  // 10 snapshots, evenly spaced over the steps
     so.record_steps.push_back(
-        ddim ? diffusion::ddim_timesteps(d.num_timesteps(), o.steps)[k * o.steps / 10]
+        ddim ? diffusion::ddim_timesteps(d.num_timesteps(), o.sample_steps)[k * o.sample_steps / 10]
              : (d.num_timesteps() - 1) * (9 - k) / 9);
-  const diffusion::SampleResult r =
-      apps::sample_with_progress(d, net, x_T, o.sampler, o.steps, o.eta, gen, so, "[sample] step");
-  imaging::write_png(o.out, imaging::make_grid(r.x0, apps::square_grid_cols(o.n)));
-  std::printf("[sample] %ld samples (%s): %s\n", static_cast<long>(o.n), o.sampler.c_str(),
-              o.out.c_str());
-  if (!o.save_tensor.empty()) {
-    nn::save_safetensors(o.save_tensor, {{"samples", r.x0}});
-    std::printf("[sample] samples as a tensor: %s\n", o.save_tensor.c_str());
+  const diffusion::SampleResult r = apps::sample_with_progress(
+      d, net, x_T, o.sampler, o.sample_steps, o.eta, gen, so, "[sample] step");
+  imaging::write_png(out.grid, imaging::make_grid(r.x0, apps::square_grid_cols(o.n)));
+  std::printf("[sample] %ld samples (%s): %s\n", static_cast<long>(o.n),
+              apps::name_of(apps::sampler_choices(), o.sampler).c_str(), out.grid.c_str());
+  if (o.save_tensor) {
+    nn::save_safetensors(out.tensor, {{"samples", r.x0}});
+    std::printf("[sample] samples as a tensor: %s\n", out.tensor.c_str());
   }
-  if (!o.progression.empty()) {
-    write_progression(o.progression, r.snapshots);
+  if (o.progression) {
+    write_progression(out.progression, r.snapshots);
     std::printf("[sample] progression (rows: x_t, then predicted x_0): %s\n",
-                o.progression.c_str());
+                out.progression.c_str());
   }
-  if (!o.interpolate.empty()) write_interpolation(o, test, device, d, net, gen);
+  if (o.interpolate) write_interpolation(o, test, device, d, net, gen);
   return 0;
 }
 

@@ -29,6 +29,7 @@ PRESETS = {  # as nn::unet_preset (docs/unet.md); ch_mult (1, 2, 2), dropout 0.1
 PARAMS = {"tiny": 1112801, "small": 1623169, "base": 6469889, "paper": 25833985}
 ZERO_INIT_SCALE = 1e-10  # nn/init.h: residual branches start as (almost) zero
 T = 1000
+EMA_DECAY = 0.999  # train_mnist's --ema
 SAMPLE_BATCH, SAMPLE_STEP = 64, T // 2
 
 
@@ -244,7 +245,32 @@ class Diffusion:
         return mean + nonzero * sigma * torch.randn(xt.shape, generator=gen, device=xt.device)
 
 
-def train_step(model, opt, diffusion, x0, gen):
+class Batches:
+    """Random batches of an in-memory set of random byte images, copied to
+    the device in [-1, 1], as apps/common/training.cpp draws MNIST's."""
+
+    def __init__(self, batch, device, count=1024):
+        self.gen = torch.Generator().manual_seed(0)
+        self.images = torch.randint(0, 256, (count, 1, 28, 28), dtype=torch.uint8,
+                                    generator=self.gen)
+        self.batch, self.device = batch, device
+
+    def next(self):
+        u = torch.rand(self.batch, dtype=torch.float64, generator=self.gen)
+        idx = (u * self.images.shape[0]).long().clamp_(max=self.images.shape[0] - 1)
+        return (self.images[idx].float() / 127.5 - 1).to(self.device)
+
+
+def ema_update(shadow, model, decay=EMA_DECAY):
+    with torch.no_grad():
+        for s, p in zip(shadow, model.parameters()):
+            s.mul_(decay).add_(p, alpha=1 - decay)
+
+
+def train_step(model, opt, diffusion, batches, shadow, gen):
+    """apps/bench's step, which is train_mnist's: a batch, t, eps, L_simple,
+    backward, clip 1.0, Adam, the EMA update."""
+    x0 = batches.next()
     t = torch.randint(0, T, (x0.shape[0],), generator=gen, device=x0.device)
     noise = torch.randn(x0.shape, generator=gen, device=x0.device)
     loss = diffusion.training_loss(model, x0, t, noise)
@@ -252,6 +278,7 @@ def train_step(model, opt, diffusion, x0, gen):
     nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
     opt.zero_grad(set_to_none=True)
+    ema_update(shadow, model)
     loss.item()
 
 
@@ -293,8 +320,11 @@ def bench(args):
     model = make_unet(args.preset).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=2e-4)
     diffusion = Diffusion(device)
-    x0 = torch.randn(args.batch, 1, 28, 28, generator=gen, device=device)
-    step = lambda: train_step(model, opt, diffusion, x0, gen)
+    batches = Batches(args.batch, device)
+    # train_mnist holds the EMA and a second model to sample the grids with.
+    shadow = [p.detach().clone() for p in model.parameters()]
+    ema_model = make_unet(args.preset).to(device)
+    step = lambda: train_step(model, opt, diffusion, batches, shadow, gen)
     step_ms = median_ms(step, device, args.warmup, args.reps)
     peak_mb = torch.cuda.max_memory_allocated(device) / 1e6 if device.type == "cuda" else None
     model.eval()

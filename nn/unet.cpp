@@ -74,7 +74,7 @@ void check_unet_config(const UNetConfig& c) {
   check_range("resolution", c.resolution, 1, 1024);
 }
 
-UNet::UNet(const UNetConfig& c, uint64_t seed) : config(c), dropout_rng(seed + 1) {
+UNet::UNet(const UNetConfig& c, uint64_t seed) : config(c), dropout_rng(seed + kDropoutStream) {
   check_unet_config(c);
   Generator gen(seed);
   const int64_t temb_ch = 4 * c.ch, levels = static_cast<int64_t>(c.ch_mult.size());

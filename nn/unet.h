@@ -47,6 +47,11 @@ class UNetLevel : public Module {
   void set_upsample(std::shared_ptr<Upsample> block);
 };
 
+// The model's random streams: its initial weights come from `seed`, its
+// dropout masks from seed + kDropoutStream (apps/common/streams.h lists the
+// programs' other streams beside these).
+constexpr uint64_t kDropoutStream = 1;
+
 class UNet : public Module {
  public:
   explicit UNet(const UNetConfig& config, uint64_t seed = 0);

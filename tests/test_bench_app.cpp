@@ -1,6 +1,7 @@
 // apps/bench end to end: the smallest configuration prints a table row and
-// JSON with positive figures, --parity writes its file, and bad flags exit
-// non-zero with one line.
+// JSON with positive figures, the step it times is train_mnist's (with the
+// EMA), --loop times train_mnist's loop beside it, --parity writes its file,
+// and bad flags exit non-zero with one line.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -42,8 +43,41 @@ TEST(BenchApp, TableRowHasPositiveFigures) {
   EXPECT_GT(step_ms, 0);
   EXPECT_NEAR(img_s, 2e3 / step_ms, 0.05 * img_s + 0.1);
   EXPECT_GT(sample_ms, 0);
-  EXPECT_GT(peak_mb, 4 * params * 4 / 1e6);  // weights, gradients, two Adam moments
-  EXPECT_GT(rss_mb, 4 * params * 4 / 1e6);   // the same, touched in this process's memory
+  // Weights, gradients, two Adam moments, and train_mnist's EMA and the model
+  // it samples with: the step is train_mnist's, not one without the EMA.
+  EXPECT_GT(peak_mb, 6 * params * 4 / 1e6);
+  EXPECT_GT(rss_mb, 4 * params * 4 / 1e6);  // the same, touched in this process's memory
+}
+
+TEST(BenchApp, TimesTrainMnistsStep) {
+  const fs::path log = log_path("bench_header.log");
+  ASSERT_EQ(run(kQuick, log), 0) << read(log);
+  EXPECT_NE(read(log).find("train_mnist's training step (batch copy, forward, L_simple, backward, "
+                           "clip, Adam, EMA)"),
+            std::string::npos)
+      << read(log);
+}
+
+// --loop: the same step inside train_mnist's loop (here with a checkpoint
+// every step), timed beside the bare step; its scratch folder is removed.
+TEST(BenchApp, LoopTimesTrainMnistsLoop) {
+  const fs::path log = log_path("bench_loop.log");
+  ASSERT_EQ(run("--presets tiny --batches 2 --reps 2 --warmup 0 --threads 1 --loop --ckpt-every 1 "
+                "--sample-every 0 --json",
+                log),
+            0)
+      << read(log);
+  const std::string out = read(log);
+  const nlohmann::json j = nlohmann::json::parse(out.substr(out.find('{')));
+  const auto& r = j["rows"][0];
+  for (const char* key : {"step_ms", "loop_ms", "loop_mean_ms"})
+    EXPECT_GT(r[key].get<double>(), 0) << key;
+  ASSERT_EQ(run(std::string(kQuick) + " --loop --ckpt-every 500", log), 0) << read(log);
+  EXPECT_NE(read(log).find("a checkpoint\nevery 500 steps, a grid every 500"), std::string::npos)
+      << read(log);
+  EXPECT_NE(read(log).find("  loop ms  loop mean\ntiny "), std::string::npos) << read(log);
+  for (const auto& entry : fs::directory_iterator(fs::temp_directory_path()))
+    EXPECT_EQ(entry.path().filename().string().rfind("bench_loop_", 0), std::string::npos);
 }
 
 TEST(BenchApp, JsonHasOneRowPerConfiguration) {
@@ -91,7 +125,8 @@ TEST(BenchApp, ParityWritesWeightsProbeAndResults) {
 
 TEST(BenchApp, BadFlagsGiveOneLineErrors) {
   const fs::path log = log_path("bench_bad.log");
-  for (const char* args : {"--presets nope", "--batches 0", "--presets tiny,nope", "--reps 0"}) {
+  for (const char* args : {"--presets nope", "--batches 0", "--batches 4097", "--presets tiny,nope",
+                           "--reps 0", "--loop --ckpt-every 0", "--loop --sample-every -1"}) {
     EXPECT_NE(run(args, log), 0) << args;
     const std::string out = read(log);
     EXPECT_EQ(out.rfind("bench: error: ", 0), 0u) << out;

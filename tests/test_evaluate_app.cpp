@@ -67,7 +67,7 @@ TEST(EvaluateApp, NllReportsTheBoundAndItsTerms) {
   const fs::path ckpt = tiny_checkpoint(data, out), log = out / "nll.txt";
   const fs::path rd = out / "rd.csv";
   ASSERT_EQ(evaluate("--nll --ckpt " + ckpt.string() + " -n 6 --batch 4 --data " + data.string() +
-                         " --rd " + rd.string(),
+                         " --rd --out " + out.string(),
                      log),
             0)
       << read(log);
@@ -118,6 +118,16 @@ TEST(EvaluateApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
       << read(log);
   EXPECT_NE(evaluate("--nll", log), 0);
   EXPECT_NE(read(log).find("--nll needs --ckpt"), std::string::npos) << read(log);
+  EXPECT_NE(evaluate("--quality --rd", log), 0);
+  EXPECT_EQ(read(log), "evaluate: error: --rd needs --nll\n");
+  // Flags renamed by the one convention of the programs name the new one.
+  EXPECT_NE(evaluate("--quality --steps 10", log), 0);
+  EXPECT_EQ(read(log), "evaluate: error: --steps is now --sample-steps (see --help)\n");
+  EXPECT_NE(evaluate("--nll --rd rd.csv", log), 0);
+  EXPECT_EQ(read(log),
+            "evaluate: error: --rd takes no file now: it writes rd.csv in --out (see --help)\n");
+  EXPECT_NE(evaluate("--quality -n 10001", log), 0);
+  EXPECT_EQ(read(log), "evaluate: error: -n: Value 10001 not in range 2 to 10000 (see --help)\n");
   EXPECT_NE(evaluate("--quality --data " + data.string(), log), 0);
   EXPECT_NE(read(log).find("exactly one of --samples"), std::string::npos) << read(log);
   // Samples of the wrong shape: refused before any classifier is read.

@@ -131,6 +131,88 @@ TEST(TrainApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
   }
 }
 
+// One convention across the programs: the flags it renamed fail with one
+// line naming the new flag, and the choices are checked as they are read.
+TEST(TrainApp, OldFlagNamesAndBadChoicesGiveOneLineErrors) {
+  const fs::path log = fs::path(::testing::TempDir()) / "e2e_renamed.log";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--dataset fashion", "--dataset is now --data"},
+      {"--loss l2", "--loss: l2 not in {simple,vlb}"},
+      {"--param v", "--param: v not in {eps,x0,xprev}"},
+      {"--var learned", "--var: learned not in {large,small}"},
+      {"--schedule quad", "--schedule: quad not in {linear,cosine}"},
+      {"--final-sampler ddim2", "--final-sampler: ddim2 not in {ddpm,ddim}"},
+      {"--batch 4097", "--batch: Value 4097 not in range 1 to 4096"},
+      {"--sample-n 10001", "--sample-n: Value 10001 not in range 1 to 10000"}};
+  for (const auto& [args, error] : cases) {
+    EXPECT_NE(run(args, log), 0) << args;
+    EXPECT_EQ(read(log), "train_mnist: error: " + error + " (see --help)\n");
+  }
+  const fs::path ckpt = fs::path(::testing::TempDir()) / "e2e_renamed.safetensors";
+  { std::ofstream(ckpt) << "never read"; }
+  const std::vector<std::pair<std::string, std::string>> sample_cases = {
+      {"--steps 50", "--steps is now --sample-steps (see --help)"},
+      {"--sampler ancestral", "--sampler: ancestral not in {ddpm,ddim} (see --help)"},
+      {"--save-tensor s.safetensors",
+       "--save-tensor takes no file now: it writes samples.safetensors in --out (see --help)"},
+      {"--progression p.png",
+       "--progression takes no file now: it writes progression.png in --out (see --help)"},
+      {"--out grid.png",
+       "--out grid.png: --out is a folder now (the grid is "
+       "<folder>/samples.png)"}};
+  for (const auto& [args, error] : sample_cases) {
+    EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt " + ckpt.string() + " " + args, log), 0) << args;
+    EXPECT_EQ(read(log), "sample: error: " + error + "\n");
+  }
+}
+
+// configs/main.toml, the main job's recipe: it loads, and what the run does
+// is what it says (flags beside --config override it, here to keep the run
+// small; its 3,000 steps stay, and the time limit ends the run).
+TEST(TrainApp, MainRecipeIsWhatTheRunUses) {
+  const fs::path data = make_dataset("e2e_recipe_data", 16);
+  const fs::path out = fs::path(::testing::TempDir()) / "e2e_recipe_run";
+  fs::remove_all(out);
+  const fs::path log = out.string() + ".log";
+  ASSERT_EQ(run("--config " + std::string(CONFIGS_DIR) + "/main.toml --data " + data.string() +
+                    " --out " + out.string() + kSmall + " --final-sampler ddim --minutes 0.002",
+                log),
+            0)
+      << read(log);
+  const std::string s = read(log);
+  EXPECT_NE(s.find("; tiny U-Net, 1112801 parameters;"), std::string::npos) << s;
+  EXPECT_NE(s.find("[train] 3000 steps or the time limit, batch 4, lr 0.001 (warm-up 200), "
+                   "clip 1, EMA 0.999; loss simple, param eps, var small, schedule linear, T "
+                   "20; seed 0\n"),
+            std::string::npos)
+      << s;
+  const nn::SafetensorsFile ckpt = nn::load_safetensors((out / "ckpt.safetensors").string());
+  EXPECT_EQ(ckpt.metadata.at("var"), "small");
+  EXPECT_EQ(ckpt.metadata.at("rng.data").rfind("2 ", 0), 0u);  // seed 0 + the data stream
+  EXPECT_NE(run("--config " + std::string(CONFIGS_DIR) + "/nope.toml", log), 0);
+  EXPECT_EQ(read(log), "train_mnist: error: " + std::string(CONFIGS_DIR) +
+                           "/nope.toml was not readable (missing?) (see --help)\n");
+  const fs::path typo = out / "typo.toml";
+  { std::ofstream(typo) << "lr = 1e-3\nsetps = 10\n"; }
+  EXPECT_NE(run("--config " + typo.string(), log), 0);
+  EXPECT_EQ(read(log), "train_mnist: error: INI was not able to parse setps (see --help)\n");
+}
+
+// A --minutes run's progress line counts down the time left.
+TEST(TrainApp, ProgressLineShowsTimeLeft) {
+  const fs::path data = make_dataset("e2e_eta_data", 16);
+  const fs::path out = fs::path(::testing::TempDir()) / "e2e_eta_run";
+  fs::remove_all(out);
+  const fs::path log = out.string() + ".log";
+  ASSERT_EQ(run("--data " + data.string() + " --out " + out.string() + kSmall +
+                    " --final-sampler ddim --minutes 0.002",
+                log),
+            0)
+      << read(log);
+  EXPECT_NE(read(log).find(" step/s, elapsed 0:00, ETA 0:00 | loss "), std::string::npos)
+      << read(log);
+}
+
 // train_mnist and sample with --device cuda: a few steps, a checkpoint, the
 // grids; skipped where no CUDA device is present.
 TEST(TrainApp, RunsOnCuda) {
@@ -147,13 +229,14 @@ TEST(TrainApp, RunsOnCuda) {
   EXPECT_NE(read(log).find("on cuda"), std::string::npos) << read(log);
   EXPECT_EQ(png_size(out / "samples.png"), std::make_pair(62, 62));
   const std::string ckpt = (out / "ckpt.safetensors").string();
-  ASSERT_EQ(run_exe(SAMPLE_EXE,
-                    "--ckpt " + ckpt + " -n 4 --sampler ddim --steps 3 --device cuda --out " +
-                        (out / "cuda.png").string(),
-                    log),
-            0)
+  ASSERT_EQ(
+      run_exe(SAMPLE_EXE,
+              "--ckpt " + ckpt + " -n 4 --sampler ddim --sample-steps 3 --device cuda --out " +
+                  (out / "cuda").string(),
+              log),
+      0)
       << read(log);
-  EXPECT_EQ(png_size(out / "cuda.png"), std::make_pair(62, 62));
+  EXPECT_EQ(png_size(out / "cuda" / "samples.png"), std::make_pair(62, 62));
 }
 
 TEST(SampleApp, GridProgressionAndInterpolation) {
@@ -166,47 +249,54 @@ TEST(SampleApp, GridProgressionAndInterpolation) {
       << read(log);
   EXPECT_EQ(png_size(out / "samples.png"), std::make_pair(62, 62));
   const std::string ckpt = (out / "ckpt.safetensors").string();
-  ASSERT_EQ(
-      run_exe(SAMPLE_EXE,
-              "--ckpt " + ckpt + " -n 9 --sampler ddim --steps 10 --threads 1 --out " +
-                  (out / "grid.png").string() + " --progression " + (out / "prog.png").string() +
-                  " --interpolate " + (out / "interp.png").string() +
-                  " --pairs 2 --interp-t 5 --data " + data.string(),
-              log),
-      0)
+  // Every output in the --out folder, under the names train_mnist uses too.
+  const fs::path grid = out / "grid";
+  ASSERT_EQ(run_exe(SAMPLE_EXE,
+                    "--ckpt " + ckpt + " -n 9 --sampler ddim --sample-steps 10 --threads 1 --out " +
+                        grid.string() + " --progression --save-tensor --interpolate" +
+                        " --pairs 2 --interp-t 5 --data " + data.string(),
+                    log),
+            0)
       << read(log);
-  EXPECT_EQ(png_size(out / "grid.png"), std::make_pair(92, 92));     // 3 x 3 cells
-  EXPECT_EQ(png_size(out / "prog.png"), std::make_pair(302, 482));   // 10 steps x (8 x 2) rows
-  EXPECT_EQ(png_size(out / "interp.png"), std::make_pair(332, 62));  // a, 9 mixes, b; 2 pairs
-  ASSERT_EQ(
-      run_exe(SAMPLE_EXE,
-              "--ckpt " + ckpt + " -n 1 --threads 1 --out " + (out / "one.png").string(), log),
-      0)
+  EXPECT_EQ(png_size(grid / "samples.png"), std::make_pair(92, 92));         // 3 x 3 cells
+  EXPECT_EQ(png_size(grid / "progression.png"), std::make_pair(302, 482));   // 10 x (8 x 2)
+  EXPECT_EQ(png_size(grid / "interpolation.png"), std::make_pair(332, 62));  // a, 9 mixes, b
+  const nn::SafetensorsFile saved = nn::load_safetensors((grid / "samples.safetensors").string());
+  ASSERT_EQ(saved.tensors.size(), 1u);
+  EXPECT_EQ(saved.tensors[0].first, "samples");
+  EXPECT_EQ(saved.tensors[0].second.shape(), (ag::Shape{9, 1, 28, 28}));
+  ASSERT_EQ(run_exe(SAMPLE_EXE,
+                    "--ckpt " + ckpt + " -n 1 --threads 1 --out " + (out / "one").string(), log),
+            0)
       << read(log);  // ancestral: T = 20 steps, from the checkpoint's metadata
   EXPECT_NE(read(log).find("20/20"), std::string::npos) << read(log);
   { std::ofstream(out / "bad.safetensors") << "garbage"; }
   EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt " + (out / "bad.safetensors").string(), log), 0);
   EXPECT_NE(read(log).find("sample: error:"), std::string::npos) << read(log);
   EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt /nonexistent.safetensors", log), 0);
-  // Checked before sampling, so no work is lost: outputs whose folder does
-  // not exist, and an interpolation timestep beyond the checkpoint's T.
-  EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt " + ckpt + " --out /nonexistent/dir/grid.png", log), 0);
-  EXPECT_EQ(read(log),
-            "sample: error: --out /nonexistent/dir/grid.png: directory /nonexistent/dir does not "
-            "exist\n");
-  EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt " + ckpt + " --interpolate x.png --interp-t 20", log), 0);
+  // Checked before sampling, so no work is lost: an --out folder that cannot
+  // be made, and an interpolation timestep beyond the checkpoint's T.
+  const std::string blocked = (out / "ckpt.safetensors" / "dir").string();
+  EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt " + ckpt + " --out " + blocked, log), 0);
+  EXPECT_EQ(
+      read(log).rfind("sample: error: --out " + blocked + ": not a folder that can be created", 0),
+      0u)
+      << read(log);
+  EXPECT_NE(run_exe(SAMPLE_EXE,
+                    "--ckpt " + ckpt + " --interpolate --interp-t 20 --out " + grid.string(), log),
+            0);
   EXPECT_EQ(read(log), "sample: error: --interp-t 20 outside [0, 20) of this checkpoint\n");
   EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt " + ckpt + " --out ''", log), 0);
-  EXPECT_EQ(read(log), "sample: error: --out must name a PNG file\n");
+  EXPECT_EQ(read(log), "sample: error: --out must name a folder\n");
   // A later output that is a directory fails before the grid is rewritten.
-  const std::string grid_before = read(out / "grid.png");
-  EXPECT_NE(run_exe(SAMPLE_EXE,
-                    "--ckpt " + ckpt + " --out " + (out / "grid.png").string() + " --save-tensor " +
-                        out.string(),
-                    log),
-            0);
-  EXPECT_EQ(read(log), "sample: error: --save-tensor " + out.string() + ": is a directory\n");
-  EXPECT_EQ(read(out / "grid.png"), grid_before);
+  const std::string grid_before = read(grid / "samples.png");
+  fs::remove(grid / "samples.safetensors");
+  fs::create_directories(grid / "samples.safetensors");
+  EXPECT_NE(
+      run_exe(SAMPLE_EXE, "--ckpt " + ckpt + " --out " + grid.string() + " --save-tensor", log), 0);
+  EXPECT_EQ(read(log), "sample: error: --save-tensor " + (grid / "samples.safetensors").string() +
+                           ": is a directory\n");
+  EXPECT_EQ(read(grid / "samples.png"), grid_before);
   // The checkpoint's T must be a whole number in range ("5abc" was read as 5).
   nn::SafetensorsFile file = nn::load_safetensors(ckpt);
   const std::string bad_T = (out / "bad_T.safetensors").string();

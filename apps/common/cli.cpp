@@ -67,11 +67,52 @@ void require_output_file(const char* flag, const std::string& path) {
   if (fs::is_directory(path)) fail("is a directory");
 }
 
+void add_renamed_flag(CLI::App& app, const std::string& old_name, const std::string& now) {
+  app.add_option_function<std::string>(old_name,
+                                       [old_name, now](const std::string&) {
+                                         throw CLI::ValidationError(old_name + " is now " + now);
+                                       })
+      ->expected(0, 1)
+      ->group("");
+}
+
+CLI::Option* add_output_switch(CLI::App& app, const std::string& flag, bool& on,
+                               const std::string& file, const std::string& help) {
+  return app
+      .add_option_function<std::string>(
+          flag,
+          [&on, flag, file](const std::string& value) {
+            if (!value.empty())
+              throw CLI::ValidationError(flag + " takes no file now: it writes " + file +
+                                         " in --out");
+            on = true;
+          },
+          help + " (" + file + " in --out)")
+      ->expected(0, 1)
+      ->type_name("");
+}
+
+void require_output_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  if (dir.empty()) throw std::runtime_error("--out must name a folder");
+  if (fs::path(dir).extension() == ".png")
+    throw std::runtime_error("--out " + dir +
+                             ": --out is a folder now (the grid is <folder>/samples.png)");
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir))
+    throw std::runtime_error("--out " + dir + ": not a folder that can be created (" +
+                             (ec ? ec.message() : std::string("a file is in the way")) + ")");
+  if (access(dir.c_str(), W_OK) != 0) throw std::runtime_error("--out " + dir + ": not writable");
+}
+
 void add_device_flags(CLI::App& app, std::string& device, int64_t& threads) {
   app.add_option("--device", device, "cpu or cuda")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
-  app.add_option("--threads", threads, "CPU threads (0: all cores)")->check(kNonNegative);
+  app.add_option("--threads", threads, "CPU threads (0: all cores)")
+      ->check(kNonNegative)
+      ->capture_default_str();
 }
 
 void set_threads(int64_t threads) {

@@ -1,5 +1,17 @@
-// What every program shares: the --device and --threads flags' effect, and
-// turning any error into one line on stderr with a non-zero exit.
+// What every program shares: one command-line convention, the --device and
+// --threads flags' effect, and turning any error into one line on stderr with
+// a non-zero exit.
+//
+// The convention (improved-diffusion's and diffusers' where they agree):
+//   --steps         training steps (train_mnist); sampling steps are
+//                   --sample-steps in every program
+//   --data          the dataset: mnist, fashion or a directory of IDX files
+//   --out           the output folder; files in it have fixed names
+//                   (samples.png, samples.safetensors, ...)
+//   -n, --batch     images drawn or scored, images per step or model call,
+//                   within kMaxImages and kMaxBatch
+// Flags renamed by this convention stay as hidden flags whose use is a
+// one-line error naming the new one.
 #pragma once
 #include <CLI/CLI.hpp>
 #include <cstdint>
@@ -9,6 +21,12 @@
 #include "autograd/device.h"
 
 namespace apps {
+
+// The most images per training step or model call (--batch, --batches), and
+// the most images a program draws or scores (-n, --sample-n): MNIST's test
+// split holds 10,000.
+constexpr int64_t kMaxBatch = 4096;
+constexpr int64_t kMaxImages = 10000;
 
 // The device named by --device: "cpu", or "cuda" where this build has a CUDA
 // backend and the machine a CUDA device; otherwise throws a one-line
@@ -27,6 +45,18 @@ extern const CLI::Validator kUnitInterval;  // [0, 1]
 // Command-line errors print one line, "<program>: error: <what> (see --help)",
 // and CLI11_PARSE returns CLI11's non-zero exit code.
 void one_line_parse_errors(CLI::App& app, const char* program);
+// A hidden flag `old_name` (with or without a value) whose use fails with
+// "<old_name> is now <now>", e.g. add_renamed_flag(app, "--dataset", "--data").
+void add_renamed_flag(CLI::App& app, const std::string& old_name, const std::string& now);
+// A switch that writes `file` into the --out folder; given a value (the file
+// name it once took), it fails with "<flag> takes no file now: it writes
+// <file> in --out".
+CLI::Option* add_output_switch(CLI::App& app, const std::string& flag, bool& on,
+                               const std::string& file, const std::string& help);
+// Throws "--out <dir>: <why>" unless `dir` is a folder that exists or can be
+// created, and creates it; a name ending in .png (the file --out once named
+// in sample) gets "--out is a folder now".
+void require_output_dir(const std::string& dir);
 // Throws "<flag> <path>: <why>" unless the file `path` could be written: its
 // directory exists and is writable, and `path` is not a directory. Checked
 // before long work, so that it is not done for nothing, and before any output

@@ -18,11 +18,10 @@ int64_t square_grid_cols(int64_t n) {
 
 diffusion::SampleResult sample_with_progress(const diffusion::GaussianDiffusion& d,
                                              const diffusion::Denoiser& net, const ag::Tensor& x_T,
-                                             const std::string& sampler, int64_t ddim_steps,
-                                             double eta, ag::Generator& gen,
-                                             diffusion::SampleOptions options,
+                                             Sampler sampler, int64_t ddim_steps, double eta,
+                                             ag::Generator& gen, diffusion::SampleOptions options,
                                              const std::string& label) {
-  const bool ddim = sampler == "ddim";
+  const bool ddim = sampler == Sampler::Ddim;
   const int64_t total = ddim ? ddim_steps : d.num_timesteps();
   ProgressBar bar(label, total, "step");
   options.progress = [&](int64_t done, int64_t) { bar.update(done); };

@@ -55,10 +55,9 @@ TrainedModel load_trained_model(const std::string& ckpt, const std::string& weig
 }
 
 void add_var_flag(CLI::App& app, std::string& var) {
-  app.add_option("--var", var,
-                 "reverse variance for sampling: large (beta) or small (beta~); "
-                 "default: the checkpoint's")
-      ->check(CLI::IsMember({"large", "small"}));
+  app.add_option("--var", var, "reverse variance for sampling: large (beta) or small (beta~)")
+      ->check(CLI::IsMember({"large", "small"}))
+      ->default_str("the checkpoint's");
 }
 
 }  // namespace apps

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "apps/common/progress.h"
+#include "apps/common/streams.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
 #include "nn/safetensors.h"
@@ -89,7 +90,7 @@ void train_classifier(Classifier& model, const data::Dataset& train, const Class
   const int64_t n = train.images.count;
   const int64_t per_epoch = std::max<int64_t>(1, n / t.batch);
   nn::Adam adam(model.parameters(), {});
-  ag::Generator order_gen(t.seed + 1);
+  ag::Generator order_gen(t.seed + apps::kClassifierOrderStream);
   model.train();
   apps::ProgressBar bar("[classifier] step", t.epochs * per_epoch, "step");
   double smoothed = 0;

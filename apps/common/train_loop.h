@@ -1,0 +1,49 @@
+// What apps/train_mnist does around each training step, shared with
+// `bench --loop`, which times it: a loss.csv line, the progress line, and
+// every --ckpt-every steps a checkpoint and the loss curve, every
+// --sample-every steps a quick sample grid from the EMA weights.
+#pragma once
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <vector>
+
+#include "apps/common/progress.h"
+#include "apps/common/training.h"
+
+namespace apps {
+
+// The files of a run in its --out folder, continued (loss.csv appended, the
+// curve redrawn with the history) when the run was resumed.
+class TrainingLog {
+ public:
+  TrainingLog(Trainer& tr, const std::filesystem::path& out, bool resumed);
+  // After each step, with its loss.
+  void record(double loss);
+  // The final progress line, checkpoint and loss curve.
+  void finish();
+  const std::filesystem::path& checkpoint() const { return ckpt_; }
+
+ private:
+  std::string status() const;
+  Trainer& tr_;
+  std::filesystem::path out_, ckpt_, csv_, curve_;
+  std::vector<double> history_;  // the smoothed loss of every step, for the curve
+  std::ofstream log_;
+  ProgressBar bar_;
+  std::chrono::steady_clock::time_point start_;
+  int64_t first_step_;
+  double smoothed_ = 0;
+};
+
+// Trains one step at a time while keep_going() holds, each step followed by
+// log.record.
+void run_steps(Trainer& tr, TrainingLog& log, const std::function<bool()>& keep_going);
+
+// A grid of samples from the EMA weights, from the same x_T every time so
+// grids over training compare like with like: by DDIM (eta 0, clipped x_0,
+// --sample-steps) for the quick grids along the way, or by `sampler` for the
+// final one. Returns the samples.
+ag::Tensor write_samples(Trainer& tr, const std::filesystem::path& path, Sampler sampler);
+
+}  // namespace apps

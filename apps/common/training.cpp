@@ -1,0 +1,64 @@
+#include "apps/common/training.h"
+
+#include <algorithm>
+
+#include "apps/common/choices.h"
+#include "apps/common/streams.h"
+#include "diffusion/samplers.h"
+
+namespace apps {
+
+Trainer::Trainer(const TrainOptions& o, ag::Device device, data::Dataset data)
+    : opt(o),
+      device(device),
+      train(std::move(data)),
+      model(nn::unet_preset(o.preset), o.seed),
+      ema_model(nn::unet_preset(o.preset), o.seed),
+      adam(model.parameters(), nn::AdamConfig{o.lr}),
+      ema(model.named_parameters(), o.ema),
+      diffusion(diffusion::make_schedule(o.schedule, o.T), o.param, o.var, ag::DType::F32, device),
+      data_gen(o.seed + kDataStream) {
+  model.to(device);
+  ema_model.to(device);
+}
+
+nn::TrainingState Trainer::state() {
+  nn::Metadata extra{{"schedule", name_of(schedule_choices(), opt.schedule)},
+                     {"T", std::to_string(opt.T)},
+                     {"param", name_of(param_choices(), opt.param)},
+                     {"var", name_of(var_choices(), opt.var)},
+                     {"loss", name_of(loss_choices(), opt.loss)},
+                     {"dataset", opt.data}};
+  return {model, adam, ema, {{"data", &data_gen}}, step, extra};
+}
+
+double Trainer::train_step() {
+  const int64_t n = train.images.count, B = opt.batch;
+  std::vector<int64_t> idx;
+  for (double u : ag::rand({B}, &data_gen, ag::DType::F64).to_vector<double>())
+    idx.push_back(std::min(n - 1, static_cast<int64_t>(u * n)));
+  const ag::Tensor t = diffusion::sample_timesteps(B, opt.T, data_gen);
+  ag::Tensor x0 = data::to_tensor(train.images, idx).to(device);
+  ag::Tensor noise = ag::randn(x0.shape(), &data_gen, ag::DType::F32, device);
+  auto net = [&](const ag::Tensor& x, const ag::Tensor& tt) { return model.forward(x, tt); };
+  ag::Tensor loss = ag::mean(diffusion.training_losses(net, x0, t, noise, opt.loss));
+  loss.backward();
+  if (opt.clip > 0) nn::clip_grad_norm(model.parameters(), opt.clip);
+  adam.step(nn::warmup_lr(opt.lr, adam.step_count() + 1, opt.warmup));
+  adam.zero_grad();
+  ema.update(model.named_parameters());
+  ++step;
+  return loss.item();
+}
+
+data::Dataset random_dataset(int64_t n, uint64_t seed) {
+  ag::Generator gen(seed);
+  data::Dataset d;
+  d.images = {n, 28, 28, {}};
+  for (float u : ag::rand({n * 28 * 28}, &gen).to_vector<float>())
+    d.images.pixels.push_back(static_cast<uint8_t>(u * 255.999f));
+  for (int64_t i = 0; i < n; ++i) d.labels.labels.push_back(static_cast<uint8_t>(i % 10));
+  return d;
+}
+
+}  // namespace apps

@@ -1,0 +1,65 @@
+// One training run of a DDPM as apps/train_mnist runs it, and its step
+// (Algorithm 1 of Ho et al. 2020 with Adam, warm-up, gradient clipping and an
+// EMA of the weights). apps/bench times this very step.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "apps/common/sampling.h"
+#include "apps/dataset/idx.h"
+#include "diffusion/diffusion.h"
+#include "nn/checkpoint.h"
+#include "nn/ema.h"
+#include "nn/optim.h"
+#include "nn/unet.h"
+
+namespace apps {
+
+// train_mnist's settings, with its defaults (the paper's, except the EMA
+// decay, 0.999 for short runs); the choices are enums, read once.
+struct TrainOptions {
+  std::string preset = "tiny", data = "mnist", device = "cpu", out, resume;
+  diffusion::LossType loss = diffusion::LossType::Simple;
+  diffusion::ModelMeanType param = diffusion::ModelMeanType::Eps;
+  diffusion::ModelVarType var = diffusion::ModelVarType::FixedLarge;
+  diffusion::ScheduleKind schedule = diffusion::ScheduleKind::Linear;
+  Sampler final_sampler = Sampler::Ancestral;
+  int64_t batch = 64, warmup = 200, T = 1000, steps = 0, subset = 0, ckpt_every = 500;
+  int64_t sample_every = 500, sample_n = 64, sample_steps = 50, threads = 0;
+  double lr = 2e-4, clip = 1.0, ema = 0.999, minutes = 0;
+  uint64_t seed = 0;
+};
+
+// Everything one run holds. The data generator draws batches, timesteps and
+// noise; the model's own generator draws dropout masks; both are saved in
+// checkpoints, so --resume continues the very same stream. The models, the
+// batches and the sampling live on `device`; Adam's moments and the EMA
+// follow the parameters there on their first update (nn::follow_param).
+struct Trainer {
+  Trainer(const TrainOptions& o, ag::Device device, data::Dataset data);
+
+  // The diffusion settings travel in the checkpoint (as their names) so that
+  // apps/sample can rebuild the same process.
+  nn::TrainingState state();
+
+  // One step of Algorithm 1: x_0 from the data, t ~ U{1..T}, eps ~ N(0, I),
+  // a gradient step on the loss (clipped, Adam at the warm-up lr), then the
+  // EMA update. Returns the batch's loss.
+  double train_step();
+
+  TrainOptions opt;
+  ag::Device device;
+  data::Dataset train;
+  nn::UNet model, ema_model;
+  nn::Adam adam;
+  nn::EMA ema;
+  diffusion::GaussianDiffusion diffusion;
+  ag::Generator data_gen;
+  int64_t step = 0;
+};
+
+// n random 28x28 images (uniform bytes) with labels, from `seed`: what
+// apps/bench trains on in place of MNIST.
+data::Dataset random_dataset(int64_t n, uint64_t seed);
+
+}  // namespace apps
