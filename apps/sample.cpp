@@ -13,7 +13,7 @@
 #include "apps/dataset/idx.h"
 #include "apps/imaging/image.h"
 #include "diffusion/samplers.h"
-#include "nn/safetensors.h"
+#include "io/safetensors.h"
 
 using namespace ag;
 
@@ -138,7 +138,7 @@ int run(const Options& o) {
   std::printf("[sample] %ld samples (%s): %s\n", static_cast<long>(o.n), o.sampler.c_str(),
               o.out.c_str());
   if (!o.save_tensor.empty()) {
-    nn::save_safetensors(o.save_tensor, {{"samples", r.x0}});
+    io::save_safetensors(o.save_tensor, {{"samples", r.x0}});
     std::printf("[sample] samples as a tensor: %s\n", o.save_tensor.c_str());
   }
   if (!o.progression.empty()) {

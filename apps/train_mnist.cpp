@@ -133,7 +133,7 @@ struct Trainer {
   // The diffusion settings travel in the checkpoint so that apps/sample can
   // rebuild the same process.
   nn::TrainingState state() {
-    nn::Metadata extra{{"schedule", opt.schedule}, {"T", std::to_string(opt.T)},
+    io::Metadata extra{{"schedule", opt.schedule}, {"T", std::to_string(opt.T)},
                        {"param", opt.param},       {"var", opt.var},
                        {"loss", opt.loss},         {"dataset", opt.dataset}};
     return {model, adam, ema, {{"data", &data_gen}}, step, extra};
@@ -230,7 +230,7 @@ std::string status_text(double smoothed, double images_per_s) {
 // diffusion settings than this run's flags.
 void resume(Trainer& tr, const std::string& path) {
   nn::TrainingState s = tr.state();
-  const nn::Metadata wanted = s.extra;
+  const io::Metadata wanted = s.extra;
   nn::load_training_checkpoint(path, s);
   for (const char* key : {"schedule", "T", "param", "var", "loss"}) {
     auto it = s.extra.find(key);
@@ -296,7 +296,7 @@ void write_final_samples(Trainer& tr, const Options& o, const fs::path& out) {
               static_cast<long>(o.sample_n), ancestral ? "ancestral" : "DDIM",
               static_cast<long>(ancestral ? o.T : o.sample_steps));
   const Tensor samples = tr.write_samples(out / "samples.png", ancestral);
-  nn::save_safetensors((out / "samples.safetensors").string(), {{"samples", samples}});
+  io::save_safetensors((out / "samples.safetensors").string(), {{"samples", samples}});
   std::printf("[train] samples: %s (as a tensor for evaluate --quality: %s)\n",
               (out / "samples.png").string().c_str(),
               (out / "samples.safetensors").string().c_str());

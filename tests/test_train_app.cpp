@@ -16,7 +16,7 @@
 #include "apps/imaging/image.h"
 #include "autograd/device.h"
 #include "autograd/ops.h"
-#include "nn/safetensors.h"
+#include "io/safetensors.h"
 #include "tests/cuda_skip.h"
 
 namespace {
@@ -208,11 +208,11 @@ TEST(SampleApp, GridProgressionAndInterpolation) {
   EXPECT_EQ(read(log), "sample: error: --save-tensor " + out.string() + ": is a directory\n");
   EXPECT_EQ(read(out / "grid.png"), grid_before);
   // The checkpoint's T must be a whole number in range ("5abc" was read as 5).
-  nn::SafetensorsFile file = nn::load_safetensors(ckpt);
+  io::SafetensorsFile file = io::load_safetensors(ckpt);
   const std::string bad_T = (out / "bad_T.safetensors").string();
   for (const std::string T : {"5abc", "0", "99999999999999999999"}) {
     file.metadata["T"] = T;
-    nn::save_safetensors(bad_T, file.tensors, file.metadata);
+    io::save_safetensors(bad_T, file.tensors, file.metadata);
     EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt " + bad_T, log), 0);
     EXPECT_EQ(read(log), "sample: error: " + bad_T +
                              ": metadata 'T' is not a number of timesteps in [1, 100000]: '" + T +
