@@ -91,8 +91,10 @@ TEST(EvaluateApp, NllReportsTheBoundAndItsTerms) {
     double rate = 0, distortion = 0, term = 0;
     ASSERT_EQ(std::sscanf(line.c_str(), "%ld,%lf,%lf,%lf", &t, &rate, &distortion, &term), 4);
     EXPECT_EQ(t, t_expected--);
-    if (t == 20) EXPECT_NEAR(rate, printed("prior L_T"), 1e-4);
-    if (t == 20) first_distortion = distortion;
+    if (t == 20) {
+      EXPECT_NEAR(rate, printed("prior L_T"), 1e-4);
+      first_distortion = distortion;
+    }
     EXPECT_GE(rate, last_rate);
     EXPECT_GT(distortion, 0);
     last_rate = rate, last_term = term, last_distortion = distortion;
