@@ -35,7 +35,7 @@
 #include "apps/common/training.h"
 #include "autograd/allocator.h"
 #include "diffusion/samplers.h"
-#include "nn/safetensors.h"
+#include "io/safetensors.h"
 
 using namespace ag;
 
@@ -303,7 +303,7 @@ void write_parity(const Options& o) {
   char loss_s[32], norm_s[32];
   std::snprintf(loss_s, sizeof loss_s, "%.9g", loss.item());
   std::snprintf(norm_s, sizeof norm_s, "%.9g", grad_norm);
-  nn::save_safetensors(o.parity, tensors,
+  io::save_safetensors(o.parity, tensors,
                        {{"preset", o.presets.front()}, {"loss", loss_s}, {"grad_norm", norm_s}});
 }
 

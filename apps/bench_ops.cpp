@@ -1,14 +1,16 @@
 // Times the engine's ops on the shapes a small MNIST U-Net uses (float32,
 // batch 64): forward, or forward + backward with a given output gradient.
-// Prints one line per case, "name<TAB>median milliseconds", for
-// bench/ops_vs_torch.py, which runs the same cases in PyTorch beside it.
-#include <algorithm>
-#include <cstdio>
+// Each case is a Google Benchmark: 3 untimed calls, then 15 timed ones (one
+// call per repetition, wall-clock time), reported as mean, median, stddev
+// and cv in milliseconds. bench/ops_vs_torch.py reads the medians from
+// --benchmark_format=json and runs the same cases in PyTorch beside them.
+//   bench_ops [--benchmark_repetitions=N] [--benchmark_filter=REGEX] ...
+#include <benchmark/benchmark.h>
+
 #include <functional>
 #include <string>
 #include <vector>
 
-#include "apps/common/timing.h"
 #include "autograd/ops.h"
 
 using namespace ag;
@@ -75,11 +77,34 @@ std::vector<Case> cases() {
   };
 }
 
+// A case as a benchmark: 3 untimed warm-up calls before the first
+// repetition's timed loop, none before the later ones.
+std::function<void(benchmark::State&)> timed(std::function<void()> run) {
+  return [run = std::move(run), warm = false](benchmark::State& state) mutable {
+    if (!warm) {
+      for (int i = 0; i < 3; ++i) run();
+      warm = true;
+    }
+    for (auto _ : state) run();
+  };
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int reps = argc > 1 ? std::max(3, std::atoi(argv[1])) : 15;
+  // Defaults first, so that the same flags given on the command line win.
+  std::vector<char*> args = {argv[0], const_cast<char*>("--benchmark_repetitions=15"),
+                             const_cast<char*>("--benchmark_report_aggregates_only=true")};
+  args.insert(args.end(), argv + 1, argv + argc);
+  int n = static_cast<int>(args.size());
+  benchmark::Initialize(&n, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
   for (const Case& c : cases())
-    std::printf("%s\t%.3f\n", c.name.c_str(), apps::median_ms(c.run, Device::CPU, 3, reps));
+    benchmark::RegisterBenchmark(c.name.c_str(), timed(c.run))
+        ->Iterations(1)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
   return 0;
 }

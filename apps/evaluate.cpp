@@ -22,8 +22,8 @@
 #include "apps/metrics/scores.h"
 #include "diffusion/likelihood.h"
 #include "diffusion/samplers.h"
-#include "nn/atomic_file.h"
-#include "nn/safetensors.h"
+#include "io/atomic_file.h"
+#include "io/safetensors.h"
 
 using namespace ag;
 
@@ -156,7 +156,7 @@ void write_rate_distortion_csv(const std::string& path, const std::vector<RatePo
                   p.distortion, p.term);
     csv += line;
   }
-  nn::write_file_atomically(path, csv.data(), csv.size());
+  io::write_file_atomically(path, csv.data(), csv.size());
 }
 
 // Bits/dim of the first n test images, in batches, with the breakdown of
@@ -210,7 +210,7 @@ void require_finite(const Tensor& samples, const std::string& source) {
 }
 
 Tensor load_samples(const std::string& path) {
-  const nn::SafetensorsFile f = nn::load_safetensors(path);
+  const io::SafetensorsFile f = io::load_safetensors(path);
   for (const auto& [name, t] : f.tensors)
     if (name == "samples") {
       if (t.dim() != 4 || t.size(1) != 1 || t.size(2) != 28 || t.size(3) != 28)

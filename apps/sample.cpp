@@ -16,7 +16,7 @@
 #include "apps/dataset/idx.h"
 #include "apps/imaging/image.h"
 #include "diffusion/samplers.h"
-#include "nn/safetensors.h"
+#include "io/safetensors.h"
 
 using namespace ag;
 
@@ -163,7 +163,7 @@ int run(const Options& o) {
   std::printf("[sample] %ld samples (%s): %s\n", static_cast<long>(o.n),
               apps::name_of(apps::sampler_choices(), o.sampler).c_str(), out.grid.c_str());
   if (o.save_tensor) {
-    nn::save_safetensors(out.tensor, {{"samples", r.x0}});
+    io::save_safetensors(out.tensor, {{"samples", r.x0}});
     std::printf("[sample] samples as a tensor: %s\n", out.tensor.c_str());
   }
   if (o.progression) {

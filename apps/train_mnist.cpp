@@ -17,7 +17,7 @@
 #include "apps/common/cli.h"
 #include "apps/common/train_loop.h"
 #include "apps/common/training.h"
-#include "nn/safetensors.h"
+#include "io/safetensors.h"
 
 using namespace ag;
 
@@ -109,7 +109,7 @@ data::Dataset load_training_data(const TrainOptions& o) {
 // diffusion settings than this run's flags.
 void resume(apps::Trainer& tr, const std::string& path) {
   nn::TrainingState s = tr.state();
-  const nn::Metadata wanted = s.extra;
+  const io::Metadata wanted = s.extra;
   nn::load_training_checkpoint(path, s);
   for (const char* key : {"schedule", "T", "param", "var", "loss"}) {
     auto it = s.extra.find(key);
@@ -147,7 +147,7 @@ void write_final_samples(apps::Trainer& tr, const TrainOptions& o, const fs::pat
               static_cast<long>(o.sample_n), ancestral ? "ancestral" : "DDIM",
               static_cast<long>(ancestral ? o.T : o.sample_steps));
   const Tensor samples = apps::write_samples(tr, out / "samples.png", o.final_sampler);
-  nn::save_safetensors((out / "samples.safetensors").string(), {{"samples", samples}});
+  io::save_safetensors((out / "samples.safetensors").string(), {{"samples", samples}});
   std::printf("[train] samples: %s (as a tensor for evaluate --quality: %s)\n",
               (out / "samples.png").string().c_str(),
               (out / "samples.safetensors").string().c_str());

@@ -7,6 +7,7 @@ same thread count) in one invocation, and prints both with the ratio.
 Needs Debian's python3-torch (apt-get install python3-torch); without it
 only our timings are printed.
 """
+import json
 import os
 import statistics
 import subprocess
@@ -18,9 +19,13 @@ REPS = int(sys.argv[1]) if len(sys.argv) > 1 else 15
 
 
 def ours():
+    """{case: median ms} from bench_ops (Google Benchmark, JSON output)."""
     exe = os.path.join(ROOT, "build", "apps", "bench_ops")
-    out = subprocess.run([exe, str(REPS)], check=True, capture_output=True, text=True).stdout
-    return {name: float(ms) for name, ms in (line.split("\t") for line in out.splitlines())}
+    out = subprocess.run([exe, f"--benchmark_repetitions={REPS}", "--benchmark_format=json"],
+                         check=True, capture_output=True, text=True).stdout
+    # run_name is e.g. "silu_fwd_bwd/iterations:1/real_time"
+    return {b["run_name"].split("/")[0]: b["real_time"] for b in json.loads(out)["benchmarks"]
+            if b.get("aggregate_name") == "median"}
 
 
 def torch_cases(torch):

@@ -74,7 +74,7 @@ NamedTensors prefixed(const std::string& prefix, const NamedTensors& tensors) {
 }
 
 // The file's tensors under `prefix`, with the prefix removed.
-NamedTensors group(const SafetensorsFile& file, const std::string& prefix) {
+NamedTensors group(const io::SafetensorsFile& file, const std::string& prefix) {
   NamedTensors out;
   for (const auto& [name, t] : file.tensors)
     if (name.compare(0, prefix.size(), prefix) == 0)
@@ -82,14 +82,14 @@ NamedTensors group(const SafetensorsFile& file, const std::string& prefix) {
   return out;
 }
 
-const std::string& field(const Metadata& md, const std::string& key, const std::string& path) {
+const std::string& field(const io::Metadata& md, const std::string& key, const std::string& path) {
   auto it = md.find(key);
   if (it == md.end())
     throw std::runtime_error(path + ": not a training checkpoint (metadata '" + key + "' missing)");
   return it->second;
 }
 
-int64_t integer_field(const Metadata& md, const std::string& key, const std::string& path) {
+int64_t integer_field(const io::Metadata& md, const std::string& key, const std::string& path) {
   const std::string& text = field(md, key, path);
   try {
     size_t used = 0;
@@ -100,7 +100,7 @@ int64_t integer_field(const Metadata& md, const std::string& key, const std::str
   throw std::runtime_error(path + ": metadata '" + key + "' is not a count: '" + text + "'");
 }
 
-std::pair<uint64_t, uint64_t> generator_field(const Metadata& md, const std::string& key,
+std::pair<uint64_t, uint64_t> generator_field(const io::Metadata& md, const std::string& key,
                                               const std::string& path) {
   const std::string& text = field(md, key, path);
   unsigned long long seed = 0, offset = 0;
@@ -143,19 +143,19 @@ void save_training_checkpoint(const std::string& path, const TrainingState& s) {
   NamedTensors tensors = prefixed("model.", params);
   for (auto& t : prefixed("ema.", s.ema.shadow())) tensors.push_back(t);
   for (auto& t : prefixed("adam.", s.optimizer.state(params))) tensors.push_back(t);
-  Metadata md = s.extra;
+  io::Metadata md = s.extra;
   md["config"] = unet_config_to_json(s.model.config);
   md["step"] = std::to_string(s.step);
   md["adam_step"] = std::to_string(s.optimizer.step_count());
   md["ema_updates"] = std::to_string(s.ema.num_updates());
   for (const auto& [name, gen] : all_generators(s))
     md["rng." + name] = std::to_string(gen->seed()) + " " + std::to_string(gen->offset());
-  save_safetensors(path, tensors, md);
+  io::save_safetensors(path, tensors, md);
 }
 
 void load_training_checkpoint(const std::string& path, TrainingState& s) {
-  const SafetensorsFile file = load_safetensors(path);
-  const Metadata& md = file.metadata;
+  const io::SafetensorsFile file = io::load_safetensors(path);
+  const io::Metadata& md = file.metadata;
   const UNetConfig config = unet_config_from_json(field(md, "config", path), path);
   if (unet_config_to_json(config) != unet_config_to_json(s.model.config))
     throw std::runtime_error(path + ": checkpoint model config " + unet_config_to_json(config) +
@@ -171,7 +171,7 @@ void load_training_checkpoint(const std::string& path, TrainingState& s) {
   check_group(params, group(file, "model."), "model.", path);
   check_group(params, group(file, "ema."), "ema.", path);
   check_group(s.optimizer.state(params), group(file, "adam."), "adam.", path);
-  load_into(params, file, path, "model.");
+  io::load_into(params, file, path, "model.");
   s.ema.load_shadow(group(file, "ema."));
   s.optimizer.load_state(params, group(file, "adam."));
   s.optimizer.set_step_count(adam_step);
@@ -181,8 +181,16 @@ void load_training_checkpoint(const std::string& path, TrainingState& s) {
   s.extra = md;
 }
 
+void save_module(const std::string& path, const Module& m, const io::Metadata& metadata) {
+  io::save_safetensors(path, m.named_parameters(), metadata);
+}
+
+void load_module(const std::string& path, Module& m) {
+  io::load_into(m.named_parameters(), io::load_safetensors(path), path);
+}
+
 UNetConfig checkpoint_config(const std::string& path) {
-  const SafetensorsFile file = load_safetensors(path);
+  const io::SafetensorsFile file = io::load_safetensors(path);
   return unet_config_from_json(field(file.metadata, "config", path), path);
 }
 

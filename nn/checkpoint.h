@@ -1,4 +1,5 @@
-// Training checkpoints: everything needed to continue a run exactly, in one
+// Checkpoints: a module's weights alone, or a training run's whole state.
+// Training checkpoints hold everything needed to continue a run exactly, in one
 // safetensors file (format: docs/checkpoints.md). Tensor groups by prefix:
 //   model.<name>               the weights
 //   ema.<name>                 their exponential moving average
@@ -11,9 +12,9 @@
 #include <utility>
 #include <vector>
 
+#include "io/safetensors.h"
 #include "nn/ema.h"
 #include "nn/optim.h"
-#include "nn/safetensors.h"
 #include "nn/unet.h"
 
 namespace nn {
@@ -28,7 +29,7 @@ struct TrainingState {
   EMA& ema;
   std::vector<std::pair<std::string, ag::Generator*>> generators;  // e.g. {"data", &gen}
   int64_t step = 0;
-  Metadata extra;  // saved as given; filled from the file on load
+  io::Metadata extra;  // saved as given; filled from the file on load
 };
 
 void save_training_checkpoint(const std::string& path, const TrainingState& state);
@@ -38,5 +39,9 @@ void load_training_checkpoint(const std::string& path, TrainingState& state);
 
 // The model config stored in a checkpoint, to build a matching UNet.
 UNetConfig checkpoint_config(const std::string& path);
+
+// The parameters of `m` by their module paths (e.g. "down.1.res.0.conv1.weight").
+void save_module(const std::string& path, const Module& m, const io::Metadata& metadata = {});
+void load_module(const std::string& path, Module& m);
 
 }  // namespace nn

@@ -7,7 +7,7 @@ PACKAGES=(
   cmake g++ make pkg-config
   libopenblas-openmp-dev   # BLAS (OpenMP build, shares our thread pool)
   libgtest-dev googletest  # tests
-  libbenchmark-dev         # micro-benchmarks
+  libbenchmark-dev         # apps/bench_ops (Google Benchmark)
   zlib1g-dev               # gzipped IDX datasets
   libstb-dev               # stb_image_write for PNG grids
   nlohmann-json3-dev       # safetensors headers

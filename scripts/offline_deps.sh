@@ -21,7 +21,8 @@ PREFIX=$PWD/.offline/deps
 # libgomp and glibc come from the other machine.
 PACKAGES=(
   libopenblas-openmp-dev libopenblas0-openmp libgfortran5 libquadmath0
-  libgtest-dev libcli11-dev nlohmann-json3-dev libstb-dev libstb0 zlib1g-dev zlib1g
+  libgtest-dev libbenchmark-dev libbenchmark1debian libcli11-dev nlohmann-json3-dev libstb-dev
+  libstb0 zlib1g-dev zlib1g
 )
 # Installed files not needed to build or run: docs, static BLAS, LAPACK.
 SKIP='/usr/share/(doc|man|lintian)/|/openblas-openmp/(lib.*\.a|liblapack.*)$'

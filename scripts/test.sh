@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The test command: installs dependencies, builds, runs the whole suite.
+# The test command: installs dependencies, builds (warnings are errors),
+# runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
-scripts/build.sh
+AG_WERROR=ON scripts/build.sh
 # Tests run side by side, each with OpenMP on every core: passive waiting
 # keeps idle OpenMP threads from spinning on cores another test needs.
 OMP_WAIT_POLICY=passive ctest --test-dir build --output-on-failure -j"$(nproc)"

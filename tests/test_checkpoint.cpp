@@ -59,11 +59,11 @@ void expect_identical(const nn::NamedTensors& a, const nn::NamedTensors& b) {
 // an undefined result drops the tensor.
 template <class F>
 void rewrite(const std::string& path, F f) {
-  const nn::SafetensorsFile full = nn::load_safetensors(path);
+  const io::SafetensorsFile full = io::load_safetensors(path);
   nn::NamedTensors tensors;
   for (const auto& [name, t] : full.tensors)
     if (Tensor u = f(name, t); u.defined()) tensors.emplace_back(name, u);
-  nn::save_safetensors(path, tensors, full.metadata);
+  io::save_safetensors(path, tensors, full.metadata);
 }
 
 // Loads path into a fresh run, which must fail; returns the error, having

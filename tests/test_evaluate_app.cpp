@@ -9,7 +9,7 @@
 #include "app_helpers.h"
 #include "apps/dataset/idx.h"
 #include "autograd/ops.h"
-#include "nn/safetensors.h"
+#include "io/safetensors.h"
 
 namespace {
 
@@ -41,7 +41,7 @@ TEST(EvaluateApp, QualityTrainsCachesAndScoresTheClassifier) {
   const data::Dataset test = data::load_split(data.string(), false);
   std::vector<int64_t> idx(20);
   for (int i = 0; i < 20; ++i) idx[i] = i;
-  nn::save_safetensors((dir / "s.safetensors").string(),
+  io::save_safetensors((dir / "s.safetensors").string(),
                        {{"samples", data::to_tensor(test.images, idx)}});
   const std::string args = "--quality --samples " + (dir / "s.safetensors").string() + " --data " +
                            data.string() + " --classifier " + classifier.string() +
@@ -91,8 +91,10 @@ TEST(EvaluateApp, NllReportsTheBoundAndItsTerms) {
     double rate = 0, distortion = 0, term = 0;
     ASSERT_EQ(std::sscanf(line.c_str(), "%ld,%lf,%lf,%lf", &t, &rate, &distortion, &term), 4);
     EXPECT_EQ(t, t_expected--);
-    if (t == 20) EXPECT_NEAR(rate, printed("prior L_T"), 1e-4);
-    if (t == 20) first_distortion = distortion;
+    if (t == 20) {
+      EXPECT_NEAR(rate, printed("prior L_T"), 1e-4);
+      first_distortion = distortion;
+    }
     EXPECT_GE(rate, last_rate);
     EXPECT_GT(distortion, 0);
     last_rate = rate, last_term = term, last_distortion = distortion;
@@ -131,9 +133,9 @@ TEST(EvaluateApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
   EXPECT_NE(evaluate("--quality --data " + data.string(), log), 0);
   EXPECT_NE(read(log).find("exactly one of --samples"), std::string::npos) << read(log);
   // Samples of the wrong shape: refused before any classifier is read.
-  nn::save_safetensors((dir / "wrong.safetensors").string(),
+  io::save_safetensors((dir / "wrong.safetensors").string(),
                        {{"samples", ag::zeros({4, 1, 8, 8})}});
-  nn::save_safetensors((dir / "right.safetensors").string(),
+  io::save_safetensors((dir / "right.safetensors").string(),
                        {{"samples", ag::zeros({4, 1, 28, 28})}});
   { std::ofstream(dir / "garbage.safetensors") << "not a classifier"; }
   const std::string quality = "--quality --data " + data.string() + " --classifier ";
@@ -146,7 +148,7 @@ TEST(EvaluateApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
   // Samples of a diverged model (NaN) would score as NaN: refused, also first.
   std::vector<float> diverged(4 * 28 * 28, 0.0f);
   diverged[2 * 28 * 28 + 5] = std::numeric_limits<float>::quiet_NaN();  // in sample 2
-  nn::save_safetensors((dir / "nan.safetensors").string(),
+  io::save_safetensors((dir / "nan.safetensors").string(),
                        {{"samples", ag::from_vector(diverged, {4, 1, 28, 28})}});
   EXPECT_NE(evaluate(quality + (dir / "garbage.safetensors").string() + " --samples " +
                          (dir / "nan.safetensors").string(),
@@ -164,7 +166,7 @@ TEST(EvaluateApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
   EXPECT_EQ(read(log), read(log).substr(0, read(log).find('\n') + 1));  // one line
   EXPECT_EQ(read(dir / "garbage.safetensors"), "not a classifier");     // untouched
   // A classifier file made for another dataset.
-  nn::save_safetensors((dir / "other.safetensors").string(), {{"w", ag::zeros({1})}},
+  io::save_safetensors((dir / "other.safetensors").string(), {{"w", ag::zeros({1})}},
                        {{"kind", "ddpm-cpp evaluation classifier"}, {"dataset", "fashion"}});
   EXPECT_NE(evaluate(quality + (dir / "other.safetensors").string() + " --samples " +
                          (dir / "right.safetensors").string(),
@@ -173,7 +175,7 @@ TEST(EvaluateApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
   EXPECT_NE(read(log).find("trained on 'fashion'"), std::string::npos) << read(log);
   // One whose recorded accuracy is not a number.
   const std::string bad_accuracy = (dir / "accuracy.safetensors").string();
-  nn::save_safetensors(bad_accuracy, {{"w", ag::zeros({1})}},
+  io::save_safetensors(bad_accuracy, {{"w", ag::zeros({1})}},
                        {{"kind", "ddpm-cpp evaluation classifier"},
                         {"dataset", data.string()},
                         {"test_accuracy", "abc"}});

@@ -10,8 +10,9 @@
 #include <limits>
 #include <sstream>
 
-#include "nn/atomic_file.h"
-#include "nn/safetensors.h"
+#include "io/atomic_file.h"
+#include "io/safetensors.h"
+#include "nn/checkpoint.h"
 #include "nn/unet.h"
 #include "tests/gradcheck.h"
 
@@ -122,7 +123,7 @@ template <class F>
 
 ::testing::AssertionResult load_fails_with(const std::string& path,
                                            const std::vector<std::string>& parts) {
-  return fails_with([&] { nn::load_safetensors(path); }, path, parts);
+  return fails_with([&] { io::load_safetensors(path); }, path, parts);
 }
 
 // Tensors of every dtype, with bit patterns a lossy path would change.
@@ -154,7 +155,7 @@ nn::NamedTensors sorted_by_name(nn::NamedTensors tensors) {
 
 // A valid two-tensor file, to be damaged by the corruption tests.
 std::string two_tensor_file(const std::string& path) {
-  nn::save_safetensors(path, {{"a", arange(3)}, {"b", arange(5, DType::F64)}});
+  io::save_safetensors(path, {{"a", arange(3)}, {"b", arange(5, DType::F64)}});
   return read_file(path);
 }
 
@@ -176,8 +177,8 @@ TEST_F(SafetensorsRoundTrip, EveryDtypeBitExact) {
   const nn::NamedTensors tensors = assorted_tensors();
   ASSERT_FALSE(tensors[5].second.is_contiguous());
   ASSERT_FALSE(tensors[6].second.is_contiguous());
-  nn::save_safetensors(path("x.safetensors"), tensors);
-  const nn::SafetensorsFile file = nn::load_safetensors(path("x.safetensors"));
+  io::save_safetensors(path("x.safetensors"), tensors);
+  const io::SafetensorsFile file = io::load_safetensors(path("x.safetensors"));
   EXPECT_TRUE(same_tensors(file.tensors, sorted_by_name(tensors)));
   for (const auto& [name, t] : file.tensors) {
     EXPECT_EQ(t.device(), Device::CPU) << name;
@@ -187,12 +188,12 @@ TEST_F(SafetensorsRoundTrip, EveryDtypeBitExact) {
 }
 
 TEST_F(SafetensorsRoundTrip, Metadata) {
-  const nn::Metadata metadata = {
+  const io::Metadata metadata = {
       {"format", "pt"}, {"preset", "tiny"}, {"empty", ""}, {"unicode", "\xce\xb2_t \xe2\x86\x92"}};
-  nn::save_safetensors(path("m.safetensors"), {{"w", ones({2})}}, metadata);
-  EXPECT_EQ(nn::load_safetensors(path("m.safetensors")).metadata, metadata);
-  nn::save_safetensors(path("only.safetensors"), {}, metadata);
-  const nn::SafetensorsFile only = nn::load_safetensors(path("only.safetensors"));
+  io::save_safetensors(path("m.safetensors"), {{"w", ones({2})}}, metadata);
+  EXPECT_EQ(io::load_safetensors(path("m.safetensors")).metadata, metadata);
+  io::save_safetensors(path("only.safetensors"), {}, metadata);
+  const io::SafetensorsFile only = io::load_safetensors(path("only.safetensors"));
   EXPECT_TRUE(only.tensors.empty());
   EXPECT_EQ(only.metadata, metadata);
 }
@@ -210,11 +211,11 @@ TEST_F(SafetensorsRoundTrip, TinyUNetIntoDifferentlySeededUNet) {
     EXPECT_TRUE(after[i].second.same(before[i].second)) << "loaded in place: " << after[i].first;
     EXPECT_TRUE(after[i].second.requires_grad() && after[i].second.is_leaf());
   }
-  EXPECT_EQ(nn::load_safetensors(path("unet.safetensors")).metadata.at("preset"), "tiny");
+  EXPECT_EQ(io::load_safetensors(path("unet.safetensors")).metadata.at("preset"), "tiny");
 }
 
 TEST_F(SafetensorsFormat, ByteLayoutOfATinyFile) {
-  nn::save_safetensors(path("tiny.safetensors"),
+  io::save_safetensors(path("tiny.safetensors"),
                        {{"b", from_vector(std::vector<float>{1.0f, -2.0f}, {2})},
                         {"a", from_vector(std::vector<int32_t>{258}, {1, 1})}},
                        {{"k", "v"}});
@@ -356,7 +357,7 @@ TEST_F(SafetensorsFormat, ForeignLayoutsStillLoad) {
                         R"("b":{"dtype":"I32","shape":[1],"data_offsets":[0,4]},)"
                         R"("c":{"dtype":"F32","shape":[0,2],"data_offsets":[4,4]}})",
                         std::string("\x07\x00\x00\x00\x09\x00\x00\x00", 8)));
-  const nn::SafetensorsFile file = nn::load_safetensors(path("x.safetensors"));
+  const io::SafetensorsFile file = io::load_safetensors(path("x.safetensors"));
   ASSERT_EQ(file.tensors.size(), 3u);
   EXPECT_EQ(file.tensors[0].second.to_vector<int32_t>(), std::vector<int32_t>{9});
   EXPECT_EQ(file.tensors[1].second.to_vector<int32_t>(), std::vector<int32_t>{7});
@@ -365,28 +366,28 @@ TEST_F(SafetensorsFormat, ForeignLayoutsStillLoad) {
 
 TEST_F(SafetensorsLoadInto, MismatchesNameTheTensor) {
   const std::string p = path("x.safetensors");
-  nn::save_safetensors(p, {{"w", ones({2, 3})}, {"b", ones({3}, DType::F64)}});
-  const nn::SafetensorsFile file = nn::load_safetensors(p);
+  io::save_safetensors(p, {{"w", ones({2, 3})}, {"b", ones({3}, DType::F64)}});
+  const io::SafetensorsFile file = io::load_safetensors(p);
   const Tensor w = zeros({2, 3});
   const Tensor b = zeros({3}, DType::F64);
   EXPECT_TRUE(fails_with(
       [&] {
-        nn::load_into({{"w", w}, {"b", b}, {"c", zeros({1})}}, file, p);
+        io::load_into({{"w", w}, {"b", b}, {"c", zeros({1})}}, file, p);
       },
       p, {"tensor 'c' missing"}));
   EXPECT_TRUE(fails_with(
       [&] {
-        nn::load_into({{"w", zeros({3, 2})}, {"b", b}}, file, p);
+        io::load_into({{"w", zeros({3, 2})}, {"b", b}}, file, p);
       },
       p, {"tensor 'w' has shape [2, 3], the model expects [3, 2]"}));
   EXPECT_TRUE(fails_with(
       [&] {
-        nn::load_into({{"w", w}, {"b", zeros({3})}}, file, p);
+        io::load_into({{"w", w}, {"b", zeros({3})}}, file, p);
       },
       p, {"tensor 'b' has dtype F64, the model expects F32"}));
   EXPECT_TRUE(fails_with(
       [&] {
-        nn::load_into({{"w", w}}, file, p);
+        io::load_into({{"w", w}}, file, p);
       },
       p, {"unexpected tensor 'b'"}));
   EXPECT_EQ(raw_bytes(w), raw_bytes(zeros({2, 3}))) << "nothing copied before the checks pass";
@@ -394,23 +395,23 @@ TEST_F(SafetensorsLoadInto, MismatchesNameTheTensor) {
 
 TEST_F(SafetensorsLoadInto, PrefixSelectsOneGroup) {
   const std::string p = path("train.safetensors");
-  nn::save_safetensors(
+  io::save_safetensors(
       p, {{"model.w", full({2}, 1.0)}, {"ema.w", full({2}, 2.0)}, {"adam.m.w", full({2}, 3.0)}});
-  const nn::SafetensorsFile file = nn::load_safetensors(p);
+  const io::SafetensorsFile file = io::load_safetensors(p);
   const Tensor w = zeros({2});
-  nn::load_into({{"w", w}}, file, p, "ema.");
+  io::load_into({{"w", w}}, file, p, "ema.");
   EXPECT_TRUE(values_near(w, {2.0, 2.0}));
   EXPECT_TRUE(fails_with(
       [&] {
-        nn::load_into({{"model.w", w}, {"ema.w", w}}, file, p);
+        io::load_into({{"model.w", w}, {"ema.w", w}}, file, p);
       },
       p, {"unexpected tensor 'adam.m.w'"}));
 }
 
 TEST_F(SafetensorsSave, OverwritesAnExistingCheckpoint) {
-  nn::save_safetensors(path("x.safetensors"), {{"w", full({2}, 1.0)}});
-  nn::save_safetensors(path("x.safetensors"), {{"w", full({3}, 2.0)}});
-  EXPECT_TRUE(values_near(nn::load_safetensors(path("x.safetensors")).tensors.at(0).second,
+  io::save_safetensors(path("x.safetensors"), {{"w", full({2}, 1.0)}});
+  io::save_safetensors(path("x.safetensors"), {{"w", full({3}, 2.0)}});
+  EXPECT_TRUE(values_near(io::load_safetensors(path("x.safetensors")).tensors.at(0).second,
                           {2.0, 2.0, 2.0}));
   EXPECT_EQ(files(), std::vector<std::string>{"x.safetensors"});
 }
@@ -420,18 +421,18 @@ TEST_F(SafetensorsSave, FailedSaveLeavesTheExistingCheckpointUntouched) {
   const std::string before = two_tensor_file(p);
   EXPECT_TRUE(fails_with(
       [&] {
-        nn::save_safetensors(p, {{"w", ones({1})}, {"w", ones({2})}});
+        io::save_safetensors(p, {{"w", ones({1})}, {"w", ones({2})}});
       },
       p, {"duplicate tensor 'w'"}));
-  EXPECT_TRUE(fails_with([&] { nn::save_safetensors(p, {{"w", Tensor()}}); }, p, {"undefined"}));
+  EXPECT_TRUE(fails_with([&] { io::save_safetensors(p, {{"w", Tensor()}}); }, p, {"undefined"}));
   EXPECT_TRUE(fails_with(
       [&] {
-        nn::save_safetensors(p, {{"__metadata__", ones({1})}});
+        io::save_safetensors(p, {{"__metadata__", ones({1})}});
       },
       p, {"reserved"}));
   EXPECT_TRUE(fails_with(
       [&] {
-        nn::save_safetensors(p, {}, {{"bad", "\xff"}});
+        io::save_safetensors(p, {}, {{"bad", "\xff"}});
       },
       p, {"cannot encode"}));
   EXPECT_EQ(read_file(p), before);
@@ -442,7 +443,7 @@ TEST_F(SafetensorsSave, MissingDirectory) {
   const std::string p = path("no/such/dir/x.safetensors");
   EXPECT_TRUE(fails_with(
       [&] {
-        nn::save_safetensors(p, {{"w", ones({1})}});
+        io::save_safetensors(p, {{"w", ones({1})}});
       },
       p, {"cannot save", "No such file or directory"}));
   EXPECT_TRUE(files().empty());
@@ -453,7 +454,7 @@ TEST_F(SafetensorsSave, FailedRenameRemovesTheTemporaryFile) {
   fs::create_directories(dir_ / "occupied" / "inside");
   EXPECT_TRUE(fails_with(
       [&] {
-        nn::save_safetensors(p, {{"w", ones({1})}});
+        io::save_safetensors(p, {{"w", ones({1})}});
       },
       p, {"cannot rename"}));
   EXPECT_EQ(files(), std::vector<std::string>{"occupied"});
@@ -464,12 +465,12 @@ TEST_F(SafetensorsSave, FailedRenameRemovesTheTemporaryFile) {
 // contents whole; a failure names the path and leaves nothing behind.
 TEST_F(SafetensorsSave, WriteFileAtomicallyReplacesOrLeavesAlone) {
   const std::string p = path("notes.csv");
-  nn::write_file_atomically(p, "first version\n", 14);
-  nn::write_file_atomically(p, "second\n", 7);
+  io::write_file_atomically(p, "first version\n", 14);
+  io::write_file_atomically(p, "second\n", 7);
   std::ifstream in(p);
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "second\n");
   fs::create_directories(dir_ / "occupied" / "inside");
-  EXPECT_TRUE(fails_with([&] { nn::write_file_atomically(path("occupied"), "x", 1); },
+  EXPECT_TRUE(fails_with([&] { io::write_file_atomically(path("occupied"), "x", 1); },
                          path("occupied"), {"cannot rename"}));
   EXPECT_EQ(files(), (std::vector<std::string>{"notes.csv", "occupied"}));
 }

@@ -16,7 +16,7 @@
 #include "apps/imaging/image.h"
 #include "autograd/device.h"
 #include "autograd/ops.h"
-#include "nn/safetensors.h"
+#include "io/safetensors.h"
 #include "tests/cuda_skip.h"
 
 namespace {
@@ -186,7 +186,7 @@ TEST(TrainApp, MainRecipeIsWhatTheRunUses) {
                    "20; seed 0\n"),
             std::string::npos)
       << s;
-  const nn::SafetensorsFile ckpt = nn::load_safetensors((out / "ckpt.safetensors").string());
+  const io::SafetensorsFile ckpt = io::load_safetensors((out / "ckpt.safetensors").string());
   EXPECT_EQ(ckpt.metadata.at("var"), "small");
   EXPECT_EQ(ckpt.metadata.at("rng.data").rfind("2 ", 0), 0u);  // seed 0 + the data stream
   EXPECT_NE(run("--config " + std::string(CONFIGS_DIR) + "/nope.toml", log), 0);
@@ -261,7 +261,7 @@ TEST(SampleApp, GridProgressionAndInterpolation) {
   EXPECT_EQ(png_size(grid / "samples.png"), std::make_pair(92, 92));         // 3 x 3 cells
   EXPECT_EQ(png_size(grid / "progression.png"), std::make_pair(302, 482));   // 10 x (8 x 2)
   EXPECT_EQ(png_size(grid / "interpolation.png"), std::make_pair(332, 62));  // a, 9 mixes, b
-  const nn::SafetensorsFile saved = nn::load_safetensors((grid / "samples.safetensors").string());
+  const io::SafetensorsFile saved = io::load_safetensors((grid / "samples.safetensors").string());
   ASSERT_EQ(saved.tensors.size(), 1u);
   EXPECT_EQ(saved.tensors[0].first, "samples");
   EXPECT_EQ(saved.tensors[0].second.shape(), (ag::Shape{9, 1, 28, 28}));
@@ -298,11 +298,11 @@ TEST(SampleApp, GridProgressionAndInterpolation) {
                            ": is a directory\n");
   EXPECT_EQ(read(grid / "samples.png"), grid_before);
   // The checkpoint's T must be a whole number in range ("5abc" was read as 5).
-  nn::SafetensorsFile file = nn::load_safetensors(ckpt);
+  io::SafetensorsFile file = io::load_safetensors(ckpt);
   const std::string bad_T = (out / "bad_T.safetensors").string();
   for (const std::string T : {"5abc", "0", "99999999999999999999"}) {
     file.metadata["T"] = T;
-    nn::save_safetensors(bad_T, file.tensors, file.metadata);
+    io::save_safetensors(bad_T, file.tensors, file.metadata);
     EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt " + bad_T, log), 0);
     EXPECT_EQ(read(log), "sample: error: " + bad_T +
                              ": metadata 'T' is not a number of timesteps in [1, 100000]: '" + T +

@@ -117,7 +117,9 @@ TEST(UNet, InitFollowsDdpm) {
     const bool zero_branch = name.find("conv2.weight") != std::string::npos ||
                              name.find("proj_out.weight") != std::string::npos ||
                              name == "conv_out.weight";
-    if (zero_branch) EXPECT_LT(max_abs, 1e-4) << name;
+    if (zero_branch) {
+      EXPECT_LT(max_abs, 1e-4) << name;
+    }
     if (name == "conv_in.weight") {  // fan_avg = (1*9 + 32*9) / 2: limit sqrt(3 / 148.5)
       EXPECT_LE(max_abs, std::sqrt(3.0 / 148.5));
       EXPECT_GT(max_abs, 0.9 * std::sqrt(3.0 / 148.5));

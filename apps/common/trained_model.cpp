@@ -23,7 +23,7 @@ int64_t timestep_count(const std::string& text, const std::string& ckpt) {
   return T;
 }
 
-diffusion::GaussianDiffusion diffusion_of(const nn::Metadata& md, const std::string& var,
+diffusion::GaussianDiffusion diffusion_of(const io::Metadata& md, const std::string& var,
                                           const std::string& ckpt, ag::Device device) {
   auto get = [&](const char* key, const char* fallback) {
     auto it = md.find(key);
@@ -40,11 +40,11 @@ diffusion::GaussianDiffusion diffusion_of(const nn::Metadata& md, const std::str
 
 TrainedModel load_trained_model(const std::string& ckpt, const std::string& weights,
                                 const std::string& var, ag::Device device) {
-  const nn::SafetensorsFile file = nn::load_safetensors(ckpt);
+  const io::SafetensorsFile file = io::load_safetensors(ckpt);
   TrainedModel t;
   t.model = std::make_unique<nn::UNet>(nn::checkpoint_config(ckpt));
   const bool training_ckpt = file.metadata.count("step") > 0;
-  nn::load_into(t.model->named_parameters(), file, ckpt, training_ckpt ? weights + "." : "");
+  io::load_into(t.model->named_parameters(), file, ckpt, training_ckpt ? weights + "." : "");
   t.model->to(device);
   t.model->eval();
   t.diffusion = std::make_unique<diffusion::GaussianDiffusion>(

@@ -23,7 +23,7 @@ Trainer::Trainer(const TrainOptions& o, ag::Device device, data::Dataset data)
 }
 
 nn::TrainingState Trainer::state() {
-  nn::Metadata extra{{"schedule", name_of(schedule_choices(), opt.schedule)},
+  io::Metadata extra{{"schedule", name_of(schedule_choices(), opt.schedule)},
                      {"T", std::to_string(opt.T)},
                      {"param", name_of(param_choices(), opt.param)},
                      {"var", name_of(var_choices(), opt.var)},

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "nn/atomic_file.h"
+#include "io/atomic_file.h"
 
 namespace imaging {
 
@@ -103,7 +103,7 @@ void write_png(const std::string& path, const Image& image) {
                              static_cast<int>(image.height), static_cast<int>(image.channels),
                              image.pixels.data(), static_cast<int>(image.width * image.channels));
   if (!ok) throw std::runtime_error(path + ": PNG encoding failed");
-  nn::write_file_atomically(path, encoded.data(), encoded.size());
+  io::write_file_atomically(path, encoded.data(), encoded.size());
 }
 
 }  // namespace imaging

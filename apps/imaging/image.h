@@ -1,6 +1,6 @@
 // Pictures for people: image grids (of samples, or of a denoising
 // progression laid out as a grid) and a loss curve, written as PNG
-// (stb_image_write) through nn::AtomicFile, so an existing file is never
+// (stb_image_write) through io::AtomicFile, so an existing file is never
 // half-written.
 #pragma once
 #include <cstdint>

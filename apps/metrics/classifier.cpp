@@ -10,9 +10,10 @@
 
 #include "apps/common/progress.h"
 #include "apps/common/streams.h"
+#include "io/safetensors.h"
+#include "nn/checkpoint.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
-#include "nn/safetensors.h"
 
 namespace metrics {
 
@@ -119,7 +120,7 @@ LoadedClassifier load_or_train_classifier(const std::string& path, const std::st
   ag::Generator gen(t.seed);
   LoadedClassifier c{std::make_unique<Classifier>(gen)};
   if (std::filesystem::exists(path)) {
-    const nn::SafetensorsFile file = nn::load_safetensors(path);
+    const io::SafetensorsFile file = io::load_safetensors(path);
     auto get = [&](const char* key) {
       auto it = file.metadata.find(key);
       return it == file.metadata.end() ? std::string() : it->second;
@@ -130,7 +131,7 @@ LoadedClassifier load_or_train_classifier(const std::string& path, const std::st
       throw std::runtime_error(path + ": classifier trained on '" + get("dataset") + "', not on '" +
                                dataset + "' (pass another --classifier path)");
     c.test_accuracy = accuracy_field(get("test_accuracy"), path);
-    nn::load_into(c.model->named_parameters(), file, path);
+    io::load_into(c.model->named_parameters(), file, path);
     c.model->eval();
     return c;
   }

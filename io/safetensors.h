@@ -1,4 +1,4 @@
-// Checkpoints in the safetensors format (https://github.com/huggingface/safetensors):
+// Named tensors in the safetensors format (https://github.com/huggingface/safetensors):
 // an 8-byte little-endian header length, a JSON header naming each tensor's
 // dtype, shape and byte range, then the raw little-endian data. Files open
 // directly in Python (numpy, torch, the safetensors package). Layout, names
@@ -6,11 +6,15 @@
 #pragma once
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
-#include "nn/module.h"
+#include "autograd/tensor.h"
 
-namespace nn {
+namespace io {
 
+// The same type as nn::NamedTensors, so a module's parameters pass as they are.
+using NamedTensors = std::vector<std::pair<std::string, ag::Tensor>>;
 using Metadata = std::map<std::string, std::string>;
 
 // Writes `tensors` (any device, any strides; F32, F64 or I32) and `metadata`
@@ -40,8 +44,4 @@ SafetensorsFile load_safetensors(const std::string& path);
 void load_into(const NamedTensors& targets, const SafetensorsFile& file, const std::string& path,
                const std::string& prefix = "");
 
-// The parameters of `m` by their module paths (e.g. "down.1.res.0.conv1.weight").
-void save_module(const std::string& path, const Module& m, const Metadata& metadata = {});
-void load_module(const std::string& path, Module& m);
-
-}  // namespace nn
+}  // namespace io

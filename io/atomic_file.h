@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <string>
 
-namespace nn {
+namespace io {
 
 class AtomicFile {
  public:
@@ -31,4 +31,4 @@ class AtomicFile {
 // `size` bytes into `path` through an AtomicFile; throws "<path>: <reason>".
 void write_file_atomically(const std::string& path, const void* data, size_t size);
 
-}  // namespace nn
+}  // namespace io

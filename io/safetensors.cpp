@@ -1,4 +1,4 @@
-#include "nn/safetensors.h"
+#include "io/safetensors.h"
 
 #include <algorithm>
 #include <cstring>
@@ -9,14 +9,15 @@
 #include <set>
 #include <stdexcept>
 
-#include "nn/atomic_file.h"
+#include "autograd/ops.h"
+#include "io/atomic_file.h"
 
 #if defined(__BYTE_ORDER__)
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "safetensors data is little-endian and is copied as is");
 #endif
 
-namespace nn {
+namespace io {
 namespace {
 
 using ag::DType;
@@ -356,12 +357,4 @@ void load_into(const NamedTensors& targets, const SafetensorsFile& file, const s
   for (const auto& [name, target] : targets) target.copy_(stored.at(prefix + name));
 }
 
-void save_module(const std::string& path, const Module& m, const Metadata& metadata) {
-  save_safetensors(path, m.named_parameters(), metadata);
-}
-
-void load_module(const std::string& path, Module& m) {
-  load_into(m.named_parameters(), load_safetensors(path), path);
-}
-
-}  // namespace nn
+}  // namespace io

@@ -1,4 +1,4 @@
-#include "nn/atomic_file.h"
+#include "io/atomic_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-namespace nn {
+namespace io {
 
 namespace {
 
@@ -76,4 +76,4 @@ void write_file_atomically(const std::string& path, const void* data, size_t siz
   }
 }
 
-}  // namespace nn
+}  // namespace io
