@@ -74,7 +74,8 @@ void add_run_flags(CLI::App& app, TrainOptions& o) {
       ->check(apps::kNonNegative)
       ->capture_default_str();
   app.add_option("--out", o.out, "output folder")->default_str("runs/<preset>");
-  app.add_option("--resume", o.resume, "continue exactly from this training checkpoint");
+  app.add_option("--resume", o.resume, "continue exactly from this training checkpoint")
+      ->check(CLI::ExistingFile);
   app.add_option("--ckpt-every", o.ckpt_every, "checkpoint every N steps")
       ->check(apps::kPositive)
       ->capture_default_str();
@@ -159,13 +160,17 @@ void print_settings(const apps::Trainer& tr, const TrainOptions& o) {
               static_cast<long>(tr.train.images.count), o.preset.c_str(),
               static_cast<long>(tr.model.num_parameters()), device_name(tr.device),
               omp_get_max_threads());
-  const std::string steps =
-      o.steps > 0 ? std::to_string(o.steps) + " steps" : std::string("no step limit");
+  std::string limit = o.steps > 0 ? std::to_string(o.steps) + " steps" : "";
+  if (o.minutes > 0) {
+    char minutes[48];
+    std::snprintf(minutes, sizeof minutes, "%g minutes", o.minutes);
+    limit += (limit.empty() ? "" : " or ") + std::string(minutes);
+  }
+  if (limit.empty()) limit = "no step limit";
   std::printf(
-      "[train] %s%s, batch %ld, lr %g (warm-up %ld), clip %g, EMA %g; loss %s, param %s, "
+      "[train] %s, batch %ld, lr %g (warm-up %ld), clip %g, EMA %g; loss %s, param %s, "
       "var %s, schedule %s, T %ld; seed %lu\n",
-      steps.c_str(), o.minutes > 0 ? " or the time limit" : "", static_cast<long>(o.batch), o.lr,
-      static_cast<long>(o.warmup), o.clip, o.ema,
+      limit.c_str(), static_cast<long>(o.batch), o.lr, static_cast<long>(o.warmup), o.clip, o.ema,
       apps::name_of(apps::loss_choices(), o.loss).c_str(),
       apps::name_of(apps::param_choices(), o.param).c_str(),
       apps::name_of(apps::var_choices(), o.var).c_str(),
@@ -177,7 +182,7 @@ int run(const TrainOptions& o) {
   const Device device = apps::require_device(o.device);
   apps::set_threads(o.threads);
   const fs::path out = o.out.empty() ? fs::path("runs") / o.preset : fs::path(o.out);
-  fs::create_directories(out);
+  apps::require_output_dir(out.string());
   std::printf("[train] loading %s\n", o.data.c_str());
   apps::Trainer tr(o, device, load_training_data(o));
   print_settings(tr, o);

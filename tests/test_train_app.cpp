@@ -124,6 +124,17 @@ TEST(TrainApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
                 log),
             0);
   EXPECT_NE(read(log).find("garbage.safetensors"), std::string::npos) << read(log);
+  // A missing checkpoint or an --out that cannot be a folder fail before any data loads.
+  EXPECT_NE(run("--resume " + (out / "missing.safetensors").string(), log), 0);
+  EXPECT_EQ(read(log), "train_mnist: error: --resume: File does not exist: " +
+                           (out / "missing.safetensors").string() + " (see --help)\n");
+  EXPECT_NE(run("--out " + (out / "garbage.safetensors" / "run").string(), log), 0);
+  EXPECT_EQ(read(log).rfind("train_mnist: error: --out " +
+                                (out / "garbage.safetensors" / "run").string() +
+                                ": not a folder that can be created",
+                            0),
+            0u)
+      << read(log);
   if (ag::cuda_device_count() == 0) {  // otherwise TrainApp.RunsOnCuda
     EXPECT_NE(run("--data " + data.string() + " --device cuda --steps 1", log), 0);
     EXPECT_NE(read(log).find("--device cuda: device 'cuda' requested, but"), std::string::npos)
@@ -181,7 +192,7 @@ TEST(TrainApp, MainRecipeIsWhatTheRunUses) {
       << read(log);
   const std::string s = read(log);
   EXPECT_NE(s.find("; tiny U-Net, 1112801 parameters;"), std::string::npos) << s;
-  EXPECT_NE(s.find("[train] 3000 steps or the time limit, batch 4, lr 0.001 (warm-up 200), "
+  EXPECT_NE(s.find("[train] 3000 steps or 0.002 minutes, batch 4, lr 0.001 (warm-up 200), "
                    "clip 1, EMA 0.999; loss simple, param eps, var small, schedule linear, T "
                    "20; seed 0\n"),
             std::string::npos)
