@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <vector>
 
 #include "apps/common/choices.h"
 #include "apps/common/cli.h"
@@ -153,10 +154,14 @@ int run(const Options& o) {
   const bool ddim = o.sampler == apps::Sampler::Ddim;
   diffusion::SampleOptions so;
   so.clip_x0 = !o.no_clip;
-  for (int k = 0; k < 10; ++k)  // 10 snapshots, evenly spaced over the steps
-    so.record_steps.push_back(
-        ddim ? diffusion::ddim_timesteps(d.num_timesteps(), o.sample_steps)[k * o.sample_steps / 10]
-             : (d.num_timesteps() - 1) * (9 - k) / 9);
+  if (o.progression) {  // 10 snapshots, evenly spaced over the steps (each holds all n images)
+    const std::vector<int64_t> ddim_steps =
+        ddim ? diffusion::ddim_timesteps(d.num_timesteps(), o.sample_steps)
+             : std::vector<int64_t>{};
+    for (int k = 0; k < 10; ++k)
+      so.record_steps.push_back(ddim ? ddim_steps[k * o.sample_steps / 10]
+                                     : (d.num_timesteps() - 1) * (9 - k) / 9);
+  }
   const diffusion::SampleResult r = apps::sample_with_progress(
       d, net, x_T, o.sampler, o.sample_steps, o.eta, gen, so, "[sample] step");
   imaging::write_png(out.grid, imaging::make_grid(r.x0, apps::square_grid_cols(o.n)));
