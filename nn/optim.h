@@ -1,9 +1,9 @@
 // Optimizers for DDPM training (Ho et al. 2020): Adam / AdamW as in
 // torch.optim, global-norm gradient clipping as torch.nn.utils.clip_grad_norm_,
 // and the linear learning-rate warm-up of the official code. The paper's run
-// uses Adam with lr 2e-4, clip 1.0 and 5000 warm-up steps. Every update runs
-// under ag::NoGradGuard through the fused kernels of the parameter's device,
-// and bumps the version of each tensor it writes.
+// uses Adam with lr 2e-4, clip 1.0 and 5000 warm-up steps. Every update goes
+// through autograd's fused in-place ops (autograd/fused.h), which run outside
+// the tape and bump the version of each tensor they write.
 #pragma once
 #include <cstdint>
 #include <vector>
