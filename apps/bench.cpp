@@ -122,8 +122,6 @@ double allocator_peak_mb(Device device) {
   return static_cast<double>(allocator_for(device).stats().peak_in_use) / 1e6;
 }
 
-Device parse_device(const std::string& name) { return name == "cuda" ? Device::CUDA : Device::CPU; }
-
 // train_mnist's settings (its defaults) for one configuration.
 apps::TrainOptions training_options(const std::string& preset, int64_t batch, const Options& o) {
   apps::TrainOptions t;
@@ -170,8 +168,8 @@ void time_loop(apps::Trainer& tr, const Options& o, Row& r) {
 // Training steps at `batch` (with --loop, then the loop), then sampling steps
 // at kSampleBatch; the cache is emptied in between so the sampling sizes do
 // not pile onto the training ones.
-Row measure(const std::string& preset, int64_t batch, const Options& o, double rss_base) {
-  const Device device = parse_device(o.device);
+Row measure(const std::string& preset, int64_t batch, const Options& o, Device device,
+            double rss_base) {
   CachingAllocator& alloc = allocator_for(device);
   alloc.empty_cache();
   apps::Trainer tr(training_options(preset, batch, o), device,
@@ -281,8 +279,7 @@ void perturb(nn::Module& m, Generator& gen) {
 // The file holds the (perturbed) weights under their module names and
 // probe.x, probe.t, probe.noise, probe.y = the eval-mode forward of (x, t);
 // metadata "loss" (L_simple of x at t with that noise) and "grad_norm".
-void write_parity(const Options& o) {
-  const Device device = parse_device(o.device);
+void write_parity(const Options& o, Device device) {
   ParitySetup s(o.presets.front(), device);
   perturb(s.model, s.gen);
   s.model.eval();
@@ -311,10 +308,10 @@ void write_parity(const Options& o) {
 }
 
 int run(const Options& o) {
-  apps::require_device(o.device);
+  const Device device = apps::require_device(o.device);
   apps::set_threads(o.threads);
   if (!o.parity.empty()) {
-    write_parity(o);
+    write_parity(o, device);
     return 0;
   }
   const double rss_base = resident_mb();
@@ -322,7 +319,7 @@ int run(const Options& o) {
   if (!o.json) print_table_header(o);
   for (const std::string& preset : o.presets)
     for (int64_t batch : o.batches) {
-      rows.push_back(measure(preset, batch, o, rss_base));
+      rows.push_back(measure(preset, batch, o, device, rss_base));
       if (!o.json) print_table_row(rows.back(), o);
     }
   if (o.json) print_json(o, rows);
