@@ -90,9 +90,10 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--reps", o.reps, "timed repetitions (the median is reported)")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
-  app.add_option("--warmup", o.warmup, "untimed repetitions first")
+  app.add_option("--warmup-reps", o.warmup, "untimed repetitions first")
       ->check(CLI::Range(0, 1000))
       ->capture_default_str();
+  apps::add_renamed_flag(app, "--warmup", "--warmup-reps");  // train_mnist's is lr warm-up
   apps::add_device_flags(app, o.device, o.threads);
   app.add_flag("--json", o.json, "one JSON object on stdout instead of the table")
       ->capture_default_str();

@@ -3,7 +3,7 @@
 and initialization, and the same training and sampling steps as apps/bench,
 as the reference for bench/unet_vs_torch.py. Prints one JSON object.
 
-    /usr/bin/python3 bench/torch_unet.py --preset tiny --batch 64 --reps 5 --warmup 2 --threads 2
+    /usr/bin/python3 bench/torch_unet.py --preset tiny --batch 64 --reps 5 --warmup-reps 2 --threads 2
     python3 bench/torch_unet.py --preset base --batch 128 --device cuda   # float32, TF32 off
     /usr/bin/python3 bench/torch_unet.py --parity FILE   # FILE from build/apps/bench --parity FILE
 
@@ -325,13 +325,13 @@ def bench(args):
     shadow = [p.detach().clone() for p in model.parameters()]
     ema_model = make_unet(args.preset).to(device)
     step = lambda: train_step(model, opt, diffusion, batches, shadow, gen)
-    step_ms = median_ms(step, device, args.warmup, args.reps)
+    step_ms = median_ms(step, device, args.warmup_reps, args.reps)
     peak_mb = torch.cuda.max_memory_allocated(device) / 1e6 if device.type == "cuda" else None
     model.eval()
     xt = torch.randn(SAMPLE_BATCH, 1, 28, 28, generator=gen, device=device)
     t = torch.full((SAMPLE_BATCH,), SAMPLE_STEP, dtype=torch.int64, device=device)
     sample = lambda: diffusion.p_sample(model, xt, t, gen)
-    sample_ms = median_ms(sample, device, args.warmup, args.reps)
+    sample_ms = median_ms(sample, device, args.warmup_reps, args.reps)
     return dict(preset=args.preset, batch=args.batch, params=PARAMS[args.preset],
                 step_ms=step_ms, img_s=1e3 * args.batch / step_ms, sample_ms=sample_ms,
                 rss_mb=peak_rss_mb() - rss_base, peak_mb=peak_mb, device=str(device))
@@ -379,7 +379,7 @@ def main():
     p.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--reps", type=int, default=5)
-    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--warmup-reps", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--parity", metavar="FILE", help="compare with build/apps/bench --parity FILE")

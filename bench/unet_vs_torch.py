@@ -5,7 +5,7 @@ one process per configuration and side, and prints both with the ratio
 torch/ours: above 1 means we are faster, or use less memory.
 
     python3 bench/unet_vs_torch.py [--presets tiny,small,base] [--batches 64,128]
-                                   [--reps 5] [--warmup 2] [--threads N] [--rounds R] [--markdown]
+                                   [--reps 5] [--warmup-reps 2] [--threads N] [--rounds R] [--markdown]
                                    [--device cpu|cuda]
     python3 bench/unet_vs_torch.py --check [--presets ...]
 
@@ -49,13 +49,13 @@ def run_json(cmd):
 
 def ours(preset, batch, args):
     return run_json([BENCH, "--presets", preset, "--batches", str(batch), "--reps",
-                     str(args.reps), "--warmup", str(args.warmup), "--threads",
+                     str(args.reps), "--warmup-reps", str(args.warmup_reps), "--threads",
                      str(args.threads), "--device", args.device, "--json"])["rows"][0]
 
 
 def torch_ref(preset, batch, args):
     return run_json(TORCH + ["--preset", preset, "--batch", str(batch), "--reps", str(args.reps),
-                             "--warmup", str(args.warmup), "--threads", str(args.threads),
+                             "--warmup-reps", str(args.warmup_reps), "--threads", str(args.threads),
                              "--device", args.device])
 
 
@@ -136,7 +136,7 @@ def configuration(preset, batch, args):
 
 def benchmark(args):
     print(f"U-Net training step (batch as given) and ancestral sampling step (batch 64), "
-          f"float32, median of {args.reps} after {args.warmup} warm-up, fastest of "
+          f"float32, median of {args.reps} after {args.warmup_reps} warm-up, fastest of "
           f"{args.rounds} round(s); {machine(args)}; load average {os.getloadavg()[0]:.1f} "
           f"at start")
     rows = [row_cells(*configuration(preset, batch, args), args.device)
@@ -173,7 +173,7 @@ def main():
     p.add_argument("--presets", type=lambda s: s.split(","), default=["tiny", "small", "base"])
     p.add_argument("--batches", type=lambda s: [int(b) for b in s.split(",")], default=[64, 128])
     p.add_argument("--reps", type=int, default=5)
-    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--warmup-reps", type=int, default=2)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--rounds", type=int, default=1, help="runs per configuration and side")
     p.add_argument("--markdown", action="store_true", help="print the table in Markdown")

@@ -18,7 +18,7 @@ namespace {
 
 using namespace apps_test;
 
-const char* kQuick = " --presets tiny --batches 2 --reps 1 --warmup 0 --threads 1";
+const char* kQuick = " --presets tiny --batches 2 --reps 1 --warmup-reps 0 --threads 1";
 
 int run(const std::string& args, const fs::path& log) { return run_exe(BENCH_EXE, args, log); }
 
@@ -62,10 +62,11 @@ TEST(BenchApp, TimesTrainMnistsStep) {
 // every step), timed beside the bare step; its scratch folder is removed.
 TEST(BenchApp, LoopTimesTrainMnistsLoop) {
   const fs::path log = log_path("bench_loop.log");
-  ASSERT_EQ(run("--presets tiny --batches 2 --reps 2 --warmup 0 --threads 1 --loop --ckpt-every 1 "
-                "--sample-every 0 --json",
-                log),
-            0)
+  ASSERT_EQ(
+      run("--presets tiny --batches 2 --reps 2 --warmup-reps 0 --threads 1 --loop --ckpt-every 1 "
+          "--sample-every 0 --json",
+          log),
+      0)
       << read(log);
   const std::string out = read(log);
   const nlohmann::json j = nlohmann::json::parse(out.substr(out.find('{')));
@@ -132,4 +133,6 @@ TEST(BenchApp, BadFlagsGiveOneLineErrors) {
     EXPECT_EQ(out.rfind("bench: error: ", 0), 0u) << out;
     EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
   }
+  EXPECT_NE(run("--warmup 2", log), 0);  // train_mnist's --warmup is the lr warm-up
+  EXPECT_EQ(read(log), "bench: error: --warmup is now --warmup-reps (see --help)\n");
 }
