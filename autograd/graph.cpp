@@ -96,10 +96,6 @@ void accumulate_leaf(TensorImpl* leaf, const Tensor& g) {
   }
 }
 
-std::string describe(const Shape& shape, DType dtype, Device device) {
-  return std::string(dtype_name(dtype)) + " " + shape_str(shape) + " on " + device_name(device);
-}
-
 void check_grad(const Node& node, size_t i, const Tensor& g) {
   const InputMeta& in = node.inputs[i];
   if (g.shape() != in.shape || g.dtype() != in.dtype || g.device() != in.device)
@@ -109,6 +105,10 @@ void check_grad(const Node& node, size_t i, const Tensor& g) {
 }
 
 }  // namespace
+
+std::string describe(const Shape& shape, DType dtype, Device device) {
+  return std::string(dtype_name(dtype)) + " " + shape_str(shape) + " on " + device_name(device);
+}
 
 void check_matches(const Tensor& g, const Tensor& t, const std::string& what) {
   if (g.shape() != t.shape() || g.dtype() != t.dtype() || g.device() != t.device())

@@ -82,5 +82,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output);
 
 // Throws "<what>: ..." unless g has t's shape, dtype and device.
 void check_matches(const Tensor& g, const Tensor& t, const std::string& what);
+// "float32 [2, 3] on cpu": a tensor's layout, for error messages.
+std::string describe(const Shape& shape, DType dtype, Device device);
 
 }  // namespace ag

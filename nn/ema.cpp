@@ -46,8 +46,11 @@ void EMA::update(const NamedTensors& params) {
   for (const auto& [name, p] : params) {
     Tensor& s = find_shadow(shadow_, name);
     s = follow_param(s, p);
-    ag::check_matches(p, s, "EMA::update parameter '" + name + "'");
-    ag::fused::ema_update(s, p, d);
+    try {
+      ag::fused::ema_update(s, p, d);
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error("EMA::update parameter '" + name + "': " + e.what());
+    }
   }
   ++num_updates_;
 }

@@ -15,18 +15,14 @@ void check_dense(const Tensor& t, const char* op) {
   if (!t.is_contiguous()) throw std::runtime_error(std::string(op) + ": tensor is strided");
 }
 
-std::string describe(const Tensor& t) {
-  return std::string(dtype_name(t.dtype())) + " " + shape_str(t.shape()) + " on " +
-         device_name(t.device());
-}
-
 // Throws "<op>: <what> is ..., <of> is ..." unless a and b share shape, dtype
 // and device.
 void check_like(const Tensor& a, const char* what, const Tensor& b, const char* of,
                 const char* op) {
   if (a.shape() != b.shape() || a.dtype() != b.dtype() || a.device() != b.device())
-    throw std::runtime_error(std::string(op) + ": " + what + " is " + describe(a) + ", " + of +
-                             " is " + describe(b));
+    throw std::runtime_error(std::string(op) + ": " + what + " is " +
+                             describe(a.shape(), a.dtype(), a.device()) + ", " + of + " is " +
+                             describe(b.shape(), b.dtype(), b.device()));
 }
 
 }  // namespace
