@@ -51,14 +51,17 @@ TensorRef broadcast_ref(const Tensor& t, const Shape& shape) {
   return r;
 }
 
+Shape broadcast_shapes_for(const Shape& a, const Shape& b, const char* op) {
+  try {
+    return broadcast_shapes(a, b);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string(op) + ": " + e.what());
+  }
+}
+
 Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const char* name) {
   detail::check_compatible(a, b, name);
-  Shape shape;
-  try {
-    shape = broadcast_shapes(a.shape(), b.shape());
-  } catch (const std::runtime_error& e) {
-    throw std::runtime_error(std::string(name) + ": " + e.what());
-  }
+  const Shape shape = broadcast_shapes_for(a.shape(), b.shape(), name);
   Tensor y = empty(shape, a.dtype(), a.device());
   backend_of(a).binary(op, detail::broadcast_ref(a, shape), detail::broadcast_ref(b, shape),
                        y.ref());

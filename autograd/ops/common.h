@@ -20,6 +20,8 @@ void check_compatible(const Tensor& a, const Tensor& b, const char* op);
 int normalize_axis(int axis, int ndim, const char* op);
 // t as a kernel argument of `shape`, broadcast dimensions given stride 0.
 TensorRef broadcast_ref(const Tensor& t, const Shape& shape);
+// broadcast_shapes(a, b), its error prefixed with "<op>: ".
+Shape broadcast_shapes_for(const Shape& a, const Shape& b, const char* op);
 // y = a op b broadcast, after the checks (no tape: the caller records).
 Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, const char* name);
 

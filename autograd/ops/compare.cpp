@@ -37,12 +37,8 @@ Tensor less(const Tensor& a, double b) { return less(a, scalar_like(a, b, "less"
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   detail::check_compatible(cond, a, "where");
   detail::check_compatible(a, b, "where");
-  Shape shape;
-  try {
-    shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape()), b.shape());
-  } catch (const std::runtime_error& e) {
-    throw std::runtime_error(std::string("where: ") + e.what());
-  }
+  const Shape shape = detail::broadcast_shapes_for(
+      detail::broadcast_shapes_for(cond.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor y = empty(shape, a.dtype(), a.device());
   backend_of(a).where(detail::broadcast_ref(cond, shape), detail::broadcast_ref(a, shape),
                       detail::broadcast_ref(b, shape), y.ref());
