@@ -28,6 +28,7 @@
 #include <fstream>
 #include <limits>
 #include <set>
+#include <utility>
 
 #include "apps/common/cli.h"
 #include "apps/common/streams.h"
@@ -162,8 +163,7 @@ void time_loop(apps::Trainer& tr, const Options& o, Row& r) {
   double total = 0;
   for (double m : ms) total += m;
   r.loop_mean_ms = total / static_cast<double>(ms.size());
-  std::nth_element(ms.begin(), ms.begin() + o.reps / 2, ms.end());
-  r.loop_ms = ms[static_cast<size_t>(o.reps / 2)];
+  r.loop_ms = apps::upper_median(std::move(ms));
 }
 
 // Training steps at `batch` (with --loop, then the loop), then sampling steps
