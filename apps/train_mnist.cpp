@@ -15,6 +15,7 @@
 
 #include "apps/common/choices.h"
 #include "apps/common/cli.h"
+#include "apps/common/run_settings.h"
 #include "apps/common/train_loop.h"
 #include "apps/common/training.h"
 #include "io/safetensors.h"
@@ -73,8 +74,12 @@ void add_run_flags(CLI::App& app, TrainOptions& o) {
   app.add_option("--subset", o.subset, "train on the first N images only (0: all)")
       ->check(apps::kNonNegative)
       ->capture_default_str();
-  app.add_option("--out", o.out, "output folder")->default_str("runs/<preset>");
-  app.add_option("--resume", o.resume, "continue exactly from this training checkpoint")
+  app.add_option("--out", o.out, "output folder")
+      ->default_str("runs/<preset>, or the --resume checkpoint's folder");
+  app.add_option("--resume", o.resume,
+                 "continue exactly from this training checkpoint, with its settings (only "
+                 "--steps, --minutes, --ckpt-every, --sample-every, --device, --threads and "
+                 "--out may be given again)")
       ->check(CLI::ExistingFile);
   app.add_option("--ckpt-every", o.ckpt_every, "checkpoint every N steps")
       ->check(apps::kPositive)
@@ -106,26 +111,33 @@ data::Dataset load_training_data(const TrainOptions& o) {
   return d;
 }
 
-// Loads a training checkpoint into tr; refuses one trained with other
-// diffusion settings than this run's flags.
-void resume(apps::Trainer& tr, const std::string& path) {
-  nn::TrainingState s = tr.state();
-  const io::Metadata wanted = s.extra;
-  nn::load_training_checkpoint(path, s);
-  for (const char* key : {"schedule", "T", "param", "var", "loss"}) {
-    auto it = s.extra.find(key);
-    if (it != s.extra.end() && it->second != wanted.at(key))
-      throw std::runtime_error(path + ": trained with --" + key + " " + it->second +
-                               ", but this run asks for " + wanted.at(key));
+// For --resume: this run's settings become the checkpoint's (a fixed setting
+// given with another value is an error); only the budget flags may change.
+void restore_run_settings(TrainOptions& o, const CLI::App& app) {
+  const io::SafetensorsFile file = io::load_safetensors(o.resume);
+  const auto missing = apps::restore_settings(
+      o, file.metadata, [&](const std::string& flag) { return app.count(flag) > 0; }, o.resume);
+  if (!missing.empty()) {
+    std::string flags;
+    for (const std::string& f : missing) flags += (flags.empty() ? "" : " ") + f;
+    std::printf(
+        "[train] %s does not store %s (written before checkpoints kept every setting): "
+        "they are this command line's\n",
+        o.resume.c_str(), flags.c_str());
   }
-  tr.step = s.step;
+}
+
+// Loads the training checkpoint into tr: weights, EMA, Adam, generators, step.
+void resume(apps::Trainer& tr, const std::string& path) {
+  tr.resume(path);
   std::printf("[train] resumed %s at step %ld\n", path.c_str(), static_cast<long>(tr.step));
 }
 
 // Trains until --steps, --minutes or Ctrl-C, logging every step's loss to
 // loss.csv; a checkpoint and the loss curve every --ckpt-every steps and at
 // the end (after Ctrl-C too), a quick sample grid every --sample-every steps.
-void train_loop(apps::Trainer& tr, const TrainOptions& o, const fs::path& out) {
+void train_loop(apps::Trainer& tr, const TrainOptions& o, const fs::path& out,
+                const std::string& program) {
   apps::TrainingLog log(tr, out, !o.resume.empty());
   std::signal(SIGINT, on_sigint);
   const int64_t target = o.steps > 0 ? o.steps : INT64_MAX;
@@ -138,7 +150,8 @@ void train_loop(apps::Trainer& tr, const TrainOptions& o, const fs::path& out) {
   });
   log.finish();
   if (g_interrupted)
-    std::printf("[train] interrupted: resume with --resume %s\n", log.checkpoint().c_str());
+    std::printf("[train] interrupted; to go on: %s --resume %s\n", program.c_str(),
+                log.checkpoint().c_str());
 }
 
 // The final grid from the EMA weights, and the same samples as a tensor.
@@ -178,16 +191,28 @@ void print_settings(const apps::Trainer& tr, const TrainOptions& o) {
       static_cast<unsigned long>(o.seed));
 }
 
-int run(const TrainOptions& o) {
+// The --out folder: as given, else beside the checkpoint resumed, else
+// runs/<preset>.
+fs::path output_dir(const TrainOptions& o) {
+  if (!o.out.empty()) return o.out;
+  if (!o.resume.empty()) {
+    const fs::path dir = fs::path(o.resume).parent_path();
+    return dir.empty() ? fs::path(".") : dir;
+  }
+  return fs::path("runs") / o.preset;
+}
+
+int run(TrainOptions& o, const CLI::App& app, const std::string& program) {
+  if (!o.resume.empty()) restore_run_settings(o, app);
   const Device device = apps::require_device(o.device);
   apps::set_threads(o.threads);
-  const fs::path out = o.out.empty() ? fs::path("runs") / o.preset : fs::path(o.out);
+  const fs::path out = output_dir(o);
   apps::require_output_dir(out.string());
   std::printf("[train] loading %s\n", o.data.c_str());
   apps::Trainer tr(o, device, load_training_data(o));
   print_settings(tr, o);
   if (!o.resume.empty()) resume(tr, o.resume);
-  train_loop(tr, o, out);
+  train_loop(tr, o, out, program);
   if (g_interrupted) return 130;
   write_final_samples(tr, o, out);
   return 0;
@@ -202,5 +227,5 @@ int main(int argc, char** argv) {
   add_run_flags(app, o);
   apps::one_line_parse_errors(app, "train_mnist");
   CLI11_PARSE(app, argc, argv);
-  return apps::run_reporting_errors("train_mnist", [&] { return run(o); });
+  return apps::run_reporting_errors("train_mnist", [&] { return run(o, app, argv[0]); });
 }

@@ -1,5 +1,6 @@
 #include "nn/checkpoint.h"
 
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -130,6 +131,16 @@ void check_group(const NamedTensors& expected, const NamedTensors& found, const 
                              "' tensors, expected " + std::to_string(expected.size()));
 }
 
+// Throws unless every value of every tensor is finite: a checkpoint holding
+// NaN or inf would pass the damage on to every run resumed from it.
+void check_finite(const NamedTensors& tensors, const std::string& path) {
+  for (const auto& [name, t] : tensors)
+    for (double v : t.to_vector<double>())
+      if (!std::isfinite(v))
+        throw std::runtime_error(path + ": not written: tensor '" + name + "' holds " +
+                                 std::to_string(v) + " (the last checkpoint is kept)");
+}
+
 std::vector<std::pair<std::string, ag::Generator*>> all_generators(const TrainingState& s) {
   auto gens = s.generators;
   gens.emplace_back("dropout", &s.model.dropout_rng);
@@ -143,6 +154,7 @@ void save_training_checkpoint(const std::string& path, const TrainingState& s) {
   NamedTensors tensors = prefixed("model.", params);
   for (auto& t : prefixed("ema.", s.ema.shadow())) tensors.push_back(t);
   for (auto& t : prefixed("adam.", s.optimizer.state(params))) tensors.push_back(t);
+  check_finite(tensors, path);
   io::Metadata md = s.extra;
   md["config"] = unet_config_to_json(s.model.config);
   md["step"] = std::to_string(s.step);

@@ -32,6 +32,7 @@ struct TrainingState {
   io::Metadata extra;  // saved as given; filled from the file on load
 };
 
+// Refuses (throws, writing nothing) a state holding a value that is not finite.
 void save_training_checkpoint(const std::string& path, const TrainingState& state);
 // Restores every part of `state` from `path`; the model's config must equal
 // the file's. Nothing is modified unless the whole file validates.

@@ -118,7 +118,10 @@ void Adam::load_state(const NamedTensors& named_params, const NamedTensors& stat
 AdamW::AdamW(std::vector<Tensor> params, AdamConfig config)
     : Adam(std::move(params), decoupled(config)) {}
 
-double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+namespace {
+
+// ||g||_2 over the parameters' gradients, and those gradients (contiguous).
+std::pair<double, std::vector<Tensor>> gradients_and_norm(const std::vector<Tensor>& params) {
   ag::NoGradGuard no_grad;
   std::vector<Tensor> grads;
   std::map<Device, Tensor> sum_sq;  // one float64 accumulator per device
@@ -132,9 +135,18 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   }
   double total = 0.0;
   for (const auto& [device, acc] : sum_sq) total += acc.item();
-  const double norm = std::sqrt(total);  // ||g||_2 over all gradients
+  return {std::sqrt(total), grads};
+}
+
+}  // namespace
+
+double grad_norm(const std::vector<Tensor>& params) { return gradients_and_norm(params).first; }
+
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+  const auto [norm, grads] = gradients_and_norm(params);
   const double coef = max_norm / (norm + 1e-6);
-  if (coef < 1.0) {
+  if (std::isfinite(norm) && coef < 1.0) {
+    ag::NoGradGuard no_grad;
     for (const Tensor& dp : grads) ag::fused::scale_(dp, coef);
   }
   return norm;

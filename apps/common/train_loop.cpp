@@ -2,9 +2,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 
 #include "apps/common/streams.h"
 #include "apps/imaging/image.h"
+#include "io/atomic_file.h"
 
 namespace apps {
 
@@ -12,15 +14,24 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<double> read_loss_history(const fs::path& csv) {
-  std::vector<double> smoothed;
+constexpr const char* kLossCsvHeader = "step,loss,smoothed_loss\n";
+
+// The rows of loss.csv up to `step` (its header and "step,loss,smoothed"
+// lines), rewritten so, and their smoothed losses: a run killed after its
+// last checkpoint may have logged steps that the resumed run will redo.
+std::vector<double> keep_loss_history(const fs::path& csv, int64_t step) {
   std::ifstream in(csv);
-  std::string line;
-  std::getline(in, line);  // header
+  std::string line, kept;
+  std::vector<double> smoothed;
+  std::getline(in, line);
+  kept = kLossCsvHeader;
   while (std::getline(in, line)) {
     const auto last = line.rfind(',');
-    if (last != std::string::npos) smoothed.push_back(std::atof(line.c_str() + last + 1));
+    if (last == std::string::npos || std::atoll(line.c_str()) > step) break;
+    smoothed.push_back(std::atof(line.c_str() + last + 1));
+    kept += line + "\n";
   }
+  io::write_file_atomically(csv.string(), kept.data(), kept.size());
   return smoothed;
 }
 
@@ -34,33 +45,34 @@ TrainingLog::TrainingLog(Trainer& tr, const fs::path& out, bool resumed)
       ckpt_(out / "ckpt.safetensors"),
       csv_(out / "loss.csv"),
       curve_(out / "loss.png"),
-      history_(resumed ? read_loss_history(csv_) : std::vector<double>{}),
-      log_(csv_, resumed ? std::ios::app : std::ios::trunc),
+      history_(resumed && fs::exists(csv_) ? keep_loss_history(csv_, tr.step)
+                                           : std::vector<double>{}),
+      log_(csv_, std::ios::app),
       bar_("[train] step", tr.opt.steps, "step", tr.step, time_limit_s(tr.opt)),
       start_(std::chrono::steady_clock::now()),
-      first_step_(tr.step),
-      smoothed_(history_.empty() ? 0.0 : history_.back()) {
-  if (!resumed) log_ << "step,loss,smoothed_loss\n";
+      first_step_(tr.step) {
+  if (history_.empty()) {
+    log_.close();
+    log_.open(csv_, std::ios::trunc);
+    log_ << kLossCsvHeader;
+  }
 }
 
 std::string TrainingLog::status() const {
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   char buf[96];
-  std::snprintf(buf, sizeof buf, "loss %.4f, %.1f img/s", smoothed_,
+  std::snprintf(buf, sizeof buf, "loss %.4f, %.1f img/s", tr_.smoothed_loss,
                 (tr_.step - first_step_) * tr_.opt.batch / std::max(1e-9, s));
   return buf;
 }
 
-void TrainingLog::record(double loss) {
-  smoothed_ = history_.empty() ? loss : 0.98 * smoothed_ + 0.02 * loss;  // for display
-  history_.push_back(smoothed_);
-  log_ << tr_.step << ',' << loss << ',' << smoothed_ << '\n';
+void TrainingLog::record(const StepResult& r) {
+  history_.push_back(tr_.smoothed_loss);
+  log_ << tr_.step << ',' << r.loss << ',' << tr_.smoothed_loss << '\n';
+  if (r.skipped) warn_skipped(r);
   if (bar_.due()) bar_.update(tr_.step, status());
   const TrainOptions& o = tr_.opt;
-  if (tr_.step % o.ckpt_every == 0) {
-    nn::save_training_checkpoint(ckpt_.string(), tr_.state());
-    imaging::write_png(curve_.string(), imaging::plot_curve(history_));
-  }
+  if (tr_.step % o.ckpt_every == 0 && tr_.skipped_in_a_row == 0) save_checkpoint();
   if (o.sample_every > 0 && tr_.step % o.sample_every == 0) {
     char name[64];
     std::snprintf(name, sizeof name, "samples_%06ld.png", static_cast<long>(tr_.step));
@@ -68,13 +80,34 @@ void TrainingLog::record(double loss) {
   }
 }
 
-void TrainingLog::finish() {
-  bar_.finish(tr_.step, status());
+void TrainingLog::warn_skipped(const StepResult& r) {
+  std::printf(
+      "[train] warning: step %ld skipped (loss %g, gradient norm %g: not finite); %ld in "
+      "a row, %ld in all\n",
+      static_cast<long>(tr_.step), r.loss, r.grad_norm, static_cast<long>(tr_.skipped_in_a_row),
+      static_cast<long>(tr_.skipped));
+  if (tr_.skipped_in_a_row < kMaxSkippedInARow) return;
+  log_.flush();
+  throw std::runtime_error(
+      std::to_string(kMaxSkippedInARow) + " steps in a row (to step " + std::to_string(tr_.step) +
+      ") had a loss or gradient that is not finite; stopped without " + "saving (" +
+      (fs::exists(ckpt_) ? ckpt_.string() + " is the last good checkpoint"
+                         : std::string("no checkpoint was written")) +
+      "); try a lower --lr");
+}
+
+// The loss log first, so that it holds every step the checkpoint has done.
+void TrainingLog::save_checkpoint() {
   log_.flush();
   nn::save_training_checkpoint(ckpt_.string(), tr_.state());
+  imaging::write_png(curve_.string(), imaging::plot_curve(history_));
+}
+
+void TrainingLog::finish() {
+  bar_.finish(tr_.step, status());
+  save_checkpoint();
   std::printf("[train] checkpoint: %s (step %ld)\n", ckpt_.string().c_str(),
               static_cast<long>(tr_.step));
-  imaging::write_png(curve_.string(), imaging::plot_curve(history_));
   std::printf("[train] loss curve: %s, log: %s\n", curve_.string().c_str(), csv_.string().c_str());
 }
 

@@ -13,19 +13,28 @@
 
 namespace apps {
 
-// The files of a run in its --out folder, continued (loss.csv appended, the
-// curve redrawn with the history) when the run was resumed.
+// A run stops after this many skipped steps in a row (StepResult::skipped).
+constexpr int64_t kMaxSkippedInARow = 10;
+
+// The files of a run in its --out folder, continued (loss.csv cut back to the
+// checkpoint's step and appended, the curve redrawn with the history) when
+// the run was resumed.
 class TrainingLog {
  public:
   TrainingLog(Trainer& tr, const std::filesystem::path& out, bool resumed);
-  // After each step, with its loss.
-  void record(double loss);
+  // After each step, with its result. A skipped step prints a warning line,
+  // and no checkpoint is written until a step succeeds again; the
+  // kMaxSkippedInARow-th in a row throws, leaving the last checkpoint as it
+  // was.
+  void record(const StepResult& r);
   // The final progress line, checkpoint and loss curve.
   void finish();
   const std::filesystem::path& checkpoint() const { return ckpt_; }
 
  private:
   std::string status() const;
+  void warn_skipped(const StepResult& r);
+  void save_checkpoint();
   Trainer& tr_;
   std::filesystem::path out_, ckpt_, csv_, curve_;
   std::vector<double> history_;  // the smoothed loss of every step, for the curve
@@ -33,7 +42,6 @@ class TrainingLog {
   ProgressBar bar_;
   std::chrono::steady_clock::time_point start_;
   int64_t first_step_;
-  double smoothed_ = 0;
 };
 
 // Trains one step at a time while keep_going() holds, each step followed by

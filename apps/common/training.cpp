@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "apps/common/choices.h"
+#include "apps/common/run_settings.h"
 #include "apps/common/streams.h"
 #include "diffusion/samplers.h"
 
@@ -23,16 +23,21 @@ Trainer::Trainer(const TrainOptions& o, ag::Device device, data::Dataset data)
 }
 
 nn::TrainingState Trainer::state() {
-  io::Metadata extra{{"schedule", name_of(schedule_choices(), opt.schedule)},
-                     {"T", std::to_string(opt.T)},
-                     {"param", name_of(param_choices(), opt.param)},
-                     {"var", name_of(var_choices(), opt.var)},
-                     {"loss", name_of(loss_choices(), opt.loss)},
-                     {"dataset", opt.data}};
+  io::Metadata extra = settings_metadata(opt);
+  extra["smoothed_loss"] = exact_text(smoothed_loss);
   return {model, adam, ema, {{"data", &data_gen}}, step, extra};
 }
 
-double Trainer::train_step() {
+void Trainer::resume(const std::string& path) {
+  nn::TrainingState s = state();
+  nn::load_training_checkpoint(path, s);
+  step = s.step;
+  auto it = s.extra.find("smoothed_loss");
+  smoothed_loss =
+      it == s.extra.end() ? NAN : parse_exact(it->second, path + ": metadata 'smoothed_loss'");
+}
+
+StepResult Trainer::train_step() {
   const int64_t n = train.images.count, B = opt.batch;
   std::vector<int64_t> idx;
   for (double u : ag::rand({B}, &data_gen, ag::DType::F64).to_vector<double>())
@@ -42,13 +47,26 @@ double Trainer::train_step() {
   ag::Tensor noise = ag::randn(x0.shape(), &data_gen, ag::DType::F32, device);
   auto net = [&](const ag::Tensor& x, const ag::Tensor& tt) { return model.forward(x, tt); };
   ag::Tensor loss = ag::mean(diffusion.training_losses(net, x0, t, noise, opt.loss));
+  const double value = loss.item();
+  ++step;
+  if (!std::isfinite(value)) return skip(value, NAN);
   loss.backward();
-  if (opt.clip > 0) nn::clip_grad_norm(model.parameters(), opt.clip);
+  const double norm = opt.clip > 0 ? nn::clip_grad_norm(model.parameters(), opt.clip)
+                                   : nn::grad_norm(model.parameters());
+  if (!std::isfinite(norm)) return skip(value, norm);
   adam.step(nn::warmup_lr(opt.lr, adam.step_count() + 1, opt.warmup));
   adam.zero_grad();
   ema.update(model.named_parameters());
-  ++step;
-  return loss.item();
+  skipped_in_a_row = 0;
+  smoothed_loss = std::isnan(smoothed_loss) ? value : 0.98 * smoothed_loss + 0.02 * value;
+  return {value, norm, false};
+}
+
+StepResult Trainer::skip(double loss, double grad_norm) {
+  adam.zero_grad();
+  ++skipped_in_a_row;
+  ++skipped;
+  return {loss, grad_norm, true};
 }
 
 data::Dataset random_dataset(int64_t n, uint64_t seed) {

@@ -2,6 +2,7 @@
 // (Algorithm 1 of Ho et al. 2020 with Adam, warm-up, gradient clipping and an
 // EMA of the weights). apps/bench times this very step.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -30,6 +31,11 @@ struct TrainOptions {
   uint64_t seed = 0;
 };
 
+struct StepResult {
+  double loss, grad_norm;  // the batch's loss; the gradients' norm before clipping
+  bool skipped;            // not finite: no update was made
+};
+
 // Everything one run holds. The data generator draws batches, timesteps and
 // noise; the model's own generator draws dropout masks; both are saved in
 // checkpoints, so --resume continues the very same stream. The models, the
@@ -38,14 +44,19 @@ struct TrainOptions {
 struct Trainer {
   Trainer(const TrainOptions& o, ag::Device device, data::Dataset data);
 
-  // The diffusion settings travel in the checkpoint (as their names) so that
-  // apps/sample can rebuild the same process.
+  // Every setting travels in the checkpoint (apps/common/run_settings.h), so
+  // that --resume restores the run and apps/sample rebuilds the same process.
   nn::TrainingState state();
+  // Restores the state a checkpoint of this run holds (nn::
+  // load_training_checkpoint: weights, EMA, Adam, generators, step) and the
+  // smoothed loss.
+  void resume(const std::string& path);
 
   // One step of Algorithm 1: x_0 from the data, t ~ U{1..T}, eps ~ N(0, I),
   // a gradient step on the loss (clipped, Adam at the warm-up lr), then the
-  // EMA update. Returns the batch's loss.
-  double train_step();
+  // EMA update. A step whose loss or gradient norm is not finite changes no
+  // weight, moment or average: it is skipped and counted.
+  StepResult train_step();
 
   TrainOptions opt;
   ag::Device device;
@@ -56,6 +67,14 @@ struct Trainer {
   diffusion::GaussianDiffusion diffusion;
   ag::Generator data_gen;
   int64_t step = 0;
+  int64_t skipped_in_a_row = 0, skipped = 0;  // steps skipped as not finite
+  // The loss averaged over recent steps (decay 0.98; NaN before the first
+  // finite one), for the progress line and loss.csv. Checkpoints keep it
+  // exactly, so a resumed loss.csv reads as if the run had not stopped.
+  double smoothed_loss = NAN;
+
+ private:
+  StepResult skip(double loss, double grad_norm);
 };
 
 // n random 28x28 images (uniform bytes) with labels, from `seed`: what
