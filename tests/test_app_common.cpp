@@ -1,11 +1,16 @@
 // apps/common: the progress line's ETA (to the total, to a --minutes budget,
 // the sooner of the two), the choices read as enums with the names the
-// checkpoints keep, and renamed flags.
+// checkpoints keep, renamed flags, the run settings a checkpoint stores, and
+// the trainer's skipping of steps that are not finite.
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "apps/common/choices.h"
 #include "apps/common/cli.h"
 #include "apps/common/progress.h"
+#include "apps/common/run_settings.h"
+#include "apps/common/training.h"
 
 namespace {
 
@@ -74,4 +79,101 @@ TEST(Cli, RenamedFlagNamesTheNewOne) {
   }
   EXPECT_EQ(apps::kMaxBatch, 4096);
   EXPECT_EQ(apps::kMaxImages, 10000);
+}
+
+// A NaN injected into one weight makes the step's loss NaN: the step is
+// skipped and counted, and Adam, its moments and the EMA stay as they were;
+// with the weight mended, the next step updates again and the count of
+// skips in a row restarts.
+TEST(Trainer, NonFiniteStepChangesNoWeightMomentOrAverage) {
+  apps::TrainOptions o;
+  o.T = 20;
+  o.batch = 2;
+  apps::Trainer tr(o, ag::Device::CPU, apps::random_dataset(8, 0));
+  const ag::Tensor w = tr.model.parameters().front();
+  const std::vector<float> good = w.to_vector<float>();
+  const std::vector<float> ema_before = tr.ema.shadow().front().second.to_vector<float>();
+  {
+    ag::NoGradGuard no_grad;
+    w.fill_(std::nan(""));
+  }
+  const apps::StepResult r = tr.train_step();
+  EXPECT_TRUE(r.skipped);
+  EXPECT_TRUE(std::isnan(r.loss));
+  EXPECT_EQ(tr.step, 1);
+  EXPECT_EQ(tr.skipped_in_a_row, 1);
+  EXPECT_EQ(tr.adam.step_count(), 0);
+  EXPECT_EQ(tr.ema.num_updates(), 0);
+  EXPECT_EQ(tr.ema.shadow().front().second.to_vector<float>(), ema_before);
+  for (const auto& [name, m] : tr.adam.state(tr.model.named_parameters()))
+    for (float v : m.to_vector<float>()) ASSERT_EQ(v, 0.0f) << name;
+  EXPECT_TRUE(std::isnan(tr.smoothed_loss));
+  {
+    ag::NoGradGuard no_grad;
+    w.copy_(ag::from_vector(good, w.shape()));
+  }
+  const apps::StepResult next = tr.train_step();
+  EXPECT_FALSE(next.skipped);
+  EXPECT_TRUE(std::isfinite(next.loss) && std::isfinite(next.grad_norm) && next.grad_norm > 0);
+  EXPECT_EQ(tr.skipped_in_a_row, 0);
+  EXPECT_EQ(tr.skipped, 1);
+  EXPECT_EQ(tr.adam.step_count(), 1);
+  EXPECT_EQ(tr.ema.num_updates(), 1);
+  EXPECT_EQ(tr.smoothed_loss, next.loss);
+  EXPECT_NE(w.to_vector<float>(), good);
+}
+
+// Settings are stored as text that reads back bit for bit.
+TEST(RunSettings, ExactTextRoundTrips) {
+  EXPECT_EQ(apps::exact_text(1e-3), "0.001");
+  EXPECT_EQ(apps::exact_text(2e-4), "0.0002");
+  EXPECT_EQ(apps::exact_text(0.1 + 0.2), "0.30000000000000004");  // needs 17 digits
+  for (double v : {0.1 + 0.2, 1.0 / 3.0, 2e-4, 0.9999, 1e30})
+    EXPECT_EQ(apps::parse_exact(apps::exact_text(v), "v"), v);
+  EXPECT_TRUE(std::isnan(apps::parse_exact(apps::exact_text(std::nan("")), "v")));
+  EXPECT_THROW(apps::parse_exact("0.1x", "v"), std::runtime_error);
+}
+
+TEST(RunSettings, RestoreTakesStoredValuesAndRefusesConflictsAndJunk) {
+  apps::TrainOptions stored;
+  stored.lr = 1e-3;
+  stored.var = diffusion::ModelVarType::FixedSmall;
+  stored.steps = 3000;
+  stored.seed = 5;
+  const io::Metadata md = apps::settings_metadata(stored);
+  auto given_none = [](const std::string&) { return false; };
+  apps::TrainOptions o;
+  EXPECT_TRUE(apps::restore_settings(o, md, given_none, "c").empty());
+  EXPECT_EQ(apps::settings_metadata(o), md);
+  // A budget flag given again wins; a fixed one given with another value throws.
+  apps::TrainOptions budget;
+  budget.steps = 10;
+  apps::restore_settings(
+      budget, md, [](const std::string& f) { return f == "--steps"; }, "c");
+  EXPECT_EQ(budget.steps, 10);
+  EXPECT_EQ(budget.lr, 1e-3);
+  apps::TrainOptions conflict;
+  conflict.seed = 6;
+  try {
+    apps::restore_settings(
+        conflict, md, [](const std::string& f) { return f == "--seed"; }, "c");
+    FAIL() << "no conflict reported";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("--seed 6 conflicts with c, trained with --seed 5 (", 0),
+              0u)
+        << e.what();
+  }
+  for (const auto& [key, junk] : std::vector<std::pair<std::string, std::string>>{
+           {"lr", "fast"}, {"seed", "-1"}, {"var", "medium"}, {"batch", "4.5"}}) {
+    io::Metadata bad = md;
+    bad[key] = junk;
+    apps::TrainOptions b;
+    EXPECT_THROW(apps::restore_settings(b, bad, given_none, "c"), std::runtime_error) << key;
+  }
+  io::Metadata old = md;
+  old.erase("lr");
+  apps::TrainOptions from_old;
+  EXPECT_EQ(apps::restore_settings(from_old, old, given_none, "c"),
+            std::vector<std::string>{"--lr"});
+  EXPECT_EQ(from_old.lr, apps::TrainOptions{}.lr);
 }

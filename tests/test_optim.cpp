@@ -1,6 +1,7 @@
 // Optimizers, gradient clipping, the warm-up schedule and the EMA. Expected
 // values come from the textbook formulas, recomputed here in plain double.
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -271,6 +272,21 @@ TEST(ClipGradNorm, SumsLargeGradientsInDouble) {
   Tensor p = ag::zeros({n}, DType::F32).set_requires_grad();
   p.set_grad(ag::full({n}, 0.5, DType::F32));
   EXPECT_NEAR(nn::clip_grad_norm({p}, 1e9), 0.5 * std::sqrt(static_cast<double>(n)), 1e-9);
+}
+
+// grad_norm is clip_grad_norm's norm without the clipping; a norm that is
+// not finite is returned with the gradients left as they were, for the
+// caller to skip the step (apps/common/training).
+TEST(ClipGradNorm, GradNormAndNonFiniteNorms) {
+  std::vector<Tensor> params = grads_with_norm_13(DType::F64);
+  EXPECT_DOUBLE_EQ(nn::grad_norm(params), 13.0);
+  EXPECT_TRUE(values_near(params[0].grad(), {3.0, 4.0}, 0.0));
+  for (double bad : {std::numeric_limits<double>::infinity(), std::nan("")}) {
+    set_grad(params[1], {bad});
+    EXPECT_FALSE(std::isfinite(nn::clip_grad_norm(params, 1.0)));
+    EXPECT_TRUE(values_near(params[0].grad(), {3.0, 4.0}, 0.0));  // not scaled by 0 or NaN
+    EXPECT_FALSE(std::isfinite(nn::grad_norm(params)));
+  }
 }
 
 TEST(ClipGradNorm, NoGradientsGiveZero) { EXPECT_EQ(nn::clip_grad_norm({leaf(kP0)}, 1.0), 0.0); }

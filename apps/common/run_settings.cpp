@@ -58,11 +58,12 @@ RunSetting choice(const char* flag, const char* key, E TrainOptions::*member,
           }};
 }
 
+// "--steps, --minutes, ... --threads and --out".
 std::string budget_flags() {
   std::string s;
   for (const RunSetting& r : run_settings())
-    if (r.budget) s += r.flag + ", ";
-  return s + "--threads and --out";
+    if (r.budget) s += (s.empty() ? "" : ", ") + r.flag;
+  return s + " and --out";
 }
 
 }  // namespace
@@ -107,6 +108,7 @@ const std::vector<RunSetting>& run_settings() {
       number("--ckpt-every", "ckpt_every", &O::ckpt_every, true),
       number("--sample-every", "sample_every", &O::sample_every, true),
       text("--device", "device", &O::device, true),
+      number("--threads", "threads", &O::threads, true),
   };
   return settings;
 }

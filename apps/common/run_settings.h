@@ -7,10 +7,11 @@
 //     result: on --resume they come from the checkpoint, and giving one with
 //     another value is an error naming the flag and both values;
 //   - budget settings (--steps, --minutes, --ckpt-every, --sample-every,
-//     --device) say how long and where to go on: they come from the
-//     checkpoint unless given again.
-// --threads and --out are not stored: the thread count is the machine's, and
-// a resumed run writes beside its checkpoint unless --out says otherwise.
+//     --device, --threads) say how long and where to go on: they come from
+//     the checkpoint unless given again (the thread count too, since sums
+//     split over threads round differently: docs/reliability.md).
+// --out is not stored: a resumed run writes beside its checkpoint unless
+// --out says otherwise.
 #pragma once
 #include <functional>
 #include <string>
