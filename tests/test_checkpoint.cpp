@@ -3,6 +3,8 @@
 // mismatched files give clear errors and change nothing.
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
@@ -185,6 +187,37 @@ TEST(TrainingCheckpoint, MissingOptimizerStateChangesNothing) {
   });
   const std::string error = refused_load(path);
   EXPECT_NE(error.find("adam.v."), std::string::npos) << error;
+}
+
+// A state holding NaN or inf (here in a weight; the EMA and Adam's moments
+// are checked alike) is refused, and the checkpoint already on disk stays byte for byte.
+TEST(TrainingCheckpoint, RefusesNonFiniteStateAndKeepsTheOldFile) {
+  TrainRun r;
+  train_step(r);
+  const std::string path = temp_path("ckpt_nonfinite.safetensors");
+  nn::save_training_checkpoint(path, r.state());
+  auto bytes = [&] {
+    std::ifstream f(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  const std::string good = bytes();
+  for (double bad : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+    TrainRun broken;
+    train_step(broken);
+    {
+      NoGradGuard no_grad;
+      broken.model.parameters().back().fill_(bad);
+    }
+    try {
+      nn::save_training_checkpoint(path, broken.state());
+      FAIL() << "a non-finite weight was written";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(path + ": not written: tensor 'model."),
+                std::string::npos)
+          << e.what();
+    }
+    EXPECT_EQ(bytes(), good);
+  }
 }
 
 }  // namespace ag::test
