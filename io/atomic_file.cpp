@@ -14,8 +14,11 @@ namespace io {
 
 namespace {
 
-[[noreturn]] void fail_errno(const std::string& what) {
-  throw std::runtime_error(what + ": " + std::strerror(errno));
+// errno is read before anything else can change it; `what` names the step,
+// not the temporary file, which is gone by the time the message is read.
+[[noreturn]] void fail_errno(const char* what) {
+  const int err = errno;
+  throw std::runtime_error(std::string(what) + ": " + std::strerror(err));
 }
 
 std::string temp_name(const std::string& target) {
@@ -36,7 +39,7 @@ void sync_directory(const std::string& path) {
 
 AtomicFile::AtomicFile(const std::string& target) : target_(target), name_(temp_name(target)) {
   fd_ = ::open(name_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  if (fd_ < 0) fail_errno("cannot create '" + name_ + "'");
+  if (fd_ < 0) fail_errno("cannot create a temporary file beside it");
 }
 
 AtomicFile::~AtomicFile() {
@@ -49,19 +52,19 @@ void AtomicFile::write(const void* data, size_t n) {
   while (n > 0) {
     const ssize_t k = ::write(fd_, p, n);
     if (k < 0 && errno == EINTR) continue;
-    if (k < 0) fail_errno("cannot write '" + name_ + "'");
+    if (k < 0) fail_errno("cannot write");
     p += k;
     n -= static_cast<size_t>(k);
   }
 }
 
 void AtomicFile::commit() {
-  if (::fsync(fd_) != 0) fail_errno("cannot flush '" + name_ + "'");
+  if (::fsync(fd_) != 0) fail_errno("cannot flush to disk");
   const int fd = fd_;
   fd_ = -1;
-  if (::close(fd) != 0) fail_errno("cannot close '" + name_ + "'");
+  if (::close(fd) != 0) fail_errno("cannot close");
   if (std::rename(name_.c_str(), target_.c_str()) != 0)
-    fail_errno("cannot rename '" + name_ + "' to '" + target_ + "'");
+    fail_errno("cannot rename the temporary file over it");
   committed_ = true;
   sync_directory(target_);
 }

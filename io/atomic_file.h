@@ -3,6 +3,9 @@
 // then the target keeps its old contents, and an uncommitted temporary file
 // is removed. Checkpoints, PNGs and evaluate's CSV go through here, so a
 // crash or a full disk never leaves half of one behind.
+//
+// Errors read "<step>: <reason>" ("cannot write: No space left on device");
+// callers put the target's path in front, as write_file_atomically does.
 #pragma once
 #include <cstddef>
 #include <string>
@@ -11,7 +14,6 @@ namespace io {
 
 class AtomicFile {
  public:
-  // Throws "cannot create '<temporary>': <reason>".
   explicit AtomicFile(const std::string& target);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;

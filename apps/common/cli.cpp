@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
@@ -121,6 +122,11 @@ void set_threads(int64_t threads) {
 
 int run_reporting_errors(const char* program, const std::function<int()>& body) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  // Past a file-size limit (ulimit -f) a write then fails with EFBIG, which
+  // io::AtomicFile reports and cleans up after, as it does for a full disk;
+  // the signal's default action would kill the program and leave its
+  // temporary file behind.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     return body();
   } catch (const std::exception& e) {

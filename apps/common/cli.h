@@ -64,7 +64,8 @@ void require_output_dir(const std::string& dir);
 // files. An empty path (the flag not given) passes.
 void require_output_file(const char* flag, const std::string& path);
 // Runs body with stdout line-buffered (so it interleaves with progress bars on
-// stderr); an exception prints "<program>: error: <what>" and returns 1.
+// stderr) and SIGXFSZ ignored (so a write past ulimit -f fails like one to a
+// full disk); an exception prints "<program>: error: <what>" and returns 1.
 int run_reporting_errors(const char* program, const std::function<int()>& body);
 
 }  // namespace apps
