@@ -32,9 +32,9 @@ std::string limited(int blocks, const char* exe) {
   const size_t at = log.find("error");
   if (at == std::string::npos || log.find("error", at + 1) != std::string::npos ||
       log.size() < line.size() || log.compare(log.size() - line.size(), line.size(), line) != 0)
-    return ::testing::AssertionFailure() << "expected one error line, the last, '" << line
-                                         << "' in:\n"
-                                         << log;
+    return ::testing::AssertionFailure()
+           << "expected one error line, the last, '" << line << "' in:\n"
+           << log;
   return ::testing::AssertionSuccess();
 }
 
@@ -82,9 +82,9 @@ TEST(DiskFull, TrainKeepsThePreviousCheckpoint) {
   EXPECT_EQ(run_exe(limited(blocks, TRAIN_MNIST_EXE).c_str(),
                     args + " --steps 4 --resume " + ckpt.string(), log),
             1);
-  EXPECT_TRUE(ends_with_one_error(read(log), "train_mnist: error: " + ckpt.string() +
-                                                 ": cannot save: cannot write: " + kTooLarge +
-                                                 "\n"));
+  EXPECT_TRUE(ends_with_one_error(
+      read(log),
+      "train_mnist: error: " + ckpt.string() + ": cannot save: cannot write: " + kTooLarge + "\n"));
   EXPECT_EQ(read(ckpt), previous);
   EXPECT_EQ(file_names(out), files);
 }
@@ -123,10 +123,35 @@ TEST(DiskFull, SampleKeepsThePreviousSamples) {
   ASSERT_LT(previous_grid.size(), tensor_blocks * 512u);
   ASSERT_GT(previous_tensor.size(), tensor_blocks * 512u);
   EXPECT_EQ(run_exe(limited(tensor_blocks, SAMPLE_EXE).c_str(), args + " --seed 2", log), 1);
-  EXPECT_TRUE(ends_with_one_error(read(log), "sample: error: " + tensor.string() +
-                                                 ": cannot save: cannot write: " + kTooLarge +
-                                                 "\n"));
+  EXPECT_TRUE(ends_with_one_error(
+      read(log),
+      "sample: error: " + tensor.string() + ": cannot save: cannot write: " + kTooLarge + "\n"));
   EXPECT_NE(read(grid), previous_grid);  // the grid, which fitted, is the new one
   EXPECT_EQ(read(tensor), previous_tensor);
   EXPECT_EQ(file_names(out), files);
+}
+
+// loss.csv that cannot grow (the limit is 512 bytes; 30 steps log more) is
+// an error at the latest when it is flushed before a checkpoint, never a
+// silent gap, and no checkpoint gets ahead of its log. The output goes
+// through a pipe, to which the limit does not apply.
+TEST(DiskFull, TrainReportsALossLogThatCannotGrow) {
+  const fs::path data = make_dataset("disk_full_csv_data", 16);
+  const fs::path out = fs::path(::testing::TempDir()) / "disk_full_csv";
+  fs::remove_all(out);
+  const std::string cmd = limited(1, TRAIN_MNIST_EXE) + " --data " + data.string() + " --out " +
+                          out.string() + kSmall + " --steps 30 --ckpt-every 30 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) output.append(buf, n);
+  const int status = pclose(pipe);
+  ASSERT_TRUE(WIFEXITED(status)) << output;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << output;
+  const fs::path csv = out / "loss.csv";
+  EXPECT_TRUE(ends_with_one_error(
+      output, "train_mnist: error: " + csv.string() + ": cannot write: " + kTooLarge + "\n"));
+  EXPECT_LE(fs::file_size(csv), 512u);
+  EXPECT_FALSE(fs::exists(out / "ckpt.safetensors"));
 }

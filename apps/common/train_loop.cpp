@@ -1,7 +1,9 @@
 #include "apps/common/train_loop.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 #include "apps/common/streams.h"
@@ -37,6 +39,13 @@ std::vector<double> keep_loss_history(const fs::path& csv, int64_t step) {
 
 double time_limit_s(const TrainOptions& o) { return o.minutes * 60; }
 
+// Throws "<csv>: cannot write: <reason>" when the stream's last operation
+// failed (a full disk); called right after it, while errno holds the cause.
+void require_written(const std::ostream& log, const fs::path& csv) {
+  const int err = errno;
+  if (!log) throw std::runtime_error(csv.string() + ": cannot write: " + std::strerror(err));
+}
+
 }  // namespace
 
 TrainingLog::TrainingLog(Trainer& tr, const fs::path& out, bool resumed)
@@ -56,6 +65,7 @@ TrainingLog::TrainingLog(Trainer& tr, const fs::path& out, bool resumed)
     log_.open(csv_, std::ios::trunc);
     log_ << kLossCsvHeader;
   }
+  if (!log_) throw std::runtime_error(csv_.string() + ": cannot open for writing");
 }
 
 std::string TrainingLog::status() const {
@@ -69,6 +79,7 @@ std::string TrainingLog::status() const {
 void TrainingLog::record(const StepResult& r) {
   history_.push_back(tr_.smoothed_loss);
   log_ << tr_.step << ',' << r.loss << ',' << tr_.smoothed_loss << '\n';
+  require_written(log_, csv_);
   if (r.skipped) warn_skipped(r);
   if (bar_.due()) bar_.update(tr_.step, status());
   const TrainOptions& o = tr_.opt;
@@ -87,7 +98,6 @@ void TrainingLog::warn_skipped(const StepResult& r) {
       static_cast<long>(tr_.step), r.loss, r.grad_norm, static_cast<long>(tr_.skipped_in_a_row),
       static_cast<long>(tr_.skipped));
   if (tr_.skipped_in_a_row < kMaxSkippedInARow) return;
-  log_.flush();
   throw std::runtime_error(
       std::to_string(kMaxSkippedInARow) + " steps in a row (to step " + std::to_string(tr_.step) +
       ") had a loss or gradient that is not finite; stopped without " + "saving (" +
@@ -98,7 +108,7 @@ void TrainingLog::warn_skipped(const StepResult& r) {
 
 // The loss log first, so that it holds every step the checkpoint has done.
 void TrainingLog::save_checkpoint() {
-  log_.flush();
+  require_written(log_.flush(), csv_);
   nn::save_training_checkpoint(ckpt_.string(), tr_.state());
   imaging::write_png(curve_.string(), imaging::plot_curve(history_));
 }
