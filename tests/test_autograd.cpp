@@ -149,4 +149,31 @@ TEST(Autograd, CloneAndDtypeConversionKeepTheGraph) {
   EXPECT_TRUE(values_near(x.grad(), std::vector<double>(6, 3.0)));
 }
 
+// Negative controls of the gradient checks: functions whose backward is
+// wrong on purpose must be rejected, or a check that passes says nothing.
+// x + 0.01 x.detach() has the value 1.01 x but backward's derivative 1 (off
+// by 1%); 2 x.detach() - x has the value x but backward's derivative -1. The
+// same functions with an honest backward pass.
+TEST(Gradcheck, RejectsABackwardOffByOnePercentOrOfTheWrongSign) {
+  Tensor x = rand_leaf({6}, 3);
+  const Fn honest = [](const std::vector<Tensor>& v) { return exp(v[0]) * 1.01; };
+  const Fn scaled = [](const std::vector<Tensor>& v) {
+    const Tensor y = exp(v[0]);
+    return y + y.detach() * 0.01;
+  };
+  const Fn flipped = [](const std::vector<Tensor>& v) {
+    const Tensor y = exp(v[0]);
+    return y.detach() * 2.0 - y;
+  };
+  EXPECT_TRUE(gradcheck(honest, {x}));
+  EXPECT_TRUE(gradcheck_directional(honest, {x}));
+  for (const Fn& wrong : {scaled, flipped}) {
+    const ::testing::AssertionResult full = gradcheck(wrong, {x});
+    EXPECT_FALSE(full);
+    EXPECT_NE(std::string(full.message()).find("central difference"), std::string::npos)
+        << full.message();
+    EXPECT_FALSE(gradcheck_directional(wrong, {x}));
+  }
+}
+
 }  // namespace ag::test

@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include <array>
+#include <cmath>
 #include <cstdlib>
 #include <functional>
 #include <string>
 
 #include "autograd/allocator.h"
+#include "autograd/fused.h"
 #include "tests/cuda_helpers.h"
 
 namespace ag::test {
@@ -393,6 +395,137 @@ TEST_F(CudaOps, MemoryStaysFlatAcrossSteps) {
   const AllocatorStats after = cuda_allocator().stats();
   EXPECT_EQ(after.system_allocs, before.system_allocs);
   EXPECT_EQ(after.in_use, before.in_use);
+}
+
+// The fused optimizer kernels (autograd/fused.h) on inputs chosen so that one
+// update moves every element by far more than the tolerance of the
+// comparison: a CUDA kernel that does nothing, or drops a term, cannot pass.
+namespace {
+
+// +-(0.5 + |z|) for standard normals z: values bounded away from 0.
+std::vector<double> away_from_zero(int64_t n, uint64_t seed) {
+  std::vector<double> v = normal_leaf({n}, seed, DType::F64).to_vector<double>();
+  for (double& x : v) x = std::copysign(0.5 + std::abs(x), x);
+  return v;
+}
+
+Tensor from_values(const std::vector<double>& v, DType dtype) {
+  return from_vector(v, {static_cast<int64_t>(v.size())}).to(dtype);
+}
+
+// Adam at step 3 from g = +-(0.5 + |z|), m = 0.3 g, v = 0.5 g^2 and
+// parameters ~ N(0, 1): every parameter moves by about 0.02, m by 0.07 |g|
+// and v by 5e-4 g^2.
+struct AdamInputs {
+  Tensor param, grad, m, v;
+};
+
+AdamInputs adam_inputs(DType dtype) {
+  const int64_t n = 1000;
+  const std::vector<double> g = away_from_zero(n, 150);
+  std::vector<double> m, v;
+  for (double x : g) m.push_back(0.3 * x), v.push_back(0.5 * x * x);
+  return {normal_leaf({n}, 151, dtype).detach(), from_values(g, dtype), from_values(m, dtype),
+          from_values(v, dtype)};
+}
+
+AdamStepArgs adam_args(bool decoupled) {
+  AdamStepArgs a;
+  a.lr = 0.2;
+  a.weight_decay = 0.01;
+  a.decoupled = decoupled;
+  a.bias_correction1 = 1 - std::pow(a.beta1, 3);
+  a.bias_correction2 = 1 - std::pow(a.beta2, 3);
+  return a;
+}
+
+AdamInputs on_device(const AdamInputs& in, Device device) {
+  return {in.param.to(device).clone(), in.grad.to(device).clone(), in.m.to(device).clone(),
+          in.v.to(device).clone()};
+}
+
+// The EMA at decay 0.9 towards parameters 0.5 to 4 away: it moves by 0.05 or more.
+struct EmaInputs {
+  Tensor ema, param;
+};
+
+EmaInputs ema_inputs(DType dtype) {
+  const std::vector<double> ema = normal_leaf({1000}, 152, DType::F64).to_vector<double>();
+  std::vector<double> param = away_from_zero(1000, 153);
+  for (size_t i = 0; i < param.size(); ++i) param[i] += ema[i];
+  return {from_values(ema, dtype), from_values(param, dtype)};
+}
+constexpr double kEmaDecay = 0.9;
+
+Tol fused_tol(DType dtype) { return dtype == DType::F64 ? kDouble : kElementwise; }
+
+// Every element moved by more than `factor` times the tolerance `tol` allows
+// at its new value.
+::testing::AssertionResult moves_far(const Tensor& before, const Tensor& after, Tol tol,
+                                     double factor) {
+  const std::vector<double> a = before.to_vector<double>(), b = after.to_vector<double>();
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!(std::abs(b[i] - a[i]) > factor * (tol.atol + tol.rtol * std::abs(b[i]))))
+      return ::testing::AssertionFailure()
+             << "element " << i << " moved from " << a[i] << " to " << b[i] << " only";
+  return ::testing::AssertionSuccess();
+}
+
+// The CPU reference's updates, checked on every machine (the CUDA tests
+// below skip without a device): far larger than the tolerance, so no kernel
+// that leaves its inputs as they were passes the comparisons.
+void expect_cpu_updates_are_large(DType dtype) {
+  for (bool decoupled : {false, true}) {
+    const AdamInputs before = adam_inputs(dtype), after = on_device(before, Device::CPU);
+    fused::adam_step(after.param, after.grad, after.m, after.v, adam_args(decoupled));
+    EXPECT_TRUE(moves_far(before.param, after.param, fused_tol(dtype), 100)) << "param";
+    EXPECT_TRUE(moves_far(before.m, after.m, fused_tol(dtype), 100)) << "m";
+    EXPECT_TRUE(moves_far(before.v, after.v, fused_tol(dtype), 20)) << "v";
+  }
+  const EmaInputs ema = ema_inputs(dtype);
+  const Tensor moved = ema.ema.clone();
+  fused::ema_update(moved, ema.param, kEmaDecay);
+  EXPECT_TRUE(moves_far(ema.ema, moved, fused_tol(dtype), 100)) << "ema";
+}
+
+}  // namespace
+
+TEST(FusedParityInputs, CpuUpdatesDwarfTheTolerance) {
+  for (DType dtype : {DType::F32, DType::F64}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    expect_cpu_updates_are_large(dtype);
+  }
+}
+
+TEST_F(CudaOps, AdamStepMatchesCpu) {
+  for (DType dtype : {DType::F32, DType::F64}) {
+    for (bool decoupled : {false, true}) {
+      SCOPED_TRACE(testing::Message() << dtype_name(dtype) << ", decoupled " << decoupled);
+      const AdamInputs in = adam_inputs(dtype);
+      const AdamInputs cpu = on_device(in, Device::CPU), gpu = on_device(in, Device::CUDA);
+      fused::adam_step(cpu.param, cpu.grad, cpu.m, cpu.v, adam_args(decoupled));
+      fused::adam_step(gpu.param, gpu.grad, gpu.m, gpu.v, adam_args(decoupled));
+      ASSERT_EQ(gpu.param.device(), Device::CUDA);
+      EXPECT_TRUE(all_close(gpu.param, cpu.param, fused_tol(dtype))) << "param";
+      EXPECT_TRUE(all_close(gpu.m, cpu.m, fused_tol(dtype))) << "m";
+      EXPECT_TRUE(all_close(gpu.v, cpu.v, fused_tol(dtype))) << "v";
+      EXPECT_TRUE(all_close(gpu.grad, in.grad, kExact)) << "grad is read only";
+      EXPECT_TRUE(moves_far(in.param, cpu.param, fused_tol(dtype), 100));
+    }
+  }
+}
+
+TEST_F(CudaOps, EmaUpdateMatchesCpu) {
+  for (DType dtype : {DType::F32, DType::F64}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const EmaInputs in = ema_inputs(dtype);
+    const Tensor cpu = in.ema.clone(), gpu = in.ema.to(Device::CUDA).clone();
+    fused::ema_update(cpu, in.param, kEmaDecay);
+    fused::ema_update(gpu, in.param.to(Device::CUDA), kEmaDecay);
+    ASSERT_EQ(gpu.device(), Device::CUDA);
+    EXPECT_TRUE(all_close(gpu, cpu, fused_tol(dtype)));
+    EXPECT_TRUE(moves_far(in.ema, cpu, fused_tol(dtype), 100));
+  }
 }
 
 // Without a device, asking for CUDA is a one-line error; with one, CUDA

@@ -375,6 +375,71 @@ TEST(PMeanVariance, VlbTermsOfAnExactModel) {
   }
 }
 
+// ---------------------------------------------------------------- loss values
+
+// L_simple (Eq. 14, Algorithm 1) by value, for each parameterization, with a
+// stub model whose output is known: x_t = sqrt(abar) x_0 + sqrt(1 - abar) eps
+// (Eq. 4) must reach the model, and the loss per sample is the mean over
+// pixels of (target - output)^2, the target being eps, x_0 or the posterior
+// mean mu~ (Eqs. 6-7, by Bayes' rule here), all in double from the betas.
+TEST(LossValue, SimpleLossMatchesEq14ForEachTarget) {
+  const std::vector<int32_t> t = {0, 1, 250, 999};
+  const std::vector<double> abar = cumprod_alphas(linear_betas(1000));
+  const ag::Shape shape = {4, 1, 1, 3};
+  const std::vector<double> x0 = {-1.0, 0.2, 0.9, 0.5, -0.7, 1.0, 0.0, 0.33, -0.4, 0.8, -0.9, 0.1};
+  const std::vector<double> eps = {0.3, -1.2, 0.8, 2.0, 0.1, -0.5, -1.7, 0.6, 1.1, -0.2, 0.4, 1.5};
+  const std::vector<double> out = {0.5, 0.5, -0.5, 1.0, -1.0, 0.25, 0.0, 2.0, -2.0, 0.7, 0.3, -0.1};
+  std::vector<double> xt;
+  for (size_t k = 0; k < x0.size(); ++k) {
+    const double a = abar[t[k / 3]];
+    xt.push_back(std::sqrt(a) * x0[k] + std::sqrt(1 - a) * eps[k]);
+  }
+  const std::vector<double> mu_tilde = bayes_means(linear1000(), t, x0, xt);
+  for (ModelMeanType type : {ModelMeanType::Eps, ModelMeanType::X0, ModelMeanType::Xprev}) {
+    SCOPED_TRACE(static_cast<int>(type));
+    const std::vector<double>& target = type == ModelMeanType::Eps  ? eps
+                                        : type == ModelMeanType::X0 ? x0
+                                                                    : mu_tilde;
+    std::vector<double> expected(t.size(), 0.0);
+    for (size_t k = 0; k < x0.size(); ++k)
+      expected[k / 3] += (target[k] - out[k]) * (target[k] - out[k]) / 3;
+    int calls = 0;
+    Denoiser stub = [&](const Tensor& x, const Tensor& ts) {
+      ++calls;
+      EXPECT_TRUE(values_near(x, xt, 1e-13));
+      EXPECT_EQ(ts.to_vector<int32_t>(), t);
+      return f64(out, shape);
+    };
+    Tensor loss = linear_diffusion(type).training_losses(stub, f64(x0, shape), steps(t),
+                                                         f64(eps, shape), LossType::Simple);
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(loss.shape(), (ag::Shape{4}));
+    EXPECT_TRUE(values_near(loss, expected, 1e-12));
+  }
+}
+
+// L_T = KL(q(x_T | x_0) || N(0, I)) / (D ln 2) with q(x_T | x_0) =
+// N(sqrt(abar_T) x_0, (1 - abar_T) I) (Eq. 4): per dimension
+// 0.5 (-1 - log(1 - abar_T) + (1 - abar_T) + abar_T x_0^2). With T = 20 the
+// prior is far from 0 (abar_T is about 0.82), with T = 1000 about 2e-5 bits/dim.
+TEST(LossValue, PriorBpdIsTheKlOfEq4ToTheStandardNormal) {
+  const std::vector<double> x0 = {-1.0, 1.0, 0.0, 0.4, -0.25, level(3), level(200), 0.9};
+  for (int64_t T : {20, 1000}) {
+    SCOPED_TRACE(T);
+    const double abar_T = cumprod_alphas(linear_betas(T)).back();
+    std::vector<double> expected(2, 0.0);
+    for (size_t k = 0; k < x0.size(); ++k)
+      expected[k / 4] += 0.5 * (-1 - std::log(1 - abar_T) + (1 - abar_T) + abar_T * x0[k] * x0[k]) /
+                         4 / std::log(2.0);
+    const GaussianDiffusion d(make_schedule(ScheduleKind::Linear, T), ModelMeanType::Eps,
+                              ModelVarType::FixedLarge, ag::DType::F64);
+    Tensor prior = d.prior_bpd(f64(x0, {2, 1, 2, 2}));
+    EXPECT_EQ(prior.shape(), (ag::Shape{2}));
+    EXPECT_TRUE(values_near(prior, expected, 1e-13));
+    EXPECT_GT(expected[0], T == 20 ? 0.5 : 1e-5);
+  }
+}
+
 // ---------------------------------------------------------------- loss gradients
 
 // Both training losses through a tiny float64 U-Net with random parameters

@@ -3,6 +3,8 @@
 // --nll on a checkpoint, and one-line errors with non-zero exits.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -27,6 +29,32 @@ fs::path tiny_checkpoint(const fs::path& data, const fs::path& out) {
   EXPECT_EQ(run_exe(TRAIN_MNIST_EXE, args, out.string() + ".log"), 0)
       << read(out.string() + ".log");
   return out / "ckpt.safetensors";
+}
+
+// The bound's parts by value, so that a run reporting zeros (or NaN) fails.
+// The test images' pixels are all -1 or 1, so the prior L_T = KL(N(sqrt(abar_T)
+// x_0, 1 - abar_T) || N(0, 1)) / ln 2 per pixel is exactly -log2(1 - abar_T) / 2
+// for the linear schedule with T = 20 (abar_T about 0.817): 1.224 bits/dim.
+// Every KL term L_1..L_19 is positive and finite; the decoder's L_0 is
+// positive and below the 1e-12 probability floor's 39.9 bits; the terms are
+// not all alike; and the bound lies above prior plus decoder and below 20
+// bits/dim (raw 8-bit pixels cost 8; this barely trained model's is about 6).
+void expect_plausible_terms(double prior, double decoder, double bound,
+                            const std::vector<double>& terms) {
+  double abar_T = 1;
+  for (int i = 0; i < 20; ++i) abar_T *= 1 - (1e-4 + i * (0.02 - 1e-4) / 19);
+  EXPECT_NEAR(prior, -std::log2(1 - abar_T) / 2, 1e-4);
+  ASSERT_EQ(terms.size(), 20u);
+  for (size_t k = 0; k < terms.size(); ++k) {
+    EXPECT_TRUE(std::isfinite(terms[k])) << "L_" << 19 - k;
+    EXPECT_GT(terms[k], 0.0) << "L_" << 19 - k;
+  }
+  EXPECT_GT(decoder, 0.0);
+  EXPECT_LT(decoder, -std::log2(1e-12));
+  const auto [lo, hi] = std::minmax_element(terms.begin(), terms.end());
+  EXPECT_GT(*hi - *lo, 0.01) << "every term " << *lo;
+  EXPECT_GT(bound, prior + decoder);
+  EXPECT_LT(bound, 20.0);
 }
 
 }  // namespace
@@ -86,11 +114,13 @@ TEST(EvaluateApp, NllReportsTheBoundAndItsTerms) {
   EXPECT_EQ(line, "t,rate_bpd,distortion_rmse,next_term_bpd");
   int64_t t_expected = 20;
   double last_rate = 0, last_term = 0, first_distortion = 0, last_distortion = 0;
+  std::vector<double> terms;  // L_{t-1} for t = T..1
   while (std::getline(csv, line)) {
     long t = 0;
     double rate = 0, distortion = 0, term = 0;
     ASSERT_EQ(std::sscanf(line.c_str(), "%ld,%lf,%lf,%lf", &t, &rate, &distortion, &term), 4);
     EXPECT_EQ(t, t_expected--);
+    terms.push_back(term);
     if (t == 20) {
       EXPECT_NEAR(rate, printed("prior L_T"), 1e-4);
       first_distortion = distortion;
@@ -106,6 +136,7 @@ TEST(EvaluateApp, NllReportsTheBoundAndItsTerms) {
   // error, from x_T up to sqrt((1 - abar_T) / abar_T), about 0.47 here: the
   // distortion falls by far more than 10x over the chain, whatever the model.
   EXPECT_GT(first_distortion, 10 * last_distortion);
+  expect_plausible_terms(printed("prior L_T"), printed("decoder L_0"), printed("NLL bound"), terms);
 }
 
 TEST(EvaluateApp, BadInputGivesOneLineErrorsAndNonZeroExit) {

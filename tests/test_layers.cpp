@@ -119,17 +119,38 @@ TEST(Layers, TimestepEmbeddingValues) {
       e, {0, 0, 1, 1, std::sin(2.0), std::sin(2e-4), std::cos(2.0), std::cos(2e-4)}, 1e-12));
 }
 
-TEST(UNetGrad, WholeSmallUNetGradcheck) {
-  nn::UNet model(small_test_unet(), 1);
-  randomize_f64(model, 20);
-  Tensor x = rand_leaf({1, 1, 8, 8}, 21);
-  Tensor t = timesteps({17});
-  auto f = [&](auto& v) { return model.forward(v.back(), t); };
-  EXPECT_TRUE(gradcheck_directional(f, with_params(model, {x}), 3));
-  // All of the input Jacobian, element by element.
-  std::vector<Tensor> only_x = with_params(model, {x});
-  for (size_t i = 0; i + 1 < only_x.size(); ++i) only_x[i] = only_x[i].detach();
-  EXPECT_TRUE(gradcheck(f, only_x));
+// The whole U-Net's backward against central differences: one random
+// direction per parameter tensor (so that an error confined to one small
+// tensor, a bias of 8, cannot hide behind the large gradients of the others,
+// as it could in one direction over all of them), and the input's Jacobian
+// element by element.
+class UNetGrad : public ::testing::Test {
+ protected:
+  UNetGrad() : model(small_test_unet(), 1) { randomize_f64(model, 20); }
+  Tensor forward() const { return model.forward(x, t); }
+
+  nn::UNet model;
+  Tensor x = rand_leaf({1, 1, 8, 8}, 21), t = timesteps({17});
+};
+
+TEST_F(UNetGrad, WholeSmallUNetGradcheck) {
+  const Fn f = [this](const std::vector<Tensor>&) { return forward(); };
+  const nn::NamedTensors named = model.named_parameters();
+  EXPECT_GT(named.size(), 50u);
+  for (const auto& [name, p] : named) EXPECT_TRUE(gradcheck_directional(f, {p}, 1)) << name;
+  EXPECT_TRUE(gradcheck(f, {x}));
+}
+
+// Negative control: a dependence on one parameter tensor that backward does
+// not see (a detached term) fails that tensor's check and no other's.
+TEST_F(UNetGrad, AMissingGradientOfOneTensorFailsOnlyItsCheck) {
+  const nn::NamedTensors named = model.named_parameters();
+  ASSERT_EQ(named.back().first, "conv_out.bias");  // one element
+  const Tensor bias = named.back().second;
+  const Fn wrong = [&](const std::vector<Tensor>&) { return forward() + bias.detach() * 3.0; };
+  for (const auto& [name, p] : named)
+    EXPECT_EQ(static_cast<bool>(gradcheck_directional(wrong, {p}, 1)), name != "conv_out.bias")
+        << name;
 }
 
 }  // namespace ag::test

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -361,4 +362,59 @@ TEST(Imaging, WritesPngAtomically) {
   EXPECT_EQ(png_size(p), std::make_pair(640, 360));
   EXPECT_THROW(imaging::write_png("/nonexistent/dir/x.png", imaging::plot_curve({1.0})),
                std::runtime_error);
+}
+
+namespace {
+
+// Every value finite and in [-1, 1] (the samplers clip x_0), and the samples
+// neither constant nor all alike: each sample's pixels spread by more than
+// 0.05, and no two samples are equal.
+void expect_real_samples(const fs::path& file, int64_t n) {
+  SCOPED_TRACE(file.string());
+  const io::SafetensorsFile saved = io::load_safetensors(file.string());
+  ASSERT_EQ(saved.tensors.size(), 1u);
+  const ag::Tensor& samples = saved.tensors[0].second;
+  ASSERT_EQ(samples.shape(), (ag::Shape{n, 1, 28, 28}));
+  const std::vector<float> v = samples.to_vector<float>();
+  const size_t d = 28 * 28;
+  std::vector<std::vector<float>> images;
+  for (int64_t i = 0; i < n; ++i) {
+    images.emplace_back(v.begin() + i * d, v.begin() + (i + 1) * d);
+    double mean = 0, var = 0;
+    for (float x : images.back()) {
+      ASSERT_TRUE(std::isfinite(x)) << "sample " << i;
+      ASSERT_LE(std::abs(x), 1.0f) << "sample " << i;
+      mean += x / static_cast<double>(d);
+    }
+    for (float x : images.back()) var += (x - mean) * (x - mean) / static_cast<double>(d);
+    EXPECT_GT(std::sqrt(var), 0.05) << "sample " << i << " is nearly constant";
+    for (int64_t j = 0; j < i; ++j)
+      EXPECT_TRUE(images[j] != images.back()) << "samples " << j << " and " << i << " are equal";
+  }
+}
+
+}  // namespace
+
+// The samples train_mnist and sample --save-tensor write are images: not NaN,
+// not zeros, not one constant.
+TEST(SampleApp, SavedSampleTensorsAreRealImages) {
+  const fs::path data = make_dataset("e2e_saved_data", 16);
+  const fs::path out = fs::path(::testing::TempDir()) / "e2e_saved_run";
+  fs::remove_all(out);
+  const fs::path log = out.string() + ".log";
+  ASSERT_EQ(run("--data " + data.string() + " --out " + out.string() + kSmall + " --steps 2", log),
+            0)
+      << read(log);
+  expect_real_samples(out / "samples.safetensors", 4);
+  for (const char* sampler : {"ddpm", "ddim"}) {
+    const fs::path dir = out / sampler;
+    ASSERT_EQ(
+        run_exe(SAMPLE_EXE,
+                "--ckpt " + (out / "ckpt.safetensors").string() + " -n 3 --sampler " + sampler +
+                    " --sample-steps 4 --threads 1 --save-tensor --out " + dir.string(),
+                log),
+        0)
+        << read(log);
+    expect_real_samples(dir / "samples.safetensors", 3);
+  }
 }
