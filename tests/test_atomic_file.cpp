@@ -16,6 +16,7 @@
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
 #include "tests/file_size_limit.h"
+#include "tests/scratch_dir.h"
 
 namespace ag::test {
 
@@ -23,28 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class FullDisk : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::path(::testing::TempDir()) /
-           ("full_disk_" + std::to_string(::getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  fs::path dir_;
-};
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
+using FullDisk = ScratchDir;
 
 // The message f throws, or "no error".
 template <class F>
