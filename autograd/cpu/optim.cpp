@@ -6,6 +6,7 @@
 
 #include "autograd/cpu/cpu_backend.h"
 #include "autograd/cpu/dispatch.h"
+#include "autograd/cpu/ordered_sum.h"
 #include "autograd/kernels/optim_common.h"
 
 namespace ag {
@@ -62,11 +63,9 @@ void CpuBackend::sum_squares(const TensorRef& x, const TensorRef& out) {
   cpu::dispatch_float(x.dtype, "sum_squares", [&](auto tag) {
     using T = decltype(tag);
     const T* p = x.ptr<T>();
-    const int64_t n = x.numel();
-    double acc = 0.0;
-#pragma omp parallel for reduction(+ : acc) schedule(static) if (n >= cpu::kParallelGrain)
-    for (int64_t i = 0; i < n; ++i) acc += static_cast<double>(p[i]) * static_cast<double>(p[i]);
-    out.ptr<double>()[0] += acc;
+    out.ptr<double>()[0] += cpu::ordered_sum(x.numel(), [&](int64_t i) {
+      return static_cast<double>(p[i]) * static_cast<double>(p[i]);
+    });
   });
 }
 

@@ -4,6 +4,7 @@
 
 #include "autograd/cpu/cpu_backend.h"
 #include "autograd/cpu/dispatch.h"
+#include "autograd/cpu/ordered_sum.h"
 
 namespace ag {
 
@@ -13,10 +14,8 @@ namespace {
 template <class T>
 void sum_rows(const T* x, int64_t outer, int64_t R, T* out) {
   if (outer == 1) {
-    double acc = 0.0;
-#pragma omp parallel for reduction(+ : acc) schedule(static) if (R >= cpu::kParallelGrain)
-    for (int64_t r = 0; r < R; ++r) acc += x[r];
-    out[0] = static_cast<T>(acc);
+    out[0] =
+        static_cast<T>(cpu::ordered_sum(R, [&](int64_t r) { return static_cast<double>(x[r]); }));
     return;
   }
 #pragma omp parallel for schedule(static) if (outer * R >= cpu::kParallelGrain)
@@ -66,13 +65,10 @@ void CpuBackend::squared_error_sum(const TensorRef& a, const TensorRef& b, const
     using T = decltype(tag);
     const T* pa = a.ptr<T>();
     const T* pb = b.ptr<T>();
-    const int64_t n = a.numel();
-    double acc = 0.0;
-#pragma omp parallel for reduction(+ : acc) schedule(static) if (n >= cpu::kParallelGrain)
-    for (int64_t i = 0; i < n; ++i) {
-      double d = static_cast<double>(pa[i]) - static_cast<double>(pb[i]);
-      acc += d * d;
-    }
+    const double acc = cpu::ordered_sum(a.numel(), [&](int64_t i) {
+      const double d = static_cast<double>(pa[i]) - static_cast<double>(pb[i]);
+      return d * d;
+    });
     out.ptr<T>()[0] = static_cast<T>(acc);
   });
 }
