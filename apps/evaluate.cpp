@@ -68,6 +68,7 @@ void add_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
   apps::add_renamed_flag(app, "--steps", "--sample-steps");
   app.add_option("--seed", o.seed, "seed of the sampling and of the bound's noise")
+      ->check(apps::kSeed)
       ->capture_default_str();
   app.add_option("--data", o.data, "mnist, fashion or a directory of IDX files")
       ->capture_default_str();

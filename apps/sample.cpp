@@ -63,7 +63,9 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--eta", o.eta, "DDIM eta: 0 deterministic, 1 ancestral-like")
       ->check(apps::kUnitInterval)
       ->capture_default_str();
-  app.add_option("--seed", o.seed, "seed of x_T and the sampling noise")->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of x_T and the sampling noise")
+      ->check(apps::kSeed)
+      ->capture_default_str();
   app.add_option("--out", o.out, "output folder: the grid is samples.png in it")
       ->capture_default_str();
   app.add_option("--weights", o.weights, "ema (as the paper samples) or model")

@@ -60,6 +60,7 @@ void add_model_flags(CLI::App& app, TrainOptions& o) {
       ->check(CLI::Range(2, 100000))
       ->capture_default_str();
   app.add_option("--seed", o.seed, "seed of the weights, data order, noise and dropout")
+      ->check(apps::kSeed)
       ->capture_default_str();
   apps::add_device_flags(app, o.device, o.threads);
 }

@@ -1,6 +1,8 @@
 #include "nn/blocks.h"
 
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "nn/init.h"
 
@@ -11,6 +13,9 @@ using namespace ag;
 Tensor timestep_embedding(const Tensor& t, int64_t dim, DType dtype, Device device) {
   const std::vector<double> steps = t.to_vector<double>();
   const int64_t n = static_cast<int64_t>(steps.size()), half = dim / 2;
+  if (half < 2)  // the frequencies below divide by half - 1
+    throw std::runtime_error("timestep_embedding: dim = " + std::to_string(dim) +
+                             ", needs at least 4 (two frequencies)");
   const double log_step = std::log(10000.0) / static_cast<double>(half - 1);
   std::vector<double> emb(static_cast<size_t>(n * dim), 0.0);  // (N, dim)
   for (int64_t i = 0; i < n; ++i)

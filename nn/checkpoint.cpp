@@ -1,10 +1,11 @@
 #include "nn/checkpoint.h"
 
+#include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <string_view>
 
 namespace nn {
 
@@ -68,6 +69,8 @@ UNetConfig unet_config_from_json(const std::string& text, const std::string& wha
 
 namespace {
 
+constexpr const char* kGeneratorPrefix = "rng.";
+
 NamedTensors prefixed(const std::string& prefix, const NamedTensors& tensors) {
   NamedTensors out;
   for (const auto& [name, t] : tensors) out.emplace_back(prefix + name, t);
@@ -90,45 +93,107 @@ const std::string& field(const io::Metadata& md, const std::string& key, const s
   return it->second;
 }
 
+// All of `text` as an unsigned decimal number, as std::to_string writes it
+// (no sign, no spaces).
+template <class T>
+bool parse_whole(std::string_view text, T& out) {
+  const char* end = text.data() + text.size();
+  const auto [stop, err] = std::from_chars(text.data(), end, out);
+  return !text.empty() && text[0] != '-' && err == std::errc() && stop == end;
+}
+
 int64_t integer_field(const io::Metadata& md, const std::string& key, const std::string& path) {
   const std::string& text = field(md, key, path);
-  try {
-    size_t used = 0;
-    const long long v = std::stoll(text, &used);
-    if (used == text.size() && v >= 0) return v;
-  } catch (const std::exception&) {
-  }
-  throw std::runtime_error(path + ": metadata '" + key + "' is not a count: '" + text + "'");
+  int64_t v = 0;
+  if (!parse_whole(text, v))
+    throw std::runtime_error(path + ": metadata '" + key + "' is not a count: '" + text + "'");
+  return v;
 }
 
-std::pair<uint64_t, uint64_t> generator_field(const io::Metadata& md, const std::string& key,
-                                              const std::string& path) {
-  const std::string& text = field(md, key, path);
-  unsigned long long seed = 0, offset = 0;
-  char rest = 0;
-  if (std::sscanf(text.c_str(), "%llu %llu%c", &seed, &offset, &rest) != 2)
-    throw std::runtime_error(path + ": metadata '" + key + "' is not '<seed> <offset>'");
-  return {seed, offset};
+struct GeneratorState {
+  uint64_t seed = 0, offset = 0;
+};
+
+GeneratorState generator_state(const std::string& key, const std::string& text,
+                               const std::string& path) {
+  const size_t space = text.find(' ');
+  GeneratorState g;
+  if (space == std::string::npos || !parse_whole(std::string_view(text).substr(0, space), g.seed) ||
+      !parse_whole(std::string_view(text).substr(space + 1), g.offset))
+    throw std::runtime_error(path + ": metadata '" + key + "' is not '<seed> <offset>': '" + text +
+                             "'");
+  return g;
 }
 
-// Throws unless `found` holds exactly `expected`'s names with their shapes and
+// The counters and generator states of a training checkpoint's metadata.
+struct Counters {
+  int64_t step = 0, adam_step = 0, ema_updates = 0;
+  std::map<std::string, GeneratorState> generators;  // by name, without "rng."
+};
+
+Counters read_counters(const io::Metadata& md, const std::string& path) {
+  Counters c;
+  c.step = integer_field(md, "step", path);
+  c.adam_step = integer_field(md, "adam_step", path);
+  c.ema_updates = integer_field(md, "ema_updates", path);
+  const std::string prefix = kGeneratorPrefix;
+  for (const auto& [key, text] : md)
+    if (key.compare(0, prefix.size(), prefix) == 0)
+      c.generators[key.substr(prefix.size())] = generator_state(key, text, path);
+  return c;
+}
+
+const GeneratorState& generator(const Counters& c, const std::string& name,
+                                const std::string& path) {
+  const auto it = c.generators.find(name);
+  if (it == c.generators.end())
+    throw std::runtime_error(path + ": not a training checkpoint (metadata '" + kGeneratorPrefix +
+                             name + "' missing)");
+  return it->second;
+}
+
+// The tensors save_training_checkpoint writes for parameters `params`: each
+// parameter as it is, its EMA shadow, and Adam's two moments (the names
+// Adam::state gives them), all of the parameter's shape and dtype.
+NamedTensors training_tensors(const NamedTensors& params) {
+  NamedTensors out = prefixed("model.", params);
+  for (const char* group : {"ema.", "adam.m.", "adam.v."})
+    for (auto& t : prefixed(group, params)) out.push_back(t);
+  return out;
+}
+
+// Throws unless `file` holds exactly `expected`'s names with their shapes and
 // dtypes (checked before anything is loaded, so a bad file changes nothing).
-void check_group(const NamedTensors& expected, const NamedTensors& found, const std::string& prefix,
-                 const std::string& path) {
-  std::map<std::string, ag::Tensor> by_name(found.begin(), found.end());
+void check_tensors(const NamedTensors& expected, const io::SafetensorsFile& file,
+                   const std::string& path) {
+  std::map<std::string, ag::Tensor> by_name(file.tensors.begin(), file.tensors.end());
   for (const auto& [name, t] : expected) {
     auto it = by_name.find(name);
-    if (it == by_name.end())
-      throw std::runtime_error(path + ": tensor '" + prefix + name + "' missing");
+    if (it == by_name.end()) throw std::runtime_error(path + ": tensor '" + name + "' missing");
     if (it->second.shape() != t.shape() || it->second.dtype() != t.dtype())
-      throw std::runtime_error(path + ": tensor '" + prefix + name + "' is " +
+      throw std::runtime_error(path + ": tensor '" + name + "' is " +
                                ag::dtype_name(it->second.dtype()) + " " +
                                ag::shape_str(it->second.shape()) + ", expected " +
                                ag::dtype_name(t.dtype()) + " " + ag::shape_str(t.shape()));
+    by_name.erase(it);
   }
-  if (found.size() != expected.size())
-    throw std::runtime_error(path + ": " + std::to_string(found.size()) + " '" + prefix +
-                             "' tensors, expected " + std::to_string(expected.size()));
+  if (!by_name.empty())
+    throw std::runtime_error(path + ": unexpected tensor '" + by_name.begin()->first +
+                             "', a training checkpoint of this model has no such tensor");
+}
+
+// Does what check_training_checkpoint says; returns the counters it read.
+Counters checked_counters(const io::SafetensorsFile& file, const std::string& path,
+                          const UNet& model) {
+  const io::Metadata& md = file.metadata;
+  const UNetConfig config = unet_config_from_json(field(md, "config", path), path);
+  if (unet_config_to_json(config) != unet_config_to_json(model.config))
+    throw std::runtime_error(path + ": checkpoint model config " + unet_config_to_json(config) +
+                             " differs from this model's " + unet_config_to_json(model.config));
+  Counters counters = read_counters(md, path);
+  generator(counters, "dropout", path);  // the model's own, in every training checkpoint
+  check_tensors(training_tensors(model.named_parameters()), file, path);
+  return counters;
 }
 
 // Throws unless every value of every tensor is finite: a checkpoint holding
@@ -161,36 +226,31 @@ void save_training_checkpoint(const std::string& path, const TrainingState& s) {
   md["adam_step"] = std::to_string(s.optimizer.step_count());
   md["ema_updates"] = std::to_string(s.ema.num_updates());
   for (const auto& [name, gen] : all_generators(s))
-    md["rng." + name] = std::to_string(gen->seed()) + " " + std::to_string(gen->offset());
+    md[kGeneratorPrefix + name] = std::to_string(gen->seed()) + " " + std::to_string(gen->offset());
   io::save_safetensors(path, tensors, md);
+}
+
+void check_training_checkpoint(const io::SafetensorsFile& file, const std::string& path,
+                               const UNet& model) {
+  checked_counters(file, path, model);
 }
 
 void load_training_checkpoint(const std::string& path, TrainingState& s) {
   const io::SafetensorsFile file = io::load_safetensors(path);
-  const io::Metadata& md = file.metadata;
-  const UNetConfig config = unet_config_from_json(field(md, "config", path), path);
-  if (unet_config_to_json(config) != unet_config_to_json(s.model.config))
-    throw std::runtime_error(path + ": checkpoint model config " + unet_config_to_json(config) +
-                             " differs from this model's " + unet_config_to_json(s.model.config));
-  const int64_t step = integer_field(md, "step", path);
-  const int64_t adam_step = integer_field(md, "adam_step", path);
-  const int64_t ema_updates = integer_field(md, "ema_updates", path);
-  std::vector<std::pair<ag::Generator*, std::pair<uint64_t, uint64_t>>> rng_states;
+  const Counters counters = checked_counters(file, path, s.model);
+  std::vector<std::pair<ag::Generator*, GeneratorState>> rng_states;
   for (const auto& [name, gen] : all_generators(s))
-    rng_states.emplace_back(gen, generator_field(md, "rng." + name, path));
+    rng_states.emplace_back(gen, generator(counters, name, path));
 
   const NamedTensors params = s.model.named_parameters();
-  check_group(params, group(file, "model."), "model.", path);
-  check_group(params, group(file, "ema."), "ema.", path);
-  check_group(s.optimizer.state(params), group(file, "adam."), "adam.", path);
   io::load_into(params, file, path, "model.");
   s.ema.load_shadow(group(file, "ema."));
   s.optimizer.load_state(params, group(file, "adam."));
-  s.optimizer.set_step_count(adam_step);
-  s.ema.set_num_updates(ema_updates);
-  for (const auto& [gen, state] : rng_states) gen->set_state(state.first, state.second);
-  s.step = step;
-  s.extra = md;
+  s.optimizer.set_step_count(counters.adam_step);
+  s.ema.set_num_updates(counters.ema_updates);
+  for (const auto& [gen, state] : rng_states) gen->set_state(state.seed, state.offset);
+  s.step = counters.step;
+  s.extra = file.metadata;
 }
 
 void save_module(const std::string& path, const Module& m, const io::Metadata& metadata) {

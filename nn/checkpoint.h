@@ -34,8 +34,17 @@ struct TrainingState {
 
 // Refuses (throws, writing nothing) a state holding a value that is not finite.
 void save_training_checkpoint(const std::string& path, const TrainingState& state);
-// Restores every part of `state` from `path`; the model's config must equal
-// the file's. Nothing is modified unless the whole file validates.
+// Throws a one-line error naming `path` and the key or tensor unless `file`
+// is a whole training checkpoint of `model`: the config equals the model's,
+// step, adam_step and ema_updates are counts, every rng.<name> is
+// "<seed> <offset>" (rng.dropout present), and the tensors are exactly the
+// model., ema., adam.m. and adam.v. groups of the model's parameter names,
+// shapes and dtypes. Other metadata keys are free-form and not checked.
+void check_training_checkpoint(const io::SafetensorsFile& file, const std::string& path,
+                               const UNet& model);
+// Restores every part of `state` from `path`, which must pass
+// check_training_checkpoint and hold rng.<name> for each of state's
+// generators. Nothing is modified unless the whole file validates.
 void load_training_checkpoint(const std::string& path, TrainingState& state);
 
 // The model config stored in a checkpoint, to build a matching UNet.

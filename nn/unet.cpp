@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "nn/init.h"
 
@@ -57,11 +59,32 @@ void check_range(const char* field, double value, double lo, double hi) {
                              " outside [" + format_number(lo) + ", " + format_number(hi) + "]");
 }
 
+// What the network's shapes need beyond the ranges: a config failing this
+// was once built, and then failed in GroupNorm or at its first forward pass.
+void check_fits(const UNetConfig& c) {
+  // GroupNorm splits ch (the first block's input) and every level's
+  // channels, so also their sums on the up path, into num_groups groups.
+  std::vector<int64_t> channels{c.ch};
+  for (int64_t m : c.ch_mult) channels.push_back(c.ch * m);
+  for (int64_t n : channels)
+    if (n % c.num_groups != 0)
+      throw std::runtime_error("UNet config: num_groups = " + std::to_string(c.num_groups) +
+                               " does not divide a level's " + std::to_string(n) + " channels");
+  // Each level but the last halves the image and the up path doubles it
+  // back, which meets the skip connection only if no halving is of an odd size.
+  const int64_t scale = int64_t{1} << (c.ch_mult.size() - 1);
+  if (c.resolution % scale != 0)
+    throw std::runtime_error("UNet config: resolution = " + std::to_string(c.resolution) +
+                             " is not a multiple of 2^(levels - 1) = " + std::to_string(scale));
+}
+
 }  // namespace
 
 void check_unet_config(const UNetConfig& c) {
   check_range("in_ch", c.in_ch, 1, 64);
-  check_range("ch", c.ch, 1, 1024);
+  // The timestep embedding's frequencies 10000^(-j / (ch / 2 - 1)) need
+  // ch / 2 > 1: ch 2 or 3 divided by zero and gave a U-Net of NaN.
+  check_range("ch", c.ch, 4, 1024);
   check_range("number of levels (ch_mult)", c.ch_mult.size(), 1, 8);
   for (int64_t m : c.ch_mult) {
     check_range("ch_mult entry", m, 1, 16);
@@ -72,6 +95,7 @@ void check_unet_config(const UNetConfig& c) {
   check_range("dropout", c.dropout, 0, 0.999);
   check_range("num_groups", c.num_groups, 1, 1024);
   check_range("resolution", c.resolution, 1, 1024);
+  check_fits(c);
 }
 
 UNet::UNet(const UNetConfig& c, uint64_t seed) : config(c), dropout_rng(seed + kDropoutStream) {

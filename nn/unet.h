@@ -21,11 +21,14 @@ struct UNetConfig {
 };
 
 // Throws "UNet config: <field> = <value> outside [lo, hi]" for a field out of
-// range; the UNet constructor calls this first. The ranges hold every DDPM
-// and improved-diffusion config (levels of up to 1024 channels, up to 4
-// ResBlocks) and refuse absurd ones from a corrupt checkpoint, such as 10^9
-// ResBlocks, which would build for minutes and then die. A config near every
-// limit is still a network of billions of parameters.
+// range, and a one-line "UNet config: ..." error for a config the network's
+// shapes do not fit (num_groups must divide ch and every level's channels,
+// resolution must divide by 2^(levels - 1)); the UNet constructor calls this
+// first. The ranges hold every DDPM and improved-diffusion config (levels of
+// up to 1024 channels, up to 4 ResBlocks) and refuse absurd ones from a
+// corrupt checkpoint, such as 10^9 ResBlocks, which would build for minutes
+// and then die. A config near every limit is still a network of billions of
+// parameters.
 void check_unet_config(const UNetConfig& config);
 
 // The named MNIST presets: tiny, small, base, paper (the table in docs/unet.md).

@@ -12,6 +12,7 @@ PACKAGES=(
   libstb-dev               # stb_image_write for PNG grids
   nlohmann-json3-dev       # safetensors headers
   libcli11-dev             # command-line flags
+  clang libclang-rt-14-dev libomp-dev  # scripts/fuzz.sh: libFuzzer, sanitizers, OpenMP
 )
 
 missing=()

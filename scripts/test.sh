@@ -11,3 +11,4 @@ OMP_WAIT_POLICY=passive ctest --test-dir build --output-on-failure -j"$(nproc)"
 # ctest lists skipped tests without their reason; say once why the CUDA
 # tests skipped, where they did (the reason is in the test log).
 grep -h -m1 '^CUDA tests skip:' build/Testing/Temporary/LastTest.log || true
+scripts/fuzz.sh  # then the file readers under libFuzzer (tests/fuzz), a few minutes

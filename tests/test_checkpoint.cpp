@@ -1,11 +1,13 @@
 // Training checkpoints: training N steps equals training k steps, saving,
 // loading into fresh objects and training N - k more, bit for bit; bad or
 // mismatched files give clear errors and change nothing.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -84,6 +86,25 @@ std::string refused_load(const std::string& path) {
   EXPECT_EQ(fresh.model.parameters()[0].to_vector<float>(), before);
   EXPECT_EQ(fresh.optimizer.step_count(), 0);
   return error;
+}
+
+// Saves the checkpoint at path again with `edit` applied to the whole file.
+template <class F>
+void edit_file(const std::string& path, F edit) {
+  io::SafetensorsFile file = io::load_safetensors(path);
+  edit(file);
+  io::save_safetensors(path, file.tensors, file.metadata);
+}
+
+// check_training_checkpoint's error for the file at path (empty if it passes).
+std::string check_error(const std::string& path) {
+  TrainRun r;
+  try {
+    nn::check_training_checkpoint(io::load_safetensors(path), path, r.model);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace
@@ -218,6 +239,68 @@ TEST(TrainingCheckpoint, RefusesNonFiniteStateAndKeepsTheOldFile) {
     }
     EXPECT_EQ(bytes(), good);
   }
+}
+
+// A tensor no group holds, an Adam moment of the wrong shape: refused by
+// both the resume and the sampling check, naming the tensor (the sampling
+// check once looked at one weights group only).
+TEST(TrainingCheckpoint, EveryTensorIsOneTheRunExpects) {
+  const std::string path = temp_path("extra.safetensors");
+  TrainRun r;
+  const std::string first = r.model.named_parameters()[0].first;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"junk", "unexpected tensor 'junk'"},
+      {"adam.m.junk", "unexpected tensor 'adam.m.junk'"},
+      {"adam.m." + first, "tensor 'adam.m." + first + "' is float32 [7], expected float32 ["}};
+  for (const auto& [name, error] : cases) {
+    nn::save_training_checkpoint(path, r.state());
+    edit_file(path, [&name = name](io::SafetensorsFile& f) {
+      f.tensors.erase(std::remove_if(f.tensors.begin(), f.tensors.end(),
+                                     [&](const auto& t) { return t.first == name; }),
+                      f.tensors.end());
+      f.tensors.emplace_back(name, ones({7}));
+    });
+    for (const std::string& e : {refused_load(path), check_error(path)})
+      EXPECT_EQ(e.rfind(path + ": " + error, 0), 0u) << e;
+  }
+}
+
+// Generator states and counters are all of their text, as written: "-1 5"
+// (once read as seed 2^64 - 1), " 1 2", "+3" and the like are refused by
+// name, for any rng.<name> key; metadata keys of other names are free-form.
+TEST(TrainingCheckpoint, MetadataCountersAndGeneratorStatesMustParse) {
+  const std::string path = temp_path("metadata.safetensors");
+  TrainRun r;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"rng.data", "-1 5"}, {"rng.data", " 1 2"},   {"rng.data", "1 2 3"},
+      {"rng.data", "1"},    {"rng.data", "1  2"},   {"rng.dropout", "18446744073709551616 0"},
+      {"rng.other", "x y"}, {"step", "+3"},         {"step", " 3"},
+      {"adam_step", "-1"},  {"ema_updates", "1e3"}, {"step", "99999999999999999999"}};
+  for (const auto& [key, value] : cases) {
+    nn::save_training_checkpoint(path, r.state());
+    edit_file(path,
+              [&key = key, &value = value](io::SafetensorsFile& f) { f.metadata[key] = value; });
+    const std::string kind =
+        key.rfind("rng.", 0) == 0 ? "' is not '<seed> <offset>': '" : "' is not a count: '";
+    const std::string want = path + ": metadata '" + key + kind + value + "'";
+    EXPECT_EQ(refused_load(path), want);
+    EXPECT_EQ(check_error(path), want);
+  }
+  nn::save_training_checkpoint(path, r.state());
+  edit_file(path, [](io::SafetensorsFile& f) { f.metadata.erase("rng.dropout"); });
+  EXPECT_EQ(check_error(path),
+            path + ": not a training checkpoint (metadata 'rng.dropout' missing)");
+  // Run settings another program writes (e.g. "lr") load as they are.
+  r.model.dropout_rng.set_state(3, 18446744073709551615u);
+  nn::TrainingState saved = r.state();
+  saved.extra = {{"lr", "2e-4"}, {"preset", "tiny"}, {"note", " -1 "}};
+  nn::save_training_checkpoint(path, saved);
+  EXPECT_EQ(check_error(path), "");
+  TrainRun loaded;
+  nn::TrainingState state = loaded.state();
+  nn::load_training_checkpoint(path, state);
+  EXPECT_EQ(state.extra.at("lr"), "2e-4");
+  EXPECT_EQ(loaded.model.dropout_rng.offset(), 18446744073709551615u);
 }
 
 }  // namespace ag::test

@@ -159,6 +159,10 @@ TEST(EvaluateApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
   EXPECT_NE(evaluate("--nll --rd rd.csv", log), 0);
   EXPECT_EQ(read(log),
             "evaluate: error: --rd takes no file now: it writes rd.csv in --out (see --help)\n");
+  EXPECT_NE(evaluate("--nll --seed -1", log), 0);
+  EXPECT_EQ(read(log),
+            "evaluate: error: --seed: a seed is a whole number in [0, 2^64 - 1], got -1 (see "
+            "--help)\n");
   EXPECT_NE(evaluate("--quality -n 10001", log), 0);
   EXPECT_EQ(read(log), "evaluate: error: -n: Value 10001 not in range 2 to 10000 (see --help)\n");
   EXPECT_NE(evaluate("--quality --data " + data.string(), log), 0);

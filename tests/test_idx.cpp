@@ -58,6 +58,13 @@ void write_plain(const std::string& path, const Bytes& bytes) {
   ASSERT_TRUE(out.good()) << path;
 }
 
+Bytes read_bytes(const std::string& path) {
+  Bytes bytes(fs::file_size(path));
+  std::ifstream(path, std::ios::binary)
+      .read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  return bytes;
+}
+
 // bytes, then `zero_mib` MiB of zeros, written a MiB at a time.
 void write_gzip(const std::string& path, const Bytes& bytes, int zero_mib = 0) {
   gzFile file = gzopen(path.c_str(), "wb");
@@ -179,12 +186,36 @@ TEST_F(IdxErrors, TruncatedHeader) {
 
 TEST_F(IdxErrors, TruncatedGzipStream) {
   write_gzip(path("img.gz"), images_file(2, 8, 8, iota_bytes(128)));
-  Bytes gz(fs::file_size(path("img.gz")));
-  std::ifstream(path("img.gz"), std::ios::binary)
-      .read(reinterpret_cast<char*>(gz.data()), static_cast<std::streamsize>(gz.size()));
+  Bytes gz = read_bytes(path("img.gz"));
   gz.resize(gz.size() - 12);  // cut into the deflate stream and drop the trailer
   write_plain(path("cut.gz"), gz);
   expect_error([&] { read_idx_images(path("cut.gz")); }, path("cut.gz"), "gzip");
+}
+
+// gzread skipped whatever followed the gzip stream: bytes appended to a .gz
+// file (or a file written over a longer one) went unnoticed. A second gzip
+// member is part of the file, as gzip itself reads it.
+TEST_F(IdxErrors, JunkAfterTheGzipStream) {
+  write_gzip(path("img.gz"), images_file(2, 2, 2, iota_bytes(8)));
+  const Bytes gz = read_bytes(path("img.gz"));
+  for (const Bytes& junk : {Bytes{'x', 'y', 'z'}, Bytes{0}, Bytes{0x1f}}) {
+    Bytes file = gz;
+    file.insert(file.end(), junk.begin(), junk.end());
+    write_plain(path("junk.gz"), file);
+    expect_error([&] { read_idx_images(path("junk.gz")); }, path("junk.gz"),
+                 std::to_string(junk.size()) + " bytes of junk after the gzip stream");
+  }
+  write_gzip(path("head.gz"), images_file(4, 2, 2, iota_bytes(8)));
+  write_gzip(path("tail.gz"), iota_bytes(8));  // the other 8 pixels, as a second member
+  Bytes members = read_bytes(path("head.gz"));
+  const Bytes tail = read_bytes(path("tail.gz"));
+  members.insert(members.end(), tail.begin(), tail.end());
+  write_plain(path("members.gz"), members);
+  const IdxImages images = read_idx_images(path("members.gz"));
+  EXPECT_EQ(images.count, 4);
+  Bytes pixels = iota_bytes(8);
+  pixels.insert(pixels.end(), pixels.begin(), pixels.end());
+  EXPECT_EQ(images.pixels, pixels);
 }
 
 TEST_F(IdxErrors, WrongMagic) {

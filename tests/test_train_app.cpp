@@ -116,6 +116,10 @@ TEST(TrainApp, BadInputGivesOneLineErrorsAndNonZeroExit) {
   EXPECT_EQ(read(log), "train_mnist: error: --ema: not a finite number: nan (see --help)\n");
   EXPECT_NE(run("--ema 1.5", log), 0);
   EXPECT_EQ(read(log), "train_mnist: error: --ema: must be in [0, 1], got 1.5 (see --help)\n");
+  EXPECT_NE(run("--seed -1", log), 0);  // CLI11 alone reads it as 2^64 - 1
+  EXPECT_EQ(read(log),
+            "train_mnist: error: --seed: a seed is a whole number in [0, 2^64 - 1], got -1 "
+            "(see --help)\n");
   EXPECT_NE(run("--preset huge", log), 0);
   EXPECT_NE(run("--data /nonexistent/dir --steps 1", log), 0);
   EXPECT_NE(read(log).find("train_mnist: error: load_split"), std::string::npos) << read(log);
@@ -174,7 +178,8 @@ TEST(TrainApp, OldFlagNamesAndBadChoicesGiveOneLineErrors) {
        "--progression takes no file now: it writes progression.png in --out (see --help)"},
       {"--out grid.png",
        "--out grid.png: --out is a folder now (the grid is "
-       "<folder>/samples.png)"}};
+       "<folder>/samples.png)"},
+      {"--seed -1", "--seed: a seed is a whole number in [0, 2^64 - 1], got -1 (see --help)"}};
   for (const auto& [args, error] : sample_cases) {
     EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt " + ckpt.string() + " " + args, log), 0) << args;
     EXPECT_EQ(read(log), "sample: error: " + error + "\n");

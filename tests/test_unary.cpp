@@ -1,5 +1,7 @@
 // Unary ops: forward values at hand-checked points, and gradient checks.
 #include <cmath>
+#include <limits>
+#include <vector>
 
 #include "tests/gradcheck.h"
 
@@ -27,6 +29,19 @@ TEST(Unary, ExtremeInputsStayFinite) {
   EXPECT_TRUE(values_near(sigmoid(x), {0.0, 1.0}));
   EXPECT_TRUE(values_near(silu(x), {0.0, 100.0}, 1e-4));
   EXPECT_TRUE(values_near(tanh(x), {-1.0, 1.0}));
+}
+
+// float32 exp is the vectorizable fast_exp: NaN stays NaN, inf gives inf and
+// -inf 0, as std::exp (without converting NaN to an integer on the way,
+// which UBSan reported in tests/fuzz's builds).
+TEST(Unary, Float32ExpOfNanAndInfinities) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> e =
+      exp(from_vector(std::vector<float>{std::nanf(""), inf, -inf, 0.0f}, {4})).to_vector<float>();
+  EXPECT_TRUE(std::isnan(e[0]));
+  EXPECT_EQ(e[1], inf);
+  EXPECT_EQ(e[2], 0.0f);
+  EXPECT_EQ(e[3], 1.0f);
 }
 
 TEST(Unary, Gradcheck) {

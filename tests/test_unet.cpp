@@ -58,7 +58,14 @@ TEST(UNet, RejectsConfigsOutOfRange) {
             "UNet config: num_res_blocks = 1000000000 outside [1, 4]");
   EXPECT_EQ(message([](auto& c) { c.ch = 1024; }),
             "UNet config: channels of a level (ch * ch_mult entry) = 2048 outside [1, 1024]");
-  EXPECT_EQ(message([](auto& c) { c.ch = 0; }), "UNet config: ch = 0 outside [1, 1024]");
+  EXPECT_EQ(message([](auto& c) { c.ch = 0; }), "UNet config: ch = 0 outside [4, 1024]");
+  // ch 2 or 3 once passed and gave a timestep embedding of NaN (found by
+  // tests/fuzz/fuzz_unet_config).
+  EXPECT_EQ(message([](auto& c) {
+              c.ch = 2;
+              c.num_groups = 1;
+            }),
+            "UNet config: ch = 2 outside [4, 1024]");
   EXPECT_EQ(message([](auto& c) { c.ch_mult = {}; }),
             "UNet config: number of levels (ch_mult) = 0 outside [1, 8]");
   EXPECT_EQ(message([](auto& c) {
@@ -66,6 +73,16 @@ TEST(UNet, RejectsConfigsOutOfRange) {
             }),
             "UNet config: ch_mult entry = 100 outside [1, 16]");
   EXPECT_EQ(message([](auto& c) { c.dropout = 1; }), "UNet config: dropout = 1 outside [0, 0.999]");
+  // In range but unfit for the network's shapes, found by
+  // tests/fuzz/fuzz_unet_config: they built, then failed in GroupNorm or at
+  // the first forward pass (7 -> 4 -> 8 meets no skip connection of 7).
+  EXPECT_EQ(message([](auto& c) { c.num_groups = 3; }),
+            "UNet config: num_groups = 3 does not divide a level's 32 channels");
+  EXPECT_EQ(message([](auto& c) {
+              c.ch_mult = {1, 2};
+              c.resolution = 7;
+            }),
+            "UNet config: resolution = 7 is not a multiple of 2^(levels - 1) = 2");
   EXPECT_EQ(message([](auto& c) { c.resolution = -28; }),
             "UNet config: resolution = -28 outside [1, 1024]");
   EXPECT_EQ(message([](auto&) {}), "no error");

@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -48,6 +49,17 @@ const CLI::Validator kPositive =
     finite_number([](double v) { return v > 0; }, "must be > 0", "POSITIVE");
 const CLI::Validator kUnitInterval =
     finite_number([](double v) { return v >= 0 && v <= 1; }, "must be in [0, 1]", "[0, 1]");
+
+const CLI::Validator kSeed(
+    [](std::string& input) -> std::string {
+      uint64_t seed = 0;
+      const char* end = input.data() + input.size();
+      const auto [stop, err] = std::from_chars(input.data(), end, seed);
+      if (input.empty() || input[0] == '-' || err != std::errc() || stop != end)
+        return "a seed is a whole number in [0, 2^64 - 1], got " + input;
+      return {};
+    },
+    "SEED");
 
 void one_line_parse_errors(CLI::App& app, const char* program) {
   app.failure_message([program](const CLI::App*, const CLI::Error& e) {

@@ -42,6 +42,9 @@ void set_threads(int64_t threads);
 extern const CLI::Validator kNonNegative;
 extern const CLI::Validator kPositive;
 extern const CLI::Validator kUnitInterval;  // [0, 1]
+// --seed: all digits, at most 2^64 - 1 (CLI11 itself reads -1 into a
+// uint64_t as 2^64 - 1).
+extern const CLI::Validator kSeed;
 // Command-line errors print one line, "<program>: error: <what> (see --help)",
 // and CLI11_PARSE returns CLI11's non-zero exit code.
 void one_line_parse_errors(CLI::App& app, const char* program);

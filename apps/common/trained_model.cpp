@@ -44,6 +44,10 @@ TrainedModel load_trained_model(const std::string& ckpt, const std::string& weig
   TrainedModel t;
   t.model = std::make_unique<nn::UNet>(nn::checkpoint_config(ckpt));
   const bool training_ckpt = file.metadata.count("step") > 0;
+  // A training checkpoint is checked whole, its optimizer and generator
+  // states too, though only one weights group is used: a file with anything
+  // unexpected in it is not one train_mnist wrote.
+  if (training_ckpt) nn::check_training_checkpoint(file, ckpt, *t.model);
   io::load_into(t.model->named_parameters(), file, ckpt, training_ckpt ? weights + "." : "");
   t.model->to(device);
   t.model->eval();

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <utility>
@@ -52,15 +53,7 @@ uint32_t big_endian32(const std::vector<uint8_t>& bytes, size_t at) {
   fail(path, std::string("cannot open (") + std::strerror(errno) + ")");
 }
 
-bool is_gzip(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail_open(path);
-  unsigned char head[2] = {0, 0};
-  in.read(reinterpret_cast<char*>(head), 2);
-  return in.gcount() == 2 && head[0] == 0x1f && head[1] == 0x8b;
-}
-
-std::vector<uint8_t> read_plain(const std::string& path) {
+std::vector<uint8_t> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) fail_open(path);
   std::error_code ec;
@@ -72,23 +65,41 @@ std::vector<uint8_t> read_plain(const std::string& path) {
   return bytes;
 }
 
-// The first `limit` bytes of the decompressed stream (fewer if it ends), so
-// that a small file cannot inflate to more than the header announces.
-std::vector<uint8_t> read_gzip(const std::string& path, size_t limit) {
-  std::unique_ptr<gzFile_s, decltype(&gzclose)> file(gzopen(path.c_str(), "rb"), &gzclose);
-  if (!file) fail_open(path);
+bool is_gzip(const std::vector<uint8_t>& file) {
+  return file.size() >= 2 && file[0] == 0x1f && file[1] == 0x8b;
+}
+
+// The first `limit` bytes the gzip file `file` inflates to (fewer if it
+// ends), so that a small file cannot inflate to more than the header
+// announces. Members may follow one another (gzip's concatenation); anything
+// else after the last one, which gzread would silently skip, is an error.
+std::vector<uint8_t> inflate_gzip(const std::string& path, const std::vector<uint8_t>& file,
+                                  size_t limit) {
+  if (file.size() > std::numeric_limits<uInt>::max()) fail(path, "gzip file over 4 GiB");
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) fail(path, "cannot start zlib");  // 16: gzip only
+  const std::unique_ptr<z_stream, decltype(&inflateEnd)> end(&z, &inflateEnd);
+  z.next_in = const_cast<Bytef*>(file.data());  // zlib's API is not const; it only reads
+  z.avail_in = static_cast<uInt>(file.size());
   std::vector<uint8_t> bytes;
-  std::vector<uint8_t> chunk(1 << 20);
-  int n = 0;
   while (bytes.size() < limit) {
-    const size_t want = std::min(chunk.size(), limit - bytes.size());
-    if ((n = gzread(file.get(), chunk.data(), static_cast<unsigned>(want))) <= 0) break;
-    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + n);
+    const size_t have = bytes.size();
+    bytes.resize(have + std::min<size_t>(size_t{1} << 20, limit - have));
+    z.next_out = bytes.data() + have;
+    z.avail_out = static_cast<uInt>(bytes.size() - have);
+    const int ret = inflate(&z, Z_NO_FLUSH);
+    bytes.resize(bytes.size() - z.avail_out);
+    if (ret == Z_STREAM_END) {
+      if (z.avail_in == 0) break;
+      if (z.avail_in < 2 || z.next_in[0] != 0x1f || z.next_in[1] != 0x8b)
+        fail(path, std::to_string(z.avail_in) + " bytes of junk after the gzip stream");
+      inflateReset(&z);  // the next member
+    } else if (ret != Z_OK && ret != Z_BUF_ERROR) {
+      fail(path, std::string("corrupt gzip stream (") + (z.msg ? z.msg : "zlib error") + ")");
+    } else if (z.avail_in == 0 && z.avail_out != 0) {
+      fail(path, "corrupt or truncated gzip stream (unexpected end of file)");
+    }
   }
-  int err = Z_OK;
-  std::string message = gzerror(file.get(), &err);  // "<path>: <what>"
-  if (message.rfind(path + ": ", 0) == 0) message.erase(0, path.size() + 2);
-  if (n < 0 || err != Z_OK) fail(path, "corrupt or truncated gzip stream (" + message + ")");
   return bytes;
 }
 
@@ -133,19 +144,20 @@ struct IdxData {
 };
 
 // An IDX file of kind `want` (`other` being the kind it may be mistaken for).
-// A gzipped one is read twice: its header, then as many bytes as the header
-// announces and one more, to tell whether the data goes on.
+// A gzipped one is inflated twice: its header, then as many bytes as the
+// header announces and one more, to tell whether the data goes on.
 IdxData read_idx(const std::string& path, const IdxKind& want, const IdxKind& other) {
   const size_t header = 4 + 4 * want.ndims;
-  const bool gzipped = is_gzip(path);
-  IdxData idx{{}, gzipped ? read_gzip(path, header) : read_plain(path)};
+  const std::vector<uint8_t> file = read_file(path);
+  const bool gzipped = is_gzip(file);
+  IdxData idx{{}, gzipped ? inflate_gzip(path, file, header) : file};
   idx.dims = header_dims(path, idx.bytes, want, other);
   size_t want_bytes = 1;
   for (int64_t d : idx.dims) want_bytes *= static_cast<size_t>(d);
   if (want_bytes > kMaxDataBytes)
     fail(path, "the header announces " + std::to_string(want_bytes) + " bytes of data, more than " +
                    std::to_string(kMaxDataBytes >> 30) + " GiB");
-  if (gzipped) idx.bytes = read_gzip(path, header + want_bytes + 1);
+  if (gzipped) idx.bytes = inflate_gzip(path, file, header + want_bytes + 1);
   check_data_size(path, idx.bytes.size() - header, want_bytes);
   idx.bytes.erase(idx.bytes.begin(), idx.bytes.begin() + static_cast<std::ptrdiff_t>(header));
   return idx;

@@ -15,8 +15,11 @@ namespace ag::cpu {
 // degree-6 polynomial, 2^n built directly in the exponent bits. Like expf it
 // gives 0 below the normal range, inf above it, and NaN for NaN.
 inline float fast_exp(float x_in) {
-  float x = x_in < -87.0f ? -87.0f : x_in;
-  x = x > 88.0f ? 88.0f : x;
+  // Clamped so that NaN becomes -87 too: converting NaN to an integer below
+  // is undefined behaviour (UBSan's float-cast-overflow), even though the
+  // last select returns NaN for it.
+  float x = x_in >= -87.0f ? x_in : -87.0f;
+  x = x <= 88.0f ? x : 88.0f;
   // round(x / ln 2): truncating a positive number floors it, hence the offset
   const int32_t n = static_cast<int32_t>(x * 1.44269504088896341f + 128.5f) - 128;
   const float nf = static_cast<float>(n);
