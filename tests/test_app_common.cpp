@@ -1,35 +1,26 @@
 // apps/common: the progress line's ETA (to the total, to a --minutes budget,
 // the sooner of the two), the choices read as enums with the names the
-<<<<<<< HEAD
-// checkpoints keep, renamed flags, the run settings a checkpoint stores, and
-// the trainer's skipping of steps that are not finite.
+// checkpoints keep, renamed flags and --seed, the checks of a trained
+// model's checkpoint, the run settings a checkpoint stores, and the trainer's
+// skipping of steps that are not finite.
 #include <gtest/gtest.h>
 
 #include <cmath>
-=======
-// checkpoints keep, renamed flags and --seed, and the checks of a trained
-// model's checkpoint.
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <functional>
 #include <string>
 #include <utility>
 #include <vector>
->>>>>>> fuzz
 
 #include "apps/common/choices.h"
 #include "apps/common/cli.h"
 #include "apps/common/progress.h"
-<<<<<<< HEAD
 #include "apps/common/run_settings.h"
-#include "apps/common/training.h"
-=======
 #include "apps/common/trained_model.h"
+#include "apps/common/training.h"
 #include "autograd/ops.h"
 #include "io/safetensors.h"
 #include "nn/checkpoint.h"
->>>>>>> fuzz
 
 namespace {
 
@@ -102,7 +93,72 @@ TEST(Cli, RenamedFlagNamesTheNewOne) {
   EXPECT_EQ(apps::kMaxImages, 10000);
 }
 
-<<<<<<< HEAD
+// CLI11 reads "-1" into a uint64_t as 2^64 - 1; a seed is all digits.
+TEST(Cli, SeedIsAWholeNumber) {
+  for (const std::string bad : {"-1", "1e3", "", " 1", "18446744073709551616"}) {
+    uint64_t seed = 0;
+    CLI::App app;
+    app.add_option("--seed", seed)->check(apps::kSeed);
+    try {
+      app.parse(std::vector<std::string>{bad, "--seed"});
+      FAIL() << "'" << bad << "' accepted";
+    } catch (const CLI::ParseError& e) {
+      EXPECT_EQ(std::string(e.what()),
+                "--seed: a seed is a whole number in [0, 2^64 - 1], got " + bad);
+    }
+  }
+  uint64_t seed = 0;
+  CLI::App app;
+  app.add_option("--seed", seed)->check(apps::kSeed);
+  app.parse(std::vector<std::string>{"18446744073709551615", "--seed"});
+  EXPECT_EQ(seed, 18446744073709551615u);
+}
+
+// sample and evaluate check a training checkpoint whole, though they use one
+// group of weights: a tensor no group holds, an optimizer moment of the wrong
+// shape or a generator state that does not parse is refused, naming the file
+// and the tensor or key; run settings of other names are free-form.
+TEST(TrainedModel, ChecksTheWholeTrainingCheckpoint) {
+  const std::string path = (fs::path(::testing::TempDir()) / "trained.safetensors").string();
+  nn::UNetConfig config = nn::unet_preset("tiny");
+  config.ch = 8;
+  config.ch_mult = {1};
+  config.attn_resolutions = {};
+  config.num_groups = 2;
+  nn::UNet model(config, 0);
+  nn::Adam optimizer(model.parameters());
+  nn::EMA ema(model.named_parameters(), 0.999);
+  nn::save_training_checkpoint(
+      path, {model, optimizer, ema, {}, 4, {{"T", "20"}, {"lr", "2e-4"}, {"batch", "x"}}});
+  const apps::TrainedModel loaded = apps::load_trained_model(path, "ema");
+  EXPECT_EQ(loaded.step, "4");
+  EXPECT_EQ(loaded.diffusion->num_timesteps(), 20);
+
+  const std::string first = model.named_parameters()[0].first;
+  const std::string bad = (fs::path(::testing::TempDir()) / "trained_bad.safetensors").string();
+  const std::vector<std::pair<std::function<void(io::SafetensorsFile&)>, std::string>> cases = {
+      {[](io::SafetensorsFile& f) { f.tensors.emplace_back("junk", ag::zeros({1})); },
+       "unexpected tensor 'junk'"},
+      {[&](io::SafetensorsFile& f) {
+         for (auto& [name, t] : f.tensors)
+           if (name == "adam.v." + first) t = ag::zeros({1});
+       },
+       "tensor 'adam.v." + first + "' is float32 [1], expected float32 ["},
+      {[](io::SafetensorsFile& f) { f.metadata["rng.dropout"] = "-1 0"; },
+       "metadata 'rng.dropout' is not '<seed> <offset>': '-1 0'"}};
+  for (const auto& [edit, error] : cases) {
+    io::SafetensorsFile file = io::load_safetensors(path);
+    edit(file);
+    io::save_safetensors(bad, file.tensors, file.metadata);
+    try {
+      apps::load_trained_model(bad, "ema");
+      ADD_FAILURE() << error << ": loaded";
+    } catch (const std::runtime_error& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(bad + ": " + error, 0), 0u) << e.what();
+    }
+  }
+}
+
 // A NaN injected into one weight makes the step's loss NaN: the step is
 // skipped and counted, and Adam, its moments and the EMA stay as they were;
 // with the weight mended, the next step updates again and the count of
@@ -198,70 +254,4 @@ TEST(RunSettings, RestoreTakesStoredValuesAndRefusesConflictsAndJunk) {
   EXPECT_EQ(apps::restore_settings(from_old, old, given_none, "c"),
             std::vector<std::string>{"--lr"});
   EXPECT_EQ(from_old.lr, apps::TrainOptions{}.lr);
-=======
-// CLI11 reads "-1" into a uint64_t as 2^64 - 1; a seed is all digits.
-TEST(Cli, SeedIsAWholeNumber) {
-  for (const std::string bad : {"-1", "1e3", "", " 1", "18446744073709551616"}) {
-    uint64_t seed = 0;
-    CLI::App app;
-    app.add_option("--seed", seed)->check(apps::kSeed);
-    try {
-      app.parse(std::vector<std::string>{bad, "--seed"});
-      FAIL() << "'" << bad << "' accepted";
-    } catch (const CLI::ParseError& e) {
-      EXPECT_EQ(std::string(e.what()),
-                "--seed: a seed is a whole number in [0, 2^64 - 1], got " + bad);
-    }
-  }
-  uint64_t seed = 0;
-  CLI::App app;
-  app.add_option("--seed", seed)->check(apps::kSeed);
-  app.parse(std::vector<std::string>{"18446744073709551615", "--seed"});
-  EXPECT_EQ(seed, 18446744073709551615u);
-}
-
-// sample and evaluate check a training checkpoint whole, though they use one
-// group of weights: a tensor no group holds, an optimizer moment of the wrong
-// shape or a generator state that does not parse is refused, naming the file
-// and the tensor or key; run settings of other names are free-form.
-TEST(TrainedModel, ChecksTheWholeTrainingCheckpoint) {
-  const std::string path = (fs::path(::testing::TempDir()) / "trained.safetensors").string();
-  nn::UNetConfig config = nn::unet_preset("tiny");
-  config.ch = 8;
-  config.ch_mult = {1};
-  config.attn_resolutions = {};
-  config.num_groups = 2;
-  nn::UNet model(config, 0);
-  nn::Adam optimizer(model.parameters());
-  nn::EMA ema(model.named_parameters(), 0.999);
-  nn::save_training_checkpoint(
-      path, {model, optimizer, ema, {}, 4, {{"T", "20"}, {"lr", "2e-4"}, {"batch", "x"}}});
-  const apps::TrainedModel loaded = apps::load_trained_model(path, "ema");
-  EXPECT_EQ(loaded.step, "4");
-  EXPECT_EQ(loaded.diffusion->num_timesteps(), 20);
-
-  const std::string first = model.named_parameters()[0].first;
-  const std::string bad = (fs::path(::testing::TempDir()) / "trained_bad.safetensors").string();
-  const std::vector<std::pair<std::function<void(io::SafetensorsFile&)>, std::string>> cases = {
-      {[](io::SafetensorsFile& f) { f.tensors.emplace_back("junk", ag::zeros({1})); },
-       "unexpected tensor 'junk'"},
-      {[&](io::SafetensorsFile& f) {
-         for (auto& [name, t] : f.tensors)
-           if (name == "adam.v." + first) t = ag::zeros({1});
-       },
-       "tensor 'adam.v." + first + "' is float32 [1], expected float32 ["},
-      {[](io::SafetensorsFile& f) { f.metadata["rng.dropout"] = "-1 0"; },
-       "metadata 'rng.dropout' is not '<seed> <offset>': '-1 0'"}};
-  for (const auto& [edit, error] : cases) {
-    io::SafetensorsFile file = io::load_safetensors(path);
-    edit(file);
-    io::save_safetensors(bad, file.tensors, file.metadata);
-    try {
-      apps::load_trained_model(bad, "ema");
-      ADD_FAILURE() << error << ": loaded";
-    } catch (const std::runtime_error& e) {
-      EXPECT_EQ(std::string(e.what()).rfind(bad + ": " + error, 0), 0u) << e.what();
-    }
-  }
->>>>>>> fuzz
 }
