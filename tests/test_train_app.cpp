@@ -335,6 +335,17 @@ TEST(Imaging, GridLayoutAndValues) {
   EXPECT_THROW(imaging::make_grid(ag::zeros({2, 2}), 1), std::runtime_error);
 }
 
+// A diverged model samples NaN; its pixels show black (converting NaN to a
+// byte is undefined behaviour, which the sanitizer suite stops on).
+TEST(Imaging, GridShowsNanAsBlack) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> v = {nan, 1.0f};  // two 1x1 images
+  const imaging::Image g = imaging::make_grid(ag::from_vector(v, {2, 1, 1, 1}), 2, 0);
+  ASSERT_EQ(g.pixels.size(), 2u);
+  EXPECT_EQ(g.pixels[0], 0);
+  EXPECT_EQ(g.pixels[1], 255);
+}
+
 // A diverged run's NaN and inf losses are left out of the curve (converting
 // them to pixels once made the line drawing loop for 2^63 steps).
 TEST(Imaging, CurveSkipsValuesThatAreNotFinite) {
