@@ -1,6 +1,5 @@
 #include "autograd/tensor.h"
 
-#include <cstring>
 #include <stdexcept>
 
 #include "autograd/generator.h"
@@ -184,9 +183,8 @@ std::vector<T> Tensor::to_vector() const {
                : std::is_same_v<T, double> ? DType::F64
                                            : DType::I32;
   Tensor host = to(Device::CPU).to(want).contiguous();
-  std::vector<T> out(static_cast<size_t>(numel()));
-  std::memcpy(out.data(), host.data_ptr(), out.size() * sizeof(T));
-  return out;
+  const T* first = static_cast<const T*>(host.data_ptr());  // null when empty
+  return std::vector<T>(first, first + numel());
 }
 template std::vector<float> Tensor::to_vector<float>() const;
 template std::vector<double> Tensor::to_vector<double>() const;

@@ -40,15 +40,22 @@ inline fs::path make_dataset(const std::string& name, int n) {
   return dir;
 }
 
-inline int run_exe(const char* exe, const std::string& args, const fs::path& log) {
-  const std::string cmd = std::string(exe) + " " + args + " > " + log.string() + " 2>&1";
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 inline std::string read(const fs::path& p) {
   std::ifstream f(p);
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+// The exit code scripts/sanitize.sh gives a sanitizer's finding: a test that
+// expects a program to fail (any non-zero exit) would otherwise pass on one.
+constexpr int kSanitizerExit = 66;
+
+inline int run_exe(const char* exe, const std::string& args, const fs::path& log) {
+  const std::string cmd = std::string(exe) + " " + args + " > " + log.string() + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  EXPECT_NE(code, kSanitizerExit) << exe << " " << args << " stopped on a sanitizer finding:\n"
+                                  << read(log);
+  return code;
 }
 
 // Width and height from a PNG's IHDR chunk.

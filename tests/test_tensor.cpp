@@ -23,6 +23,18 @@ TEST(Tensor, Creation) {
   EXPECT_EQ(zeros({0, 3}).numel(), 0);
 }
 
+// An empty tensor's memory and an empty vector's may be null: copying 0
+// bytes between them must not pass null to memcpy (undefined, and the
+// sanitizer suite stops on it).
+TEST(Tensor, EmptyRoundTrip) {
+  for (DType dtype : {DType::F32, DType::F64, DType::I32}) {
+    Tensor e = from_vector(std::vector<double>{}, {0, 3}).to(dtype);
+    EXPECT_EQ(e.shape(), (Shape{0, 3}));
+    EXPECT_TRUE(e.to_vector<float>().empty());
+    EXPECT_TRUE(e.to_vector<int32_t>().empty());
+  }
+}
+
 TEST(Tensor, DtypeConversionAndClone) {
   Tensor d = from_vector(std::vector<double>{1.5, -2.25}, {2});
   Tensor f = d.to(DType::F32);

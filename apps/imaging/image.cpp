@@ -27,7 +27,10 @@ Image make_grid(const ag::Tensor& images, int64_t cols, int64_t pad) {
       for (int64_t y = 0; y < h; ++y)
         for (int64_t x = 0; x < w; ++x) {
           const float value = v[((i * c + ch) * h + y) * w + x];
-          const float level = std::round((std::clamp(value, -1.0f, 1.0f) + 1.0f) * 127.5f);
+          // NaN (a diverged model's sample) shows black: clamp passes it
+          // through, and converting NaN to uint8_t is undefined.
+          const float clipped = std::isnan(value) ? -1.0f : std::clamp(value, -1.0f, 1.0f);
+          const float level = std::round((clipped + 1.0f) * 127.5f);
           grid.pixels[((y0 + y) * grid.width + x0 + x) * c + ch] = static_cast<uint8_t>(level);
         }
   }

@@ -17,7 +17,8 @@ struct Image {
   std::vector<uint8_t> pixels;
 };
 
-// images (N, C, H, W) with C = 1 or 3, values in [-1, 1] (clipped), laid out
+// images (N, C, H, W) with C = 1 or 3, values in [-1, 1] (clipped; NaN
+// shows as -1, black), laid out
 // row-major on a grid `cols` wide with `pad` pixels of background between
 // cells and around the edge.
 Image make_grid(const ag::Tensor& images, int64_t cols, int64_t pad = 2);

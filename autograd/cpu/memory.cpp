@@ -35,12 +35,14 @@ void* CpuBackend::allocate(size_t nbytes) { return host_allocator().allocate(nby
 
 void CpuBackend::deallocate(void* ptr, size_t nbytes) { host_allocator().deallocate(ptr, nbytes); }
 
+// An empty vector's or tensor's address may be null, and memcpy's must not
+// be, even for 0 bytes: hence the test.
 void CpuBackend::copy_to_host(const void* src, void* dst, size_t nbytes) {
-  std::memcpy(dst, src, nbytes);
+  if (nbytes > 0) std::memcpy(dst, src, nbytes);
 }
 
 void CpuBackend::copy_from_host(const void* src, void* dst, size_t nbytes) {
-  std::memcpy(dst, src, nbytes);
+  if (nbytes > 0) std::memcpy(dst, src, nbytes);
 }
 
 // Every CPU kernel has finished when it returns.
