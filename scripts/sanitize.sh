@@ -13,8 +13,10 @@ cd "$(dirname "$0")/.."
 # numbers for the reports, builds a quarter faster than -g; -march=native as
 # in the Release build, so the same vector paths (the AVX transposes) run
 # sanitized. GCC's -fsanitize=undefined leaves out float->int conversions
-# out of range, so float-cast-overflow is named too.
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+# out of range, so float-cast-overflow is named too. A unity build (several
+# sources compiled as one) builds it in about 4.7 minutes on 2 cores instead
+# of 6.5, which keeps all of .ci/run under 20.
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_UNITY_BUILD=ON \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -march=native" \
   -DAG_CUDA=OFF -DAG_WERROR=ON -DAG_SANITIZE=address,undefined,float-cast-overflow
 cmake --build build-asan -j"$(nproc)"

@@ -14,6 +14,11 @@ namespace apps_test {
 
 namespace fs = std::filesystem;
 
+// train_mnist's flags for a run of a few quick steps: a short process, tiny
+// grids, one thread.
+constexpr const char* kSmall =
+    " --T 20 --batch 4 --sample-n 4 --sample-steps 2 --sample-every 0 --threads 1";
+
 inline void put_u32(std::ofstream& f, uint32_t v) {
   const unsigned char b[4] = {static_cast<unsigned char>(v >> 24),
                               static_cast<unsigned char>(v >> 16),

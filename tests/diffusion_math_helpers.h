@@ -8,6 +8,7 @@
 
 #include "autograd/math_constants.h"
 #include "diffusion/diffusion.h"
+#include "diffusion/schedule.h"
 
 namespace diffusion::test {
 
@@ -30,5 +31,11 @@ inline double tanh_cdf(double u) {
 
 // Level k of the 256 on which Eq. 13 puts the data: k / 127.5 - 1.
 inline double level(int k) { return k / 127.5 - 1; }
+
+// The paper's schedule: beta linear from 1e-4 to 0.02 over T = 1000.
+inline const Schedule& linear1000() {
+  static const Schedule s = make_schedule(ScheduleKind::Linear, 1000);
+  return s;
+}
 
 }  // namespace diffusion::test

@@ -20,7 +20,9 @@ using namespace apps_test;
 
 const char* kQuick = " --presets tiny --batches 2 --reps 1 --warmup-reps 0 --threads 1";
 
-int run(const std::string& args, const fs::path& log) { return run_exe(BENCH_EXE, args, log); }
+int run_bench(const std::string& args, const fs::path& log) {
+  return run_exe(BENCH_EXE, args, log);
+}
 
 fs::path log_path(const std::string& name) { return fs::path(::testing::TempDir()) / name; }
 
@@ -28,7 +30,7 @@ fs::path log_path(const std::string& name) { return fs::path(::testing::TempDir(
 
 TEST(BenchApp, TableRowHasPositiveFigures) {
   const fs::path log = log_path("bench_table.log");
-  ASSERT_EQ(run(kQuick, log), 0) << read(log);
+  ASSERT_EQ(run_bench(kQuick, log), 0) << read(log);
   const std::string out = read(log);
   const size_t row = out.find("\ntiny ");
   ASSERT_NE(row, std::string::npos) << out;
@@ -51,7 +53,7 @@ TEST(BenchApp, TableRowHasPositiveFigures) {
 
 TEST(BenchApp, TimesTrainMnistsStep) {
   const fs::path log = log_path("bench_header.log");
-  ASSERT_EQ(run(kQuick, log), 0) << read(log);
+  ASSERT_EQ(run_bench(kQuick, log), 0) << read(log);
   EXPECT_NE(read(log).find("train_mnist's training step (batch copy, forward, L_simple, backward, "
                            "clip, Adam, EMA)"),
             std::string::npos)
@@ -63,7 +65,8 @@ TEST(BenchApp, TimesTrainMnistsStep) {
 TEST(BenchApp, LoopTimesTrainMnistsLoop) {
   const fs::path log = log_path("bench_loop.log");
   ASSERT_EQ(
-      run("--presets tiny --batches 2 --reps 2 --warmup-reps 0 --threads 1 --loop --ckpt-every 1 "
+      run_bench(
+          "--presets tiny --batches 2 --reps 2 --warmup-reps 0 --threads 1 --loop --ckpt-every 1 "
           "--sample-every 0 --json",
           log),
       0)
@@ -73,7 +76,7 @@ TEST(BenchApp, LoopTimesTrainMnistsLoop) {
   const auto& r = j["rows"][0];
   for (const char* key : {"step_ms", "loop_ms", "loop_mean_ms"})
     EXPECT_GT(r[key].get<double>(), 0) << key;
-  ASSERT_EQ(run(std::string(kQuick) + " --loop --ckpt-every 500", log), 0) << read(log);
+  ASSERT_EQ(run_bench(std::string(kQuick) + " --loop --ckpt-every 500", log), 0) << read(log);
   EXPECT_NE(read(log).find("a checkpoint\nevery 500 steps, a grid every 500"), std::string::npos)
       << read(log);
   EXPECT_NE(read(log).find("  loop ms  loop mean\ntiny "), std::string::npos) << read(log);
@@ -83,7 +86,7 @@ TEST(BenchApp, LoopTimesTrainMnistsLoop) {
 
 TEST(BenchApp, JsonHasOneRowPerConfiguration) {
   const fs::path log = log_path("bench_json.log");
-  ASSERT_EQ(run(std::string(kQuick) + " --json", log), 0) << read(log);
+  ASSERT_EQ(run_bench(std::string(kQuick) + " --json", log), 0) << read(log);
   const nlohmann::json j = nlohmann::json::parse(read(log));
   EXPECT_EQ(j["threads"], 1);
   ASSERT_EQ(j["rows"].size(), 1u);
@@ -100,13 +103,13 @@ TEST(BenchApp, JsonHasOneRowPerConfiguration) {
 TEST(BenchApp, RunsOnCuda) {
   const fs::path log = log_path("bench_cuda.log");
   if (ag::cuda_device_count() == 0) {
-    EXPECT_NE(run(std::string(kQuick) + " --device cuda", log), 0);
+    EXPECT_NE(run_bench(std::string(kQuick) + " --device cuda", log), 0);
     const std::string out = read(log);
     EXPECT_EQ(out.rfind("bench: error: ", 0), 0u) << out;
     EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
   }
   AG_SKIP_WITHOUT_CUDA();
-  ASSERT_EQ(run(std::string(kQuick) + " --device cuda --json", log), 0) << read(log);
+  ASSERT_EQ(run_bench(std::string(kQuick) + " --device cuda --json", log), 0) << read(log);
   const nlohmann::json j = nlohmann::json::parse(read(log));
   EXPECT_EQ(j["device"], "cuda");
   const auto& r = j["rows"][0];
@@ -117,7 +120,7 @@ TEST(BenchApp, RunsOnCuda) {
 TEST(BenchApp, ParityWritesWeightsProbeAndResults) {
   const fs::path file = log_path("bench_parity.safetensors");
   const fs::path log = log_path("bench_parity.log");
-  ASSERT_EQ(run("--presets tiny --threads 1 --parity " + file.string(), log), 0) << read(log);
+  ASSERT_EQ(run_bench("--presets tiny --threads 1 --parity " + file.string(), log), 0) << read(log);
   const std::string header = read(file).substr(0, 20000);  // the JSON header comes first
   for (const char* name : {"probe.x", "probe.t", "probe.noise", "probe.y", "\"grad_norm\"",
                            "\"loss\"", "conv_out.weight", "mid.attn.q.weight"})
@@ -128,11 +131,11 @@ TEST(BenchApp, BadFlagsGiveOneLineErrors) {
   const fs::path log = log_path("bench_bad.log");
   for (const char* args : {"--presets nope", "--batches 0", "--batches 4097", "--presets tiny,nope",
                            "--reps 0", "--loop --ckpt-every 0", "--loop --sample-every -1"}) {
-    EXPECT_NE(run(args, log), 0) << args;
+    EXPECT_NE(run_bench(args, log), 0) << args;
     const std::string out = read(log);
     EXPECT_EQ(out.rfind("bench: error: ", 0), 0u) << out;
     EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
   }
-  EXPECT_NE(run("--warmup 2", log), 0);  // train_mnist's --warmup is the lr warm-up
+  EXPECT_NE(run_bench("--warmup 2", log), 0);  // train_mnist's --warmup is the lr warm-up
   EXPECT_EQ(read(log), "bench: error: --warmup is now --warmup-reps (see --help)\n");
 }

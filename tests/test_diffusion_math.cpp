@@ -22,11 +22,6 @@ using ag::test::gradcheck_directional;
 using ag::test::values_near;
 using namespace diffusion::test;
 
-const Schedule& linear1000() {
-  static const Schedule s = make_schedule(ScheduleKind::Linear, 1000);
-  return s;
-}
-
 // The paper's schedule (Sec. 4): beta linear from 1e-4 to 0.02, i = 0 .. T-1.
 double linear_beta(int64_t i, int64_t T) { return 1e-4 + i * (0.02 - 1e-4) / (T - 1); }
 std::vector<double> linear_betas(int64_t T) {

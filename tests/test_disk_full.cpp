@@ -38,8 +38,6 @@ std::string limited(int blocks, const char* exe) {
   return ::testing::AssertionSuccess();
 }
 
-const char* kSmall = " --T 20 --batch 4 --sample-n 4 --sample-steps 2 --sample-every 0 --threads 1";
-
 }  // namespace
 
 TEST(DiskFull, WritePngKeepsThePreviousImage) {

@@ -26,6 +26,15 @@ namespace {
 // The allowed growth after step 2: allocator bytes, resident bytes.
 constexpr size_t kAllocatorSlack = 4 * 1024, kResidentSlack = 256 * 1024;
 
+// Under AddressSanitizer (scripts/sanitize.sh) freed memory waits in ASan's
+// quarantine before it is reused, so the resident set grows by design (seen:
+// 40-50 MB over these loops); only the allocator's counts say anything there.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kResidentSetMeasurable = false;
+#else
+constexpr bool kResidentSetMeasurable = true;
+#endif
+
 // The resident set in bytes: statm's second field counts pages.
 size_t resident_bytes() {
   FILE* f = std::fopen("/proc/self/statm", "r");
@@ -61,6 +70,10 @@ struct Watermarks {
     ASSERT_GT(rss_at_step2, 0u) << "/proc/self/statm unreadable";
     EXPECT_LE(max_in_use_later, at_step2.in_use + kAllocatorSlack);
     EXPECT_LE(ag::cpu_allocator().stats().peak_in_use, at_step2.peak_in_use + kAllocatorSlack);
+    if (!kResidentSetMeasurable) {
+      std::printf("resident set not checked: AddressSanitizer's quarantine grows it\n");
+      return;
+    }
     EXPECT_LE(max_rss_later, rss_at_step2 + kResidentSlack)
         << "resident set " << rss_at_step2 << " bytes after step 2, up to " << max_rss_later
         << " later";

@@ -19,11 +19,9 @@ namespace {
 
 using namespace apps_test;
 
-int run(const std::string& args, const fs::path& log) {
+int train(const std::string& args, const fs::path& log) {
   return run_exe(TRAIN_MNIST_EXE, args, log);
 }
-
-const char* kSmall = " --T 20 --batch 4 --sample-n 4 --sample-steps 2 --sample-every 0 --threads 1";
 
 fs::path fresh_dir(const std::string& name) {
   const fs::path dir = fs::path(::testing::TempDir()) / name;
@@ -69,10 +67,10 @@ pid_t start(const std::string& args, const fs::path& log) {
 TEST(Resume, CheckpointAloneRestoresEverySetting) {
   const fs::path data = make_dataset("resume_settings_data", 16);
   const fs::path out = fresh_dir("resume_settings_run"), log = out.string() + ".log";
-  ASSERT_EQ(run("--data " + data.string() + " --out " + out.string() + kSmall +
-                    " --steps 2 --lr 1e-3 --var small --warmup 5 --clip 0.5 --ema 0.99 --seed 7"
-                    " --subset 12 --final-sampler ddim",
-                log),
+  ASSERT_EQ(train("--data " + data.string() + " --out " + out.string() + kSmall +
+                      " --steps 2 --lr 1e-3 --var small --warmup 5 --clip 0.5 --ema 0.99 --seed 7"
+                      " --subset 12 --final-sampler ddim",
+                  log),
             0)
       << read(log);
   const std::string ckpt = (out / "ckpt.safetensors").string();
@@ -87,7 +85,7 @@ TEST(Resume, CheckpointAloneRestoresEverySetting) {
   EXPECT_EQ(md.at("threads"), "1");
 
   // Nothing but the checkpoint and a new budget: the settings come back.
-  ASSERT_EQ(run("--resume " + ckpt + " --steps 3", log), 0) << read(log);
+  ASSERT_EQ(train("--resume " + ckpt + " --steps 3", log), 0) << read(log);
   EXPECT_NE(read(log).find("[train] 3 steps, batch 4, lr 0.001 (warm-up 5), clip 0.5, EMA 0.99; "
                            "loss simple, param eps, var small, schedule linear, T 20; seed 7\n"),
             std::string::npos)
@@ -95,19 +93,19 @@ TEST(Resume, CheckpointAloneRestoresEverySetting) {
   EXPECT_EQ(io::load_safetensors(ckpt).metadata.at("step"), "3");
   EXPECT_EQ(lines(out / "loss.csv"), 1 + 3);
   // The same value spelt otherwise is no conflict.
-  ASSERT_EQ(run("--resume " + ckpt + " --steps 4 --lr 0.0010 --var small", log), 0) << read(log);
+  ASSERT_EQ(train("--resume " + ckpt + " --steps 4 --lr 0.0010 --var small", log), 0) << read(log);
 
   const std::string before = read(ckpt);
-  EXPECT_EQ(run("--resume " + ckpt + " --lr 2e-4", log), 1);
+  EXPECT_EQ(train("--resume " + ckpt + " --lr 2e-4", log), 1);
   EXPECT_EQ(read(log), "train_mnist: error: --lr 0.0002 conflicts with " + ckpt +
                            ", trained with --lr 0.001 (on --resume only --steps, --minutes, "
                            "--ckpt-every, --sample-every, --device, --threads and --out may "
                            "change)\n");
-  EXPECT_EQ(run("--resume " + ckpt + " --var large", log), 1);
+  EXPECT_EQ(train("--resume " + ckpt + " --var large", log), 1);
   EXPECT_NE(read(log).find("--var large conflicts with " + ckpt + ", trained with --var small"),
             std::string::npos)
       << read(log);
-  EXPECT_EQ(run("--resume " + ckpt + " --preset small", log), 1);
+  EXPECT_EQ(train("--resume " + ckpt + " --preset small", log), 1);
   EXPECT_NE(read(log).find("--preset small conflicts"), std::string::npos) << read(log);
   EXPECT_EQ(read(ckpt), before);  // refused runs leave the checkpoint alone
 }
@@ -117,9 +115,9 @@ TEST(Resume, CheckpointAloneRestoresEverySetting) {
 TEST(Resume, OldCheckpointTakesTheCommandLine) {
   const fs::path data = make_dataset("resume_old_data", 16);
   const fs::path out = fresh_dir("resume_old_run"), log = out.string() + ".log";
-  ASSERT_EQ(run("--data " + data.string() + " --out " + out.string() + kSmall + " --steps 1" +
-                    " --final-sampler ddim",
-                log),
+  ASSERT_EQ(train("--data " + data.string() + " --out " + out.string() + kSmall + " --steps 1" +
+                      " --final-sampler ddim",
+                  log),
             0)
       << read(log);
   const std::string ckpt = (out / "ckpt.safetensors").string();
@@ -129,12 +127,12 @@ TEST(Resume, OldCheckpointTakesTheCommandLine) {
                         "schedule", "T", "param", "var", "loss", "dataset"})
     old[k] = f.metadata.at(k);
   io::save_safetensors(ckpt, f.tensors, old);
-  ASSERT_EQ(run("--resume " + ckpt + kSmall + " --steps 2 --final-sampler ddim", log), 0)
+  ASSERT_EQ(train("--resume " + ckpt + kSmall + " --steps 2 --final-sampler ddim", log), 0)
       << read(log);
   EXPECT_NE(read(log).find("does not store --preset --subset --batch --lr"), std::string::npos)
       << read(log);
   EXPECT_NE(read(log).find("resumed " + ckpt + " at step 1"), std::string::npos) << read(log);
-  EXPECT_EQ(run("--resume " + ckpt + kSmall + " --steps 3 --var small", log), 1);
+  EXPECT_EQ(train("--resume " + ckpt + kSmall + " --steps 3 --var small", log), 1);
   EXPECT_NE(read(log).find("--var small conflicts"), std::string::npos) << read(log);
 }
 
@@ -147,7 +145,7 @@ TEST(Resume, KilledRunResumesBitwise) {
   const std::string flags =
       std::string(" --data ") + data.string() + kSmall + " --ckpt-every 4 --final-sampler ddim";
   const fs::path straight = fresh_dir("resume_kill_straight");
-  ASSERT_EQ(run("--out " + straight.string() + flags + " --steps 8", straight.string() + ".log"),
+  ASSERT_EQ(train("--out " + straight.string() + flags + " --steps 8", straight.string() + ".log"),
             0)
       << read(straight.string() + ".log");
 
@@ -166,7 +164,7 @@ TEST(Resume, KilledRunResumesBitwise) {
   const int64_t at = std::stoll(io::load_safetensors(ckpt.string()).metadata.at("step"));
   ASSERT_EQ(at, 4) << "the run passed step 8 before it was killed";
 
-  ASSERT_EQ(run("--resume " + ckpt.string() + " --steps 8", log), 0) << read(log);
+  ASSERT_EQ(train("--resume " + ckpt.string() + " --steps 8", log), 0) << read(log);
   EXPECT_NE(read(log).find("resumed " + ckpt.string() + " at step " + std::to_string(at)),
             std::string::npos)
       << read(log);
@@ -208,14 +206,14 @@ TEST(Resume, InterruptHintWorksAsPrinted) {
 TEST(Resume, NonFiniteStepsAreSkippedThenStopTheRun) {
   const fs::path data = make_dataset("nan_data", 16);
   const fs::path out = fresh_dir("nan_run"), log = out.string() + ".log";
-  ASSERT_EQ(run("--data " + data.string() + " --out " + out.string() + kSmall +
-                    " --steps 1 --warmup 0 --lr 1e30",
-                log),
+  ASSERT_EQ(train("--data " + data.string() + " --out " + out.string() + kSmall +
+                      " --steps 1 --warmup 0 --lr 1e30",
+                  log),
             0)
       << read(log);
   const fs::path ckpt = out / "ckpt.safetensors";
   const std::string good = read(ckpt);
-  EXPECT_EQ(run("--resume " + ckpt.string() + " --steps 40 --ckpt-every 1", log), 1);
+  EXPECT_EQ(train("--resume " + ckpt.string() + " --steps 40 --ckpt-every 1", log), 1);
   const std::string s = read(log);
   EXPECT_NE(s.find("[train] warning: step 2 skipped (loss"), std::string::npos) << s;
   EXPECT_NE(s.find("not finite); 10 in a row, 10 in all\n"), std::string::npos) << s;

@@ -10,6 +10,7 @@
 #include "autograd/math_constants.h"
 #include "diffusion/likelihood.h"
 #include "diffusion/samplers.h"
+#include "tests/diffusion_math_helpers.h"
 #include "tests/gradcheck.h"
 
 namespace diffusion {
@@ -23,7 +24,7 @@ constexpr double kMu = 0.3, kVar = 0.25;  // the data: N(kMu, kVar) per dimensio
 const Shape kBig = {4, 1, 1, 25000};      // 1e5 elements: moments to ~0.5%
 constexpr int64_t kBigNumel = 4 * 25000;
 
-Schedule linear1000() { return make_schedule(ScheduleKind::Linear, 1000); }
+using test::linear1000;
 
 GaussianDiffusion gaussian_diffusion(const Schedule& s, ModelVarType var) {
   return GaussianDiffusion(s, ModelMeanType::Eps, var, DType::F64);

@@ -43,8 +43,6 @@ std::vector<std::string> csv_column(const fs::path& p, int k) {
   return column;
 }
 
-const char* kSmall = " --T 20 --batch 4 --sample-n 4 --sample-steps 2 --sample-every 0 --threads 1";
-
 }  // namespace
 
 TEST(TrainApp, TrainsSavesSamplesAndResumes) {
