@@ -14,8 +14,9 @@ cd "$(dirname "$0")/.."
 # in the Release build, so the same vector paths (the AVX transposes) run
 # sanitized. GCC's -fsanitize=undefined leaves out float->int conversions
 # out of range, so float-cast-overflow is named too. A unity build (several
-# sources compiled as one) builds it in about 4.7 minutes on 2 cores instead
-# of 6.5, which keeps all of .ci/run under 20.
+# sources compiled as one) parses the shared headers once a batch: 5m55s
+# here in .ci/run on 2 cores (2026-12-07), against 6m26s without it on a
+# busier machine, which helps keep all of .ci/run under 20 minutes.
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_UNITY_BUILD=ON \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -march=native" \
   -DAG_CUDA=OFF -DAG_WERROR=ON -DAG_SANITIZE=address,undefined,float-cast-overflow
@@ -23,4 +24,9 @@ cmake --build build-asan -j"$(nproc)"
 
 export ASAN_OPTIONS=detect_leaks=1:exitcode=66
 export UBSAN_OPTIONS=print_stacktrace=1:exitcode=66
-OMP_WAIT_POLICY=passive ctest --test-dir build-asan --output-on-failure -j"$(nproc)"
+# UNet.OverfitsOneBatch alone is left out: its 60 training steps run the
+# very kernels that the other U-Net tests run once, and under ASan they take
+# a minute (2026-12-07: the whole .ci/run took 19m13s with it, 2 cores; the
+# suite's part 275 s with it, 243 s without).
+OMP_WAIT_POLICY=passive ctest --test-dir build-asan --output-on-failure -j"$(nproc)" \
+  -E '^UNet\.OverfitsOneBatch$'
