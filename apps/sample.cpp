@@ -1,8 +1,10 @@
 // Samples from a trained DDPM checkpoint: a PNG grid of N images by ancestral
 // sampling (Algorithm 2) or DDIM; optionally the progression of x_t and the
-// predicted x_0 over the steps (the paper's Fig. 6) and interpolations
-// between test images (Fig. 8). All in the --out folder: samples.png, and
-// samples.safetensors, progression.png and interpolation.png when asked for.
+// predicted x_0 over the steps (the paper's Fig. 6), the same as an animated
+// GIF, and interpolations between test images (Fig. 8). All in the --out
+// folder: samples.png, and samples.safetensors, progression.png,
+// denoising.gif and interpolation.png when asked for; --png-dir adds one PNG
+// per sample.
 
 #include <CLI/CLI.hpp>
 #include <cmath>
@@ -16,6 +18,7 @@
 #include "apps/common/trained_model.h"
 #include "apps/dataset/idx.h"
 #include "apps/imaging/image.h"
+#include "apps/sample_pictures.h"
 #include "diffusion/samplers.h"
 #include "io/safetensors.h"
 
@@ -31,7 +34,8 @@ struct Options {
   int64_t n = 64, sample_steps = 50, threads = 0, interp_t = 500, pairs = 4;
   double eta = 0.0;
   uint64_t seed = 0;
-  bool no_clip = false, save_tensor = false, progression = false, interpolate = false;
+  bool no_clip = false, save_tensor = false, progression = false, interpolate = false, gif = false;
+  std::string png_dir;
 };
 
 // The files this run writes in --out, with the flag that asks for each.
@@ -40,12 +44,26 @@ struct Outputs {
       : grid(file(o, "samples.png")),
         tensor(file(o, "samples.safetensors")),
         progression(file(o, "progression.png")),
-        interpolation(file(o, "interpolation.png")) {}
+        interpolation(file(o, "interpolation.png")),
+        gif(file(o, "denoising.gif")) {}
   static std::string file(const Options& o, const char* name) {
     return (fs::path(o.out) / name).string();
   }
-  std::string grid, tensor, progression, interpolation;
+  std::string grid, tensor, progression, interpolation, gif;
 };
+
+// Frames of --gif (each a snapshot of all n samples, hence its cap on n).
+constexpr int64_t kGifFrames = 50, kMaxGifSamples = 256;
+
+// The timestep indices the sampler visits, in order: T - 1 down to 0, or
+// the DDIM subsequence.
+std::vector<int64_t> visited_steps(const diffusion::GaussianDiffusion& d, bool ddim,
+                                   int64_t sample_steps) {
+  if (ddim) return diffusion::ddim_timesteps(d.num_timesteps(), sample_steps);
+  std::vector<int64_t> order;
+  for (int64_t t = d.num_timesteps() - 1; t >= 0; --t) order.push_back(t);
+  return order;
+}
 
 void add_flags(CLI::App& app, Options& o) {
   app.add_option("--ckpt", o.ckpt, "checkpoint written by train_mnist")
@@ -77,6 +95,9 @@ void add_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
   apps::add_output_switch(app, "--progression", o.progression, "progression.png",
                           "also write a PNG: per sample, x_t and predicted x_0 at 10 steps");
+  apps::add_output_switch(app, "--gif", o.gif, "denoising.gif",
+                          "also write an animated GIF of the grid being denoised (n <= 256)");
+  app.add_option("--png-dir", o.png_dir, "also write each sample as DIR/sample_<i>.png");
   apps::add_output_switch(app, "--interpolate", o.interpolate, "interpolation.png",
                           "also write a PNG interpolating pairs of test images");
   app.add_option("--pairs", o.pairs, "image pairs to interpolate")
@@ -91,18 +112,6 @@ void add_flags(CLI::App& app, Options& o) {
   apps::add_device_flags(app, o.device, o.threads);
 }
 
-// Rows of (x_t, predicted x_0) pairs over the recorded steps, for up to 8 samples.
-void write_progression(const std::string& path, const std::vector<diffusion::Snapshot>& shots) {
-  const int64_t shown = std::min<int64_t>(8, shots.front().xt.size(0));
-  std::vector<Tensor> cells;
-  for (int64_t i = 0; i < shown; ++i)
-    for (const char* which : {"xt", "x0"})
-      for (const auto& s : shots)
-        cells.push_back(slice(std::string(which) == "xt" ? s.xt : s.pred_x0, 0, i, i + 1));
-  imaging::write_png(path,
-                     imaging::make_grid(concat(cells, 0), static_cast<int64_t>(shots.size())));
-}
-
 void write_interpolation(const Options& o, const data::Dataset& test, Device device,
                          const diffusion::GaussianDiffusion& d, const diffusion::Denoiser& net,
                          Generator& gen) {
@@ -113,17 +122,8 @@ void write_interpolation(const Options& o, const data::Dataset& test, Device dev
   Tensor xa = data::to_tensor(test.images, a).to(device);
   Tensor xb = data::to_tensor(test.images, b).to(device);
   Tensor mixed = diffusion::interpolate(d, net, xa, xb, o.interp_t, lambdas, gen, !o.no_clip);
-  // lambda-major (L * P) -> one row per pair: source a, the mixes, source b.
-  const int64_t L = static_cast<int64_t>(lambdas.size());
-  std::vector<Tensor> cells;
-  for (int64_t p = 0; p < o.pairs; ++p) {
-    cells.push_back(slice(xa, 0, p, p + 1));
-    for (int64_t l = 0; l < L; ++l)
-      cells.push_back(slice(mixed, 0, l * o.pairs + p, l * o.pairs + p + 1));
-    cells.push_back(slice(xb, 0, p, p + 1));
-  }
   const std::string path = Outputs(o).interpolation;
-  imaging::write_png(path, imaging::make_grid(concat(cells, 0), L + 2));
+  apps::write_interpolation(path, xa, xb, mixed, lambdas, o.interp_t);
   std::printf("[sample] interpolation (t index %ld): %s\n", static_cast<long>(o.interp_t),
               path.c_str());
 }
@@ -137,6 +137,11 @@ int run(const Options& o) {
   if (o.save_tensor) apps::require_output_file("--save-tensor", out.tensor);
   if (o.progression) apps::require_output_file("--progression", out.progression);
   if (o.interpolate) apps::require_output_file("--interpolate", out.interpolation);
+  if (o.gif) apps::require_output_file("--gif", out.gif);
+  if (o.gif && o.n > kMaxGifSamples)
+    throw std::runtime_error("--gif draws at most " + std::to_string(kMaxGifSamples) +
+                             " samples, not -n " + std::to_string(o.n));
+  if (!o.png_dir.empty()) apps::require_output_dir(o.png_dir);
   const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var, device);
   const nn::UNet& model = *tm.model;
   const diffusion::GaussianDiffusion& d = *tm.diffusion;
@@ -156,14 +161,12 @@ int run(const Options& o) {
   const bool ddim = o.sampler == apps::Sampler::Ddim;
   diffusion::SampleOptions so;
   so.clip_x0 = !o.no_clip;
-  if (o.progression) {  // 10 snapshots, evenly spaced over the steps (each holds all n images)
-    const std::vector<int64_t> ddim_steps =
-        ddim ? diffusion::ddim_timesteps(d.num_timesteps(), o.sample_steps)
-             : std::vector<int64_t>{};
-    for (int k = 0; k < 10; ++k)
-      so.record_steps.push_back(ddim ? ddim_steps[k * o.sample_steps / 10]
-                                     : (d.num_timesteps() - 1) * (9 - k) / 9);
-  }
+  const std::vector<int64_t> order = visited_steps(d, ddim, o.sample_steps);
+  const std::vector<int64_t> progression_steps =
+      o.progression ? apps::evenly_spaced(order, 10) : std::vector<int64_t>{};
+  so.record_steps = progression_steps;
+  if (o.gif)
+    for (int64_t t : apps::evenly_spaced(order, kGifFrames)) so.record_steps.push_back(t);
   const diffusion::SampleResult r = apps::sample_with_progress(
       d, net, x_T, o.sampler, o.sample_steps, o.eta, gen, so, "[sample] step");
   imaging::write_png(out.grid, imaging::make_grid(r.x0, apps::square_grid_cols(o.n)));
@@ -174,9 +177,17 @@ int run(const Options& o) {
     std::printf("[sample] samples as a tensor: %s\n", out.tensor.c_str());
   }
   if (o.progression) {
-    write_progression(out.progression, r.snapshots);
+    apps::write_progression(out.progression, r.snapshots, progression_steps);
     std::printf("[sample] progression (rows: x_t, then predicted x_0): %s\n",
                 out.progression.c_str());
+  }
+  if (o.gif) {
+    apps::write_denoising_gif(out.gif, r.snapshots, r.x0, apps::square_grid_cols(o.n));
+    std::printf("[sample] the reverse process as a GIF: %s\n", out.gif.c_str());
+  }
+  if (!o.png_dir.empty()) {
+    apps::write_png_dir(o.png_dir, r.x0);
+    std::printf("[sample] one PNG per sample: %s/sample_00000.png ...\n", o.png_dir.c_str());
   }
   if (o.interpolate) write_interpolation(o, test, device, d, net, gen);
   return 0;

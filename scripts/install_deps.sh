@@ -10,6 +10,9 @@ PACKAGES=(
   libbenchmark-dev         # apps/bench_ops (Google Benchmark)
   zlib1g-dev               # gzipped IDX datasets
   libstb-dev               # stb_image_write for PNG grids
+  libplplot-dev plplot-driver-cairo  # plots with axes and legends (loss.png, rd.png, schedules)
+  libcairo2-dev            # labelled picture montages (apps/plotting/montage.cpp)
+  libgif-dev               # animated GIFs of the reverse process (sample --gif)
   nlohmann-json3-dev       # safetensors headers
   libcli11-dev             # command-line flags
   clang libclang-rt-14-dev libomp-dev  # scripts/fuzz.sh: libFuzzer, sanitizers, OpenMP

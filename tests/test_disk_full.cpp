@@ -12,6 +12,7 @@
 
 #include "app_helpers.h"
 #include "apps/imaging/image.h"
+#include "autograd/tensor.h"
 #include "tests/file_size_limit.h"
 
 namespace {
@@ -45,7 +46,7 @@ TEST(DiskFull, WritePngKeepsThePreviousImage) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   const std::string p = (dir / "loss.png").string();
-  imaging::write_png(p, imaging::plot_curve({1.0, 0.5}));
+  imaging::write_png(p, imaging::make_grid(ag::rand({16, 1, 28, 28}), 4));
   const std::string previous = read(p);
   const rlim_t limit = 100;
   ASSERT_GT(previous.size(), limit);  // the next curve, as large, cannot fit
@@ -53,7 +54,7 @@ TEST(DiskFull, WritePngKeepsThePreviousImage) {
   {
     const ag::test::FileSizeLimit disk(limit);
     try {
-      imaging::write_png(p, imaging::plot_curve({1.0, 0.25, 0.2}));
+      imaging::write_png(p, imaging::make_grid(ag::rand({16, 1, 28, 28}), 4));
     } catch (const std::runtime_error& e) {
       error = e.what();
     }

@@ -2,10 +2,10 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
+#include "apps/common/loss_plot.h"
 #include "apps/common/streams.h"
 #include "apps/imaging/image.h"
 #include "io/atomic_file.h"
@@ -16,25 +16,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kLossCsvHeader = "step,loss,smoothed_loss\n";
-
-// The rows of loss.csv up to `step` (its header and "step,loss,smoothed"
-// lines), rewritten so, and their smoothed losses: a run killed after its
-// last checkpoint may have logged steps that the resumed run will redo.
-std::vector<double> keep_loss_history(const fs::path& csv, int64_t step) {
-  std::ifstream in(csv);
-  std::string line, kept;
-  std::vector<double> smoothed;
-  std::getline(in, line);
-  kept = kLossCsvHeader;
-  while (std::getline(in, line)) {
-    const auto last = line.rfind(',');
-    if (last == std::string::npos || std::atoll(line.c_str()) > step) break;
-    smoothed.push_back(std::atof(line.c_str() + last + 1));
-    kept += line + "\n";
-  }
+// loss.csv cut back to `step`, and its rows: a run killed after its last
+// checkpoint may have logged steps that the resumed run will redo.
+LossHistory keep_loss_history(const fs::path& csv, int64_t step) {
+  LossHistory h = read_loss_csv(csv.string(), step);
+  const std::string kept = loss_csv_text(h);
   io::write_file_atomically(csv.string(), kept.data(), kept.size());
-  return smoothed;
+  return h;
 }
 
 double time_limit_s(const TrainOptions& o) { return o.minutes * 60; }
@@ -54,13 +42,12 @@ TrainingLog::TrainingLog(Trainer& tr, const fs::path& out, bool resumed)
       ckpt_(out / "ckpt.safetensors"),
       csv_(out / "loss.csv"),
       curve_(out / "loss.png"),
-      history_(resumed && fs::exists(csv_) ? keep_loss_history(csv_, tr.step)
-                                           : std::vector<double>{}),
+      history_(resumed && fs::exists(csv_) ? keep_loss_history(csv_, tr.step) : LossHistory{}),
       log_(csv_, std::ios::app),
       bar_("[train] step", tr.opt.steps, "step", tr.step, time_limit_s(tr.opt)),
       start_(std::chrono::steady_clock::now()),
       first_step_(tr.step) {
-  if (history_.empty()) {
+  if (history_.step.empty()) {
     log_.close();
     log_.open(csv_, std::ios::trunc);
     log_ << kLossCsvHeader;
@@ -77,7 +64,9 @@ std::string TrainingLog::status() const {
 }
 
 void TrainingLog::record(const StepResult& r) {
-  history_.push_back(tr_.smoothed_loss);
+  history_.step.push_back(static_cast<double>(tr_.step));
+  history_.loss.push_back(r.loss);
+  history_.smoothed.push_back(tr_.smoothed_loss);
   log_ << tr_.step << ',' << r.loss << ',' << tr_.smoothed_loss << '\n';
   require_written(log_, csv_);
   if (r.skipped) warn_skipped(r);
@@ -110,7 +99,7 @@ void TrainingLog::warn_skipped(const StepResult& r) {
 void TrainingLog::save_checkpoint() {
   require_written(log_.flush(), csv_);
   nn::save_training_checkpoint(ckpt_.string(), tr_.state());
-  imaging::write_png(curve_.string(), imaging::plot_curve(history_));
+  imaging::write_png(curve_.string(), plot_loss(history_));
 }
 
 void TrainingLog::finish() {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <vector>
 
+#include "apps/common/loss_plot.h"
 #include "apps/common/progress.h"
 #include "apps/common/training.h"
 
@@ -37,7 +38,7 @@ class TrainingLog {
   void save_checkpoint();
   Trainer& tr_;
   std::filesystem::path out_, ckpt_, csv_, curve_;
-  std::vector<double> history_;  // the smoothed loss of every step, for the curve
+  LossHistory history_;  // every step's loss, for the curve
   std::ofstream log_;
   ProgressBar bar_;
   std::chrono::steady_clock::time_point start_;

@@ -1,5 +1,5 @@
 // Pictures for people: image grids (of samples, or of a denoising
-// progression laid out as a grid) and a loss curve, written as PNG
+// progression laid out as a grid), written as PNG
 // (stb_image_write) through io::AtomicFile, so an existing file is never
 // half-written.
 #pragma once
@@ -23,10 +23,9 @@ struct Image {
 // cells and around the edge.
 Image make_grid(const ag::Tensor& images, int64_t cols, int64_t pad = 2);
 
-// A line plot of `values` (e.g. a smoothed loss) on a log-scaled y axis when
-// all values are positive: axes, the curve, and light horizontal grid lines
-// at each power of ten.
-Image plot_curve(const std::vector<double>& values, int64_t width = 640, int64_t height = 360);
+// Reads a PNG (or another format stb_image reads) as grey (1 channel) or
+// RGB (3; alpha is dropped); throws "<path>: ..." if it cannot.
+Image read_image(const std::string& path);
 
 // Writes `image` as PNG; throws "<path>: ..." if it cannot.
 void write_png(const std::string& path, const Image& image);

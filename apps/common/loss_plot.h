@@ -1,0 +1,33 @@
+// The loss of a run as loss.csv holds it ("step,loss,smoothed_loss" lines)
+// and as loss.png shows it: the loss of every step and its running mean,
+// against the step, on a log axis.
+#pragma once
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "apps/imaging/image.h"
+
+namespace apps {
+
+struct LossHistory {
+  std::vector<double> step, loss, smoothed;
+};
+
+// The header of loss.csv.
+constexpr const char* kLossCsvHeader = "step,loss,smoothed_loss\n";
+
+// The rows of `csv` up to and including `last_step`; throws "<csv>: ..." when
+// it cannot be read or is not a loss log.
+LossHistory read_loss_csv(const std::string& csv,
+                          int64_t last_step = std::numeric_limits<int64_t>::max());
+
+// The rows as loss.csv writes them, header first.
+std::string loss_csv_text(const LossHistory& h);
+
+// The plot of loss.png; steps whose loss is not finite (a diverging run)
+// leave a gap. Throws when no step has a finite, positive loss.
+imaging::Image plot_loss(const LossHistory& h);
+
+}  // namespace apps

@@ -1,0 +1,166 @@
+// The pictures of docs/ that are not samples: the forward process on a test
+// digit, the two noise schedules, sample grids over training and the loss
+// curve of a run. Each subcommand writes one PNG, named after it, in --out.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "apps/common/cli.h"
+#include "apps/common/loss_plot.h"
+#include "apps/dataset/idx.h"
+#include "apps/imaging/image.h"
+#include "apps/plotting/montage.h"
+#include "apps/plotting/plot.h"
+#include "autograd/generator.h"
+#include "autograd/ops.h"
+#include "diffusion/diffusion.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ag::Tensor;
+
+struct Options {
+  std::string out = ".", data = "mnist", run = "runs/tiny";
+  int64_t index = 0;
+  uint64_t seed = 0;
+};
+
+std::string output(const Options& o, const char* name) {
+  apps::require_output_dir(o.out);
+  const std::string path = (fs::path(o.out) / name).string();
+  apps::require_output_file("--out", path);
+  return path;
+}
+
+void save(const std::string& path, const imaging::Image& im, const char* what) {
+  imaging::write_png(path, im);
+  std::printf("[figures] %s: %s\n", what, path.c_str());
+}
+
+const int64_t kShownT[] = {0, 50, 100, 250, 500, 750, 1000};
+
+// One test digit diffused to each t of kShownT by q(x_t | x_0) (Eq. 4), with
+// one noise draw shared by every t and both schedules, so the rows differ
+// only in how much of x_0 each schedule keeps.
+void forward(const Options& o) {
+  const std::string path = output(o, "forward.png");
+  const data::Dataset test = data::load_split(data::resolve_dataset_dir(o.data), false);
+  if (o.index < 0 || o.index >= test.images.count)
+    throw std::runtime_error("--index " + std::to_string(o.index) + " outside the " +
+                             std::to_string(test.images.count) + " test images");
+  const Tensor x0 = data::to_tensor(test.images, {o.index});
+  ag::Generator gen(o.seed);
+  const Tensor noise = ag::randn(x0.shape(), &gen);
+  plotting::Montage m;
+  m.title = "q(x_t | x_0): one test image, one noise draw";
+  m.scale = 3;
+  for (const char* name : {"linear", "cosine"}) {
+    const diffusion::GaussianDiffusion d(
+        diffusion::make_schedule(diffusion::parse_schedule(name), 1000),
+        diffusion::ModelMeanType::Eps, diffusion::ModelVarType::FixedLarge);
+    std::vector<imaging::Image> row;
+    for (int64_t t : kShownT) {
+      const Tensor i = diffusion::full_timesteps(1, t - 1);  // the index of t
+      row.push_back(imaging::make_grid(t == 0 ? x0 : d.q_sample(x0, i, noise), 1, 0));
+    }
+    m.rows.push_back(row);
+    m.row_labels.push_back(name);
+  }
+  for (int64_t t : kShownT) m.column_labels.push_back("t = " + std::to_string(t));
+  save(path, plotting::render(m), "forward process");
+}
+
+// beta_t, alpha-bar_t and the signal-to-noise ratio alpha-bar_t / (1 -
+// alpha-bar_t) of the linear and cosine schedules, against t.
+void schedules(const Options& o) {
+  const std::string path = output(o, "schedules.png");
+  plotting::Panel beta{"beta_t", "t", "beta_t (log scale)", true, false, {}, {}, {},
+                       plotting::Corner::kTopLeft};
+  plotting::Panel abar{"alpha-bar_t = prod of (1 - beta_s)", "t", "alpha-bar_t", false, false,
+                       {}, {}, {}, plotting::Corner::kTopRight};
+  plotting::Panel snr{"SNR = alpha-bar_t / (1 - alpha-bar_t)", "t", "SNR (log scale)",
+                      true, false, {}, {}, {}, plotting::Corner::kBottomLeft};
+  for (const char* name : {"linear", "cosine"}) {
+    const diffusion::Schedule s = diffusion::make_schedule(diffusion::parse_schedule(name), 1000);
+    std::vector<double> t, ratio;
+    for (int64_t i = 0; i < s.T; ++i) {
+      t.push_back(static_cast<double>(i + 1));
+      ratio.push_back(s.alphas_cumprod[i] / (1 - s.alphas_cumprod[i]));
+    }
+    beta.series.push_back({name, t, s.betas});
+    abar.series.push_back({name, t, s.alphas_cumprod});
+    snr.series.push_back({name, t, ratio});
+  }
+  save(path, plotting::render({{beta, abar, snr}, 3, 1500, 450}), "schedules");
+}
+
+// The grids samples_<step>.png of a run, oldest first, then samples.png.
+void training(const Options& o) {
+  const std::string path = output(o, "training.png");
+  std::vector<std::pair<long, fs::path>> grids;
+  const std::regex name("samples_0*([0-9]+)\\.png");
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(o.run, ec)) {
+    std::smatch match;
+    const std::string file = entry.path().filename().string();
+    if (std::regex_match(file, match, name)) grids.emplace_back(std::stol(match[1]), entry.path());
+  }
+  if (ec) throw std::runtime_error("--run " + o.run + ": " + ec.message());
+  if (grids.empty())
+    throw std::runtime_error("--run " + o.run + ": no samples_<step>.png (train_mnist writes " +
+                             "one every --sample-every steps)");
+  std::sort(grids.begin(), grids.end());
+  plotting::Montage m;
+  m.title = "Samples over training (EMA weights, the same x_T in every grid)";
+  m.rows.emplace_back();
+  for (const auto& [step, file] : grids) {
+    m.rows[0].push_back(imaging::read_image(file.string()));
+    m.column_labels.push_back("step " + std::to_string(step));
+  }
+  save(path, plotting::render(m), "samples over training");
+}
+
+void loss(const Options& o) {
+  const std::string path = output(o, "loss.png");
+  save(path, apps::plot_loss(apps::read_loss_csv((fs::path(o.run) / "loss.csv").string())),
+       "loss curve");
+}
+
+void add_out(CLI::App* sub, Options& o) {
+  sub->add_option("--out", o.out, "output folder")->capture_default_str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Pictures of the forward process, the schedules and a training run (for docs/)."};
+  app.require_subcommand(1);
+  Options o;
+  CLI::App* fwd = app.add_subcommand("forward", "one test image at t = 0, 50, ..., 1000 (Eq. 4)");
+  fwd->add_option("--data", o.data, "mnist, fashion or a directory of IDX files")
+      ->capture_default_str();
+  fwd->add_option("--index", o.index, "which test image")->capture_default_str();
+  fwd->add_option("--seed", o.seed, "seed of the noise draw")->check(apps::kSeed)->capture_default_str();
+  CLI::App* sch = app.add_subcommand("schedules", "beta_t, alpha-bar_t and SNR, linear vs cosine");
+  CLI::App* trn = app.add_subcommand("training", "the sample grids of a run side by side");
+  CLI::App* lss = app.add_subcommand("loss", "redraw loss.png from a run's loss.csv");
+  for (CLI::App* sub : {trn, lss})
+    sub->add_option("--run", o.run, "the run's folder (train_mnist --out)")->capture_default_str();
+  for (CLI::App* sub : {fwd, sch, trn, lss}) add_out(sub, o);
+  apps::one_line_parse_errors(app, "figures");
+  CLI11_PARSE(app, argc, argv);
+  return apps::run_reporting_errors("figures", [&] {
+    if (fwd->parsed()) forward(o);
+    if (sch->parsed()) schedules(o);
+    if (trn->parsed()) training(o);
+    if (lss->parsed()) loss(o);
+    return 0;
+  });
+}

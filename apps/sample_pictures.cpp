@@ -1,0 +1,108 @@
+#include "apps/sample_pictures.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "apps/imaging/gif.h"
+#include "apps/imaging/image.h"
+#include "apps/plotting/montage.h"
+#include "autograd/ops.h"
+
+namespace apps {
+namespace {
+
+imaging::Image picture(const ag::Tensor& images, int64_t i) {
+  return imaging::make_grid(ag::slice(images, 0, i, i + 1), 1, 0);
+}
+
+std::string t_label(int64_t index) { return "t = " + std::to_string(index + 1); }
+
+// 0, 1/8, ..., 1 as fractions where they are eighths, else as decimals.
+std::string lambda_label(double lambda) {
+  char buf[32];
+  const double eighths = lambda * 8;
+  if (eighths == static_cast<int>(eighths) && lambda > 0 && lambda < 1) {
+    int num = static_cast<int>(eighths), den = 8;
+    while (num % 2 == 0) num /= 2, den /= 2;
+    std::snprintf(buf, sizeof buf, "λ = %d/%d", num, den);
+  } else {
+    std::snprintf(buf, sizeof buf, "λ = %g", lambda);
+  }
+  return buf;
+}
+
+}  // namespace
+
+std::vector<int64_t> evenly_spaced(const std::vector<int64_t>& order, int64_t k) {
+  std::vector<int64_t> picked;
+  const int64_t n = static_cast<int64_t>(order.size());
+  for (int64_t j = 0; j < k && n > 0; ++j) {
+    const int64_t at = k == 1 ? 0 : j * (n - 1) / (k - 1);
+    if (picked.empty() || picked.back() != order[at]) picked.push_back(order[at]);
+  }
+  return picked;
+}
+
+void write_progression(const std::string& path, const std::vector<diffusion::Snapshot>& shots,
+                       const std::vector<int64_t>& steps) {
+  std::vector<const diffusion::Snapshot*> shown;
+  for (const auto& s : shots)
+    if (std::find(steps.begin(), steps.end(), s.t) != steps.end()) shown.push_back(&s);
+  plotting::Montage m;
+  m.title = "The reverse process: x_t and the x_0 predicted from it";
+  m.scale = 2;
+  for (const auto* s : shown) m.column_labels.push_back(t_label(s->t));
+  const int64_t samples = std::min<int64_t>(8, shots.front().xt.size(0));
+  for (int64_t i = 0; i < samples; ++i)
+    for (const bool xt : {true, false}) {
+      m.row_labels.push_back(xt ? "x_t" : "predicted x_0");
+      m.rows.emplace_back();
+      for (const auto* s : shown) m.rows.back().push_back(picture(xt ? s->xt : s->pred_x0, i));
+    }
+  imaging::write_png(path, plotting::render(m));
+}
+
+void write_denoising_gif(const std::string& path, const std::vector<diffusion::Snapshot>& shots,
+                         const ag::Tensor& x0, int64_t cols) {
+  std::vector<imaging::Image> frames;
+  auto frame = [&](const ag::Tensor& images, const std::string& title) {
+    plotting::Montage m;
+    m.title = title;
+    m.scale = 2;
+    m.rows = {{imaging::make_grid(images, cols)}};
+    frames.push_back(plotting::render(m));
+  };
+  for (const auto& s : shots) frame(s.xt, "x_t, " + t_label(s.t));
+  frame(x0, "x_0: the samples");
+  imaging::write_gif(path, frames, 8, 200);
+}
+
+void write_interpolation(const std::string& path, const ag::Tensor& xa, const ag::Tensor& xb,
+                         const ag::Tensor& mixed, const std::vector<double>& lambdas,
+                         int64_t interp_t) {
+  const int64_t pairs = xa.size(0), L = static_cast<int64_t>(lambdas.size());
+  plotting::Montage m;
+  m.title = "Interpolation in x_t, t = " + std::to_string(interp_t + 1) + ", then denoised";
+  m.scale = 2;
+  m.column_labels.push_back("x_a");
+  for (double l : lambdas) m.column_labels.push_back(lambda_label(l));
+  m.column_labels.push_back("x_b");
+  for (int64_t p = 0; p < pairs; ++p) {
+    m.rows.emplace_back();
+    m.rows.back().push_back(picture(xa, p));
+    for (int64_t l = 0; l < L; ++l) m.rows.back().push_back(picture(mixed, l * pairs + p));
+    m.rows.back().push_back(picture(xb, p));
+  }
+  imaging::write_png(path, plotting::render(m));
+}
+
+void write_png_dir(const std::string& dir, const ag::Tensor& images) {
+  for (int64_t i = 0; i < images.size(0); ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "sample_%05ld.png", static_cast<long>(i));
+    imaging::write_png((std::filesystem::path(dir) / name).string(), picture(images, i));
+  }
+}
+
+}  // namespace apps
