@@ -18,8 +18,10 @@
 #include "apps/common/sampling.h"
 #include "apps/common/streams.h"
 #include "apps/common/trained_model.h"
+#include "apps/imaging/image.h"
 #include "apps/metrics/classifier.h"
 #include "apps/metrics/scores.h"
+#include "apps/plotting/plot.h"
 #include "diffusion/likelihood.h"
 #include "diffusion/samplers.h"
 #include "io/atomic_file.h"
@@ -53,7 +55,7 @@ void add_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
   apps::add_output_switch(app, "--rd", o.rd, "rd.csv",
                           "with --nll: write the rate-distortion curve (the paper's Fig. 5), one "
-                          "CSV row per timestep");
+                          "CSV row per timestep, and its plot rd.png");
   app.add_option("--out", o.out, "output folder (of --rd)")->capture_default_str();
   app.add_option("--batch", o.batch, "images per model call for --nll")
       ->check(CLI::Range(int64_t{1}, apps::kMaxBatch))
@@ -83,7 +85,9 @@ void add_flags(CLI::App& app, Options& o) {
   apps::add_device_flags(app, o.device, o.threads);
 }
 
-std::string rd_path(const Options& o) { return (std::filesystem::path(o.out) / "rd.csv").string(); }
+std::string rd_path(const Options& o, const char* name = "rd.csv") {
+  return (std::filesystem::path(o.out) / name).string();
+}
 
 // first, first + 2, first + 4, ...: n indices.
 std::vector<int64_t> strided(int64_t n, int64_t first) {
@@ -160,6 +164,22 @@ void write_rate_distortion_csv(const std::string& path, const std::vector<RatePo
   io::write_file_atomically(path, csv.data(), csv.size());
 }
 
+// Fig. 5's three panels: the rate and the distortion against t, and the
+// distortion against the rate.
+imaging::Image plot_rate_distortion(const std::vector<RatePoint>& points) {
+  std::vector<double> t, rate, distortion;
+  for (const RatePoint& p : points)
+    t.push_back(static_cast<double>(p.t)), rate.push_back(p.rate), distortion.push_back(p.distortion);
+  using plotting::Panel;
+  Panel by_t_rate{"Rate: bits/dim sent to hold x_t", "t", "rate (bits/dim)", false, false, {}, {},
+                  {{"", t, rate}}};
+  Panel by_t_distortion{"Distortion: RMSE of x_0 predicted from x_t", "t", "RMSE on [0, 255]",
+                        false, false, {}, {}, {{"", t, distortion, plotting::Style::kLine, 1}}};
+  Panel curve{"Rate-distortion", "rate (bits/dim)", "RMSE on [0, 255]", false, false, {}, {},
+              {{"", rate, distortion, plotting::Style::kLine, 2}}};
+  return plotting::render({{by_t_rate, by_t_distortion, curve}, 3, 1500, 450});
+}
+
 // Bits/dim of the first n test images, in batches, with the breakdown of
 // Eq. 5 into the prior L_T, the decoder L_0 and the KL terms in between, and
 // a few points of the rate-distortion curve (all T of them with --rd).
@@ -191,8 +211,9 @@ void run_nll(const Options& o, Device device) {
   }
   if (o.rd) {
     write_rate_distortion_csv(rd_path(o), points);
-    std::printf("[nll] rate-distortion, all %ld timesteps: %s\n", static_cast<long>(T),
-                rd_path(o).c_str());
+    imaging::write_png(rd_path(o, "rd.png"), plot_rate_distortion(points));
+    std::printf("[nll] rate-distortion, all %ld timesteps: %s, plotted in %s\n",
+                static_cast<long>(T), rd_path(o).c_str(), rd_path(o, "rd.png").c_str());
   }
 }
 
@@ -310,6 +331,7 @@ int run(const Options& o) {
   if (o.rd) {
     apps::require_output_dir(o.out);
     apps::require_output_file("--rd", rd_path(o));
+    apps::require_output_file("--rd", rd_path(o, "rd.png"));
   }
   const Device device = apps::require_device(o.device);
   apps::set_threads(o.threads);

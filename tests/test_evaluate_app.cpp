@@ -108,6 +108,7 @@ TEST(EvaluateApp, NllReportsTheBoundAndItsTerms) {
   };
   // One row per timestep, t = T..1: the rate starts at the prior, grows as t
   // falls, and at t = 1 plus the decoder's L_0 is the whole bound.
+  EXPECT_EQ(png_size(out / "rd.png"), std::make_pair(1500, 450));  // the plot of the CSV
   std::ifstream csv(rd);
   std::string line;
   std::getline(csv, line);

@@ -9,6 +9,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "app_helpers.h"
 #include "apps/common/loss_plot.h"
 #include "apps/plotting/montage.h"
 #include "apps/plotting/plot.h"
@@ -160,4 +161,53 @@ TEST(LossPlot, ShowsTheSmoothedLossOverTheRawOne) {
   EXPECT_GT(blue_pixels(im), 200);                // the smoothed curve, in blue
   EXPECT_GT(pixels_of(im, 127, 127, 127, 30), 200);  // the raw losses, in grey
   EXPECT_THROW(apps::plot_loss(apps::LossHistory{}), std::runtime_error);
+}
+
+namespace {
+
+using apps_test::png_size;
+using apps_test::read;
+
+int figures(const std::string& args, const std::filesystem::path& log) {
+  return apps_test::run_exe(FIGURES_EXE, args, log);
+}
+
+}  // namespace
+
+TEST(FiguresApp, DrawsEachPictureOfTheDocs) {
+  namespace fs = std::filesystem;
+  const fs::path data = apps_test::make_dataset("figures_data", 12);
+  const fs::path run = fs::path(::testing::TempDir()) / "figures_run";
+  const fs::path out = fs::path(::testing::TempDir()) / "figures_out", log = run.string() + ".log";
+  fs::remove_all(run), fs::remove_all(out);
+  const std::string train = std::string(TRAIN_MNIST_EXE) + " --data " + data.string() +
+                            " --out " + run.string() + apps_test::kSmall;
+  ASSERT_EQ(apps_test::run_exe(train.c_str(), "--steps 2 --sample-every 1", log), 0) << read(log);
+  ASSERT_EQ(figures("forward --data " + data.string() + " --index 3 --out " + out.string(), log), 0)
+      << read(log);
+  ASSERT_EQ(figures("schedules --out " + out.string(), log), 0) << read(log);
+  ASSERT_EQ(figures("training --run " + run.string() + " --out " + out.string(), log), 0)
+      << read(log);
+  ASSERT_EQ(figures("loss --run " + run.string() + " --out " + out.string(), log), 0) << read(log);
+  const auto [forward_w, forward_h] = png_size(out / "forward.png");  // 7 t x 2 schedules, 3x
+  EXPECT_GT(forward_w, 7 * 84);
+  EXPECT_GT(forward_h, 2 * 84);
+  EXPECT_EQ(png_size(out / "schedules.png"), std::make_pair(1500, 450));
+  const auto [training_w, training_h] = png_size(out / "training.png");  // grids of 2 x 2 cells
+  EXPECT_GT(training_w, 2 * 62);
+  EXPECT_GT(training_h, 62);
+  EXPECT_EQ(png_size(out / "loss.png"), std::make_pair(800, 450));
+  // Bad input: one line, a non-zero exit, nothing written.
+  EXPECT_NE(figures("forward --data " + data.string() + " --index 12 --out " + out.string(), log), 0);
+  EXPECT_EQ(read(log), "figures: error: --index 12 outside the 12 test images\n");
+  EXPECT_NE(figures("training --run " + data.string() + " --out " + out.string(), log), 0);
+  EXPECT_EQ(read(log).rfind("figures: error: --run " + data.string() + ": no samples_<step>.png", 0),
+            0u)
+      << read(log);
+  EXPECT_NE(figures("loss --run " + data.string() + " --out " + out.string(), log), 0);
+  EXPECT_EQ(read(log).rfind("figures: error: " + (data / "loss.csv").string() + ": not a loss log", 0),
+            0u)
+      << read(log);
+  EXPECT_NE(figures("", log), 0);
+  EXPECT_EQ(read(log).rfind("figures: error:", 0), 0u) << read(log);
 }

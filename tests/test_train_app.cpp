@@ -1,6 +1,7 @@
 // train_mnist end to end on a tiny synthetic IDX dataset: a few steps, a
 // checkpoint, a sample grid of the right size, exact --resume, and clear
 // errors with non-zero exits for bad flags and paths. Also the PNG helpers.
+#include <gif_lib.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -262,6 +263,20 @@ TEST(TrainApp, RunsOnCuda) {
   EXPECT_EQ(png_size(out / "cuda" / "samples.png"), std::make_pair(62, 62));
 }
 
+namespace {
+
+// The number of frames in a GIF file (-1 if giflib cannot read it).
+int gif_frames(const fs::path& p) {
+  int error = 0;
+  GifFileType* gif = DGifOpenFileName(p.c_str(), &error);
+  if (!gif) return -1;
+  const int frames = DGifSlurp(gif) == GIF_OK ? gif->ImageCount : -1;
+  DGifCloseFile(gif, &error);
+  return frames;
+}
+
+}  // namespace
+
 TEST(SampleApp, GridProgressionAndInterpolation) {
   const fs::path data = make_dataset("e2e_sample_data", 16);
   const fs::path out = fs::path(::testing::TempDir()) / "e2e_sample_run";
@@ -277,13 +292,26 @@ TEST(SampleApp, GridProgressionAndInterpolation) {
   ASSERT_EQ(run_exe(SAMPLE_EXE,
                     "--ckpt " + ckpt + " -n 9 --sampler ddim --sample-steps 10 --threads 1 --out " +
                         grid.string() + " --progression --save-tensor --interpolate" +
-                        " --pairs 2 --interp-t 5 --data " + data.string(),
+                        " --pairs 2 --interp-t 5 --gif --png-dir " + (grid / "each").string() +
+                        " --data " + data.string(),
                     log),
             0)
       << read(log);
-  EXPECT_EQ(png_size(grid / "samples.png"), std::make_pair(92, 92));         // 3 x 3 cells
-  EXPECT_EQ(png_size(grid / "progression.png"), std::make_pair(302, 482));   // 10 x (8 x 2)
-  EXPECT_EQ(png_size(grid / "interpolation.png"), std::make_pair(332, 62));  // a, 9 mixes, b
+  EXPECT_EQ(png_size(grid / "samples.png"), std::make_pair(92, 92));  // 3 x 3 cells
+  // Labelled montages, each picture drawn 2x: 10 steps x (8 x 2 rows), and
+  // a, 9 mixes, b in one row per pair; the labels widen them by font widths.
+  const auto [progression_w, progression_h] = png_size(grid / "progression.png");
+  EXPECT_GT(progression_w, 10 * 56);
+  EXPECT_GT(progression_h, 16 * 56);
+  const auto [interpolation_w, interpolation_h] = png_size(grid / "interpolation.png");
+  EXPECT_GT(interpolation_w, 11 * 56);
+  EXPECT_GT(interpolation_h, 2 * 56);
+  EXPECT_LT(interpolation_h, 3 * 56 + 80);
+  EXPECT_EQ(gif_frames(grid / "denoising.gif"), 11);  // the 10 DDIM steps, then x_0
+  for (int i = 0; i < 9; ++i)
+    EXPECT_EQ(png_size(grid / "each" / ("sample_0000" + std::to_string(i) + ".png")),
+              std::make_pair(28, 28));
+  EXPECT_FALSE(fs::exists(grid / "each" / "sample_00009.png"));
   const io::SafetensorsFile saved = io::load_safetensors((grid / "samples.safetensors").string());
   ASSERT_EQ(saved.tensors.size(), 1u);
   EXPECT_EQ(saved.tensors[0].first, "samples");
