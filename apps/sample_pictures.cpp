@@ -53,7 +53,7 @@ void write_progression(const std::string& path, const std::vector<diffusion::Sna
   m.title = "The reverse process: x_t and the x_0 predicted from it";
   m.scale = 2;
   for (const auto* s : shown) m.column_labels.push_back(t_label(s->t));
-  const int64_t samples = std::min<int64_t>(8, shots.front().xt.size(0));
+  const int64_t samples = std::min<int64_t>(4, shots.front().xt.size(0));
   for (int64_t i = 0; i < samples; ++i)
     for (const bool xt : {true, false}) {
       m.row_labels.push_back(xt ? "x_t" : "predicted x_0");

@@ -14,7 +14,7 @@ namespace apps {
 // evenly spaced from its first to its last.
 std::vector<int64_t> evenly_spaced(const std::vector<int64_t>& order, int64_t k);
 
-// Per sample (up to 8), a row of x_t and a row of the predicted x_0 at each
+// Per sample (up to 4), a row of x_t and a row of the predicted x_0 at each
 // of `steps`, under labels t = index + 1.
 void write_progression(const std::string& path, const std::vector<diffusion::Snapshot>& shots,
                        const std::vector<int64_t>& steps);

@@ -47,7 +47,8 @@ imaging::Image plot_loss(const LossHistory& h) {
   p.y_label = "loss (log scale)";
   p.log_y = true;
   p.series.push_back({"loss of each step", h.step, h.loss, plotting::Style::kLine, 7});
-  p.series.push_back({"smoothed (running mean)", h.step, h.smoothed, plotting::Style::kLine, 0});
+  p.series.push_back(
+      {"smoothed (moving average, weight 0.02)", h.step, h.smoothed, plotting::Style::kLine, 0});
   return plotting::render({{p}, 1, 800, 450});
 }
 

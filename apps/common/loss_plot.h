@@ -1,6 +1,6 @@
 // The loss of a run as loss.csv holds it ("step,loss,smoothed_loss" lines)
-// and as loss.png shows it: the loss of every step and its running mean,
-// against the step, on a log axis.
+// and as loss.png shows it: the loss of every step and its exponential
+// moving average (Trainer's smoothed_loss), against the step, on a log axis.
 #pragma once
 #include <cstdint>
 #include <limits>
