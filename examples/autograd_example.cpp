@@ -37,10 +37,10 @@ int main() {
   Tensor b = from_vector(std::vector<double>{0.25}, {}).set_requires_grad();  // shape []
 
   // The forward pass, one op at a time, as in the doc's table.
-  Tensor z = x * w;       // mul
-  Tensor u = z + b;       // add, b broadcast from [] to [2]
-  Tensor t = tanh(u);     // tanh
-  Tensor loss = sum(t);   // sum
+  Tensor z = x * w;      // mul
+  Tensor u = z + b;      // add, b broadcast from [] to [2]
+  Tensor t = tanh(u);    // tanh
+  Tensor loss = sum(t);  // sum
   std::printf("forward:\n");
   print("z", z), print("u", u), print("t", t), print("loss", loss);
 

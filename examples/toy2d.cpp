@@ -6,9 +6,9 @@
 // noise onto the data; with --csv also samples.csv and data.csv (x,y rows).
 // A point is an (N, 2, 1, 1) tensor, a 2-pixel image, so that the schedule
 // constants (N, 1, 1, 1) broadcast over it as over images.
-#include <CLI/CLI.hpp>
 #include <omp.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -31,11 +31,11 @@ namespace {
 using ag::Tensor;
 namespace fs = std::filesystem;
 
-constexpr int64_t kT = 100;          // diffusion steps
-constexpr int64_t kBatch = 256;      // points per training step
-constexpr int64_t kPoints = 1000;    // points drawn for the plots and the CSVs
-constexpr int64_t kEmbed = 32;       // width of the timestep embedding
-constexpr int64_t kHidden = 128;     // width of the MLP's hidden layers
+constexpr int64_t kT = 100;                         // diffusion steps
+constexpr int64_t kBatch = 256;                     // points per training step
+constexpr int64_t kPoints = 1000;                   // points drawn for the plots and the CSVs
+constexpr int64_t kEmbed = 32;                      // width of the timestep embedding
+constexpr int64_t kHidden = 128;                    // width of the MLP's hidden layers
 const int64_t kShownT[] = {100, 50, 25, 10, 5, 0};  // the paper's t in the plots
 const double kPi = std::acos(-1.0);
 
@@ -79,8 +79,8 @@ diffusion::Schedule linear_schedule(int64_t T) {
 class Mlp : public nn::Module {
  public:
   explicit Mlp(ag::Generator& gen) {
-    const int64_t in[] = {2 + kEmbed, kHidden, kHidden, kHidden}, out[] = {kHidden, kHidden,
-                                                                           kHidden, 2};
+    const int64_t in[] = {2 + kEmbed, kHidden, kHidden, kHidden},
+                  out[] = {kHidden, kHidden, kHidden, 2};
     for (int i = 0; i < 4; ++i)
       layers_.push_back(register_module("fc" + std::to_string(i),
                                         std::make_shared<nn::Linear>(in[i], out[i], gen)));
@@ -110,14 +110,14 @@ void train(const diffusion::GaussianDiffusion& d, const Mlp& model, const std::s
   };
   const auto start = std::chrono::steady_clock::now();
   for (int64_t step = 1; step <= steps; ++step) {
-    const Tensor x0 = draw_data(data, kBatch, rng);                           // line 2
+    const Tensor x0 = draw_data(data, kBatch, rng);                                // line 2
     const Tensor t = diffusion::sample_timesteps(kBatch, d.num_timesteps(), gen);  // line 3
-    const Tensor eps = diffusion::noise_like(x0, gen);                        // line 4
+    const Tensor eps = diffusion::noise_like(x0, gen);                             // line 4
     const Tensor loss =
         ag::mean(d.training_losses(eps_theta, x0, t, eps, diffusion::LossType::Simple));
     adam.zero_grad();
     loss.backward();  // line 5: the gradient of Eq. 14
-    adam.step();
+    adam.step(config.lr * (1 - static_cast<double>(step - 1) / steps));  // decays to 0
     if (step % 500 == 0 || step == steps) {
       const std::chrono::duration<double> s = std::chrono::steady_clock::now() - start;
       std::printf("[toy2d] step %lld/%lld  loss %.4f  %.1f s\n", static_cast<long long>(step),
@@ -176,7 +176,8 @@ int main(int argc, char** argv) {
   uint64_t seed = 0;
   bool csv = false;
   app.add_option("--data", data, "swissroll, moons or 8gaussians")->capture_default_str();
-  app.add_option("--steps", steps, "training steps (0: untrained)")->capture_default_str()
+  app.add_option("--steps", steps, "training steps (0: untrained)")
+      ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   app.add_option("--out", out, "output folder")->capture_default_str();
   app.add_option("--seed", seed, "seed of the data, the weights and the noise")
