@@ -36,10 +36,11 @@ constexpr int64_t kBatch = 256;                     // points per training step
 constexpr int64_t kPoints = 1000;                   // points drawn for the plots and the CSVs
 constexpr int64_t kEmbed = 32;                      // width of the timestep embedding
 constexpr int64_t kHidden = 128;                    // width of the MLP's hidden layers
-const int64_t kShownT[] = {100, 50, 25, 10, 5, 0};  // the paper's t in the plots
+const int64_t kShownT[] = {100, 50, 25, 10, 5, 0};  // the paper's t in the plots; 0: x_0
 const double kPi = std::acos(-1.0);
 
-// n points of the named 2-D distribution, scaled to about [-1.5, 1.5].
+// n points of the named 2-D distribution, within about [-3, 3]: the scale of
+// the noise N(0, I), so that the data's shape lasts over several steps of q.
 Tensor draw_data(const std::string& name, int64_t n, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> u(0.0, 1.0);
   std::normal_distribution<double> z(0.0, 1.0);
@@ -54,7 +55,7 @@ Tensor draw_data(const std::string& name, int64_t n, std::mt19937_64& rng) {
       const bool upper = i % 2 == 0;
       x = upper ? std::cos(a) : 1 - std::cos(a), y = upper ? std::sin(a) : 0.5 - std::sin(a);
       x = 2 * (x - 0.5 + 0.05 * z(rng)), y = 2 * (y - 0.25 + 0.05 * z(rng));
-    } else if (name == "8gaussians") {  // 8 modes on the unit circle
+    } else if (name == "8gaussians") {  // 8 modes on a circle of radius 2
       const double a = kPi / 4 * static_cast<double>(i % 8);
       x = 2 * std::cos(a) + 0.1 * z(rng), y = 2 * std::sin(a) + 0.1 * z(rng);
     } else {
@@ -66,7 +67,7 @@ Tensor draw_data(const std::string& name, int64_t n, std::mt19937_64& rng) {
 }
 
 // DDPM's linear beta_t (1e-4 to 0.02 for T = 1000), stretched to T steps as in
-// improved-diffusion, so that alpha-bar_T is again near 0 (about 1e-5).
+// improved-diffusion, so that alpha-bar_T is again near 0 (about 2e-5).
 diffusion::Schedule linear_schedule(int64_t T) {
   const double scale = 1000.0 / static_cast<double>(T);
   std::vector<double> betas;
@@ -99,7 +100,8 @@ class Mlp : public nn::Module {
 };
 
 // Algorithm 1. repeat: x_0 ~ q(x_0); t ~ Uniform({1..T}); eps ~ N(0, I);
-// a gradient step on ||eps - eps_theta(sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, t)||^2.
+// a gradient step on ||eps - eps_theta(sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, t)||^2
+// (Adam, its learning rate decayed linearly to 0 over the run).
 void train(const diffusion::GaussianDiffusion& d, const Mlp& model, const std::string& data,
            int64_t steps, std::mt19937_64& rng, ag::Generator& gen) {
   nn::AdamConfig config;
@@ -113,10 +115,10 @@ void train(const diffusion::GaussianDiffusion& d, const Mlp& model, const std::s
     const Tensor x0 = draw_data(data, kBatch, rng);                                // line 2
     const Tensor t = diffusion::sample_timesteps(kBatch, d.num_timesteps(), gen);  // line 3
     const Tensor eps = diffusion::noise_like(x0, gen);                             // line 4
-    const Tensor loss =
+    const Tensor loss =  // line 5: L_simple (Eq. 14), averaged over the batch
         ag::mean(d.training_losses(eps_theta, x0, t, eps, diffusion::LossType::Simple));
     adam.zero_grad();
-    loss.backward();  // line 5: the gradient of Eq. 14
+    loss.backward();  // its gradient, then the descent step
     adam.step(config.lr * (1 - static_cast<double>(step - 1) / steps));  // decays to 0
     if (step % 500 == 0 || step == steps) {
       const std::chrono::duration<double> s = std::chrono::steady_clock::now() - start;
@@ -137,7 +139,7 @@ std::vector<Tensor> sample(const diffusion::GaussianDiffusion& d, const Mlp& mod
   };
   Tensor x = ag::randn({kPoints, 2, 1, 1}, &gen);  // line 1
   std::vector<Tensor> shown = {x};
-  for (int64_t t = d.num_timesteps(); t >= 1; --t) {  // lines 2-4; index t - 1 is the paper's t
+  for (int64_t t = d.num_timesteps(); t >= 1; --t) {  // lines 2-4; t - 1 is t's index
     x = diffusion::p_sample(d, eps_theta, x, diffusion::full_timesteps(kPoints, t - 1), gen,
                             /*clip_x0=*/false);
     for (int64_t s : kShownT)
