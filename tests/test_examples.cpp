@@ -93,9 +93,14 @@ TEST(Examples, AutogradExamplePrintsTheDocsNumbers) {
 
 // On the 8 Gaussians, two draws of the data lie about 0.0004 apart and a ring
 // of radius 2 (the circle without its 8 modes) about 0.018 from the data;
-// 4000 steps bring the samples within 0.002 to 0.005 (seeds 0 to 2), and an
-// untrained MLP's reverse process ends far off (its eps is noise).
+// 4000 steps bring the samples within 0.002 to 0.005 (seeds 0 to 2). An
+// untrained MLP's samples end about 200 away: each of Algorithm 2's steps
+// divides by sqrt(alpha_t), and its eps_theta takes none of the noise out.
 TEST(Examples, Toy2dSamplesMatchTheDataOnlyAfterTraining) {
+#ifdef __SANITIZE_ADDRESS__  // scripts/sanitize.sh: training runs many times slower
+  toy2d_distance(20);        // every part of the program, under the sanitizers
+  GTEST_SKIP() << "the distances need 4000 training steps, too slow when sanitized";
+#endif
   EXPECT_LT(toy2d_distance(4000), 0.01);
   EXPECT_GT(toy2d_distance(0), 1.0);
 }
