@@ -180,9 +180,10 @@ TEST(FiguresApp, DrawsEachPictureOfTheDocs) {
   const fs::path run = fs::path(::testing::TempDir()) / "figures_run";
   const fs::path out = fs::path(::testing::TempDir()) / "figures_out", log = run.string() + ".log";
   fs::remove_all(run), fs::remove_all(out);
-  const std::string train = std::string(TRAIN_MNIST_EXE) + " --data " + data.string() +
-                            " --out " + run.string() + apps_test::kSmall;
-  ASSERT_EQ(apps_test::run_exe(train.c_str(), "--steps 2 --sample-every 1", log), 0) << read(log);
+  const std::string args = "--data " + data.string() + " --out " + run.string() +
+                           " --T 20 --batch 4 --sample-n 4 --sample-steps 2 --threads 1";
+  ASSERT_EQ(apps_test::run_exe(TRAIN_MNIST_EXE, args + " --steps 2 --sample-every 1", log), 0)
+      << read(log);
   ASSERT_EQ(figures("forward --data " + data.string() + " --index 3 --out " + out.string(), log), 0)
       << read(log);
   ASSERT_EQ(figures("schedules --out " + out.string(), log), 0) << read(log);
