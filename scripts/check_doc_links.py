@@ -2,7 +2,9 @@
 """Checks the relative links of README.md and docs/*.md.
 
 Every relative Markdown link or image must name an existing path. A link
-with a GitHub line anchor, [`name`](../dir/file.cpp#L42), must point into
+into a Markdown page with an anchor must name one of its headings (as
+GitHub writes their anchors); a link with a GitHub line anchor,
+[`name`](../dir/file.cpp#L42), must point into
 the file, and when its text is an identifier (backticks and a trailing "()"
 stripped; "a::b" counts) that line must contain it, so that anchors which
 drift away from their function fail. Prints one line per broken link and
@@ -74,11 +76,28 @@ def identifier(link_text):
     name = link_text.strip().strip("`").strip()
     if name.endswith("()"):
         name = name[:-2]
+    if LINE_ANCHOR.match(name):
+        return None  # the text is the line number itself, [L42](file#L42)
     return name if IDENTIFIER.match(name) else None
 
 
 def contains_word(line, name):
     return re.search(r"(?<![A-Za-z0-9_])" + re.escape(name) + r"(?![A-Za-z0-9_])", line) is not None
+
+
+def heading_anchors(path):
+    """The anchors GitHub gives the headings of a Markdown file: lower case,
+    punctuation dropped, spaces as hyphens, repeats numbered -1, -2, ..."""
+    anchors, seen = set(), {}
+    for _, line in prose_lines(path.read_text(encoding="utf-8")):
+        heading = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if not heading:
+            continue
+        slug = re.sub(r"[^\w\- ]", "", heading.group(1).lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        anchors.add(slug if count == 0 else "%s-%d" % (slug, count))
+    return anchors
 
 
 def check_link(doc, text, target, root):
@@ -91,6 +110,8 @@ def check_link(doc, text, target, root):
         return "no such file " + path_part
     if root not in path.parents and path != root:
         return "outside the repository: " + path_part
+    if anchor and path.suffix == ".md":
+        return None if anchor in heading_anchors(path) else "no heading #" + anchor + " in " + path_part
     line_anchor = LINE_ANCHOR.match(anchor)
     if not line_anchor:
         return None
