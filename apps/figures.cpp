@@ -101,11 +101,15 @@ void schedules(const Options& o) {
   save(path, plotting::render({{beta, abar, snr}, 3, 1500, 450}), "schedules");
 }
 
-// The grids samples_<step>.png of a run, oldest first, then samples.png.
+// Grids shown side by side at most (a long run's are picked evenly, the
+// last one always among them).
+constexpr size_t kMaxGrids = 8;
+
+// The grids samples_<step>.png of a run, oldest first.
 void training(const Options& o) {
   const std::string path = output(o, "training.png");
   std::vector<std::pair<long, fs::path>> grids;
-  const std::regex name("samples_0*([0-9]+)\\.png");
+  const std::regex name("samples_0*([0-9]{1,15})\\.png");
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(o.run, ec)) {
     std::smatch match;
@@ -117,6 +121,12 @@ void training(const Options& o) {
     throw std::runtime_error("--run " + o.run + ": no samples_<step>.png (train_mnist writes " +
                              "one every --sample-every steps)");
   std::sort(grids.begin(), grids.end());
+  if (grids.size() > kMaxGrids) {
+    std::vector<std::pair<long, fs::path>> picked;
+    for (size_t k = 0; k < kMaxGrids; ++k)
+      picked.push_back(grids[k * (grids.size() - 1) / (kMaxGrids - 1)]);
+    grids = picked;
+  }
   plotting::Montage m;
   m.title = "Samples over training (EMA weights, the same x_T in every grid)";
   m.rows.emplace_back();

@@ -141,7 +141,7 @@ int run(const Options& o) {
   if (o.gif && o.n > kMaxGifSamples)
     throw std::runtime_error("--gif draws at most " + std::to_string(kMaxGifSamples) +
                              " samples, not -n " + std::to_string(o.n));
-  if (!o.png_dir.empty()) apps::require_output_dir(o.png_dir);
+  if (!o.png_dir.empty()) apps::require_output_dir(o.png_dir, "--png-dir");
   const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var, device);
   const nn::UNet& model = *tm.model;
   const diffusion::GaussianDiffusion& d = *tm.diffusion;
@@ -164,9 +164,10 @@ int run(const Options& o) {
   const std::vector<int64_t> order = visited_steps(d, ddim, o.sample_steps);
   const std::vector<int64_t> progression_steps =
       o.progression ? apps::evenly_spaced(order, 10) : std::vector<int64_t>{};
+  const std::vector<int64_t> gif_steps =
+      o.gif ? apps::evenly_spaced(order, kGifFrames) : std::vector<int64_t>{};
   so.record_steps = progression_steps;
-  if (o.gif)
-    for (int64_t t : apps::evenly_spaced(order, kGifFrames)) so.record_steps.push_back(t);
+  so.record_steps.insert(so.record_steps.end(), gif_steps.begin(), gif_steps.end());
   const diffusion::SampleResult r = apps::sample_with_progress(
       d, net, x_T, o.sampler, o.sample_steps, o.eta, gen, so, "[sample] step");
   imaging::write_png(out.grid, imaging::make_grid(r.x0, apps::square_grid_cols(o.n)));
@@ -182,7 +183,7 @@ int run(const Options& o) {
                 out.progression.c_str());
   }
   if (o.gif) {
-    apps::write_denoising_gif(out.gif, r.snapshots, r.x0, apps::square_grid_cols(o.n));
+    apps::write_denoising_gif(out.gif, r.snapshots, gif_steps, r.x0, apps::square_grid_cols(o.n));
     std::printf("[sample] the reverse process as a GIF: %s\n", out.gif.c_str());
   }
   if (!o.png_dir.empty()) {

@@ -16,6 +16,15 @@ imaging::Image picture(const ag::Tensor& images, int64_t i) {
   return imaging::make_grid(ag::slice(images, 0, i, i + 1), 1, 0);
 }
 
+// The mean of the three channels.
+imaging::Image to_grey(const imaging::Image& rgb) {
+  imaging::Image grey{rgb.width, rgb.height, 1, std::vector<uint8_t>(rgb.pixels.size() / 3)};
+  for (size_t p = 0; p < grey.pixels.size(); ++p)
+    grey.pixels[p] = static_cast<uint8_t>(
+        (rgb.pixels[3 * p] + rgb.pixels[3 * p + 1] + rgb.pixels[3 * p + 2] + 1) / 3);
+  return grey;
+}
+
 std::string t_label(int64_t index) { return "t = " + std::to_string(index + 1); }
 
 // 0, 1/8, ..., 1 as fractions where they are eighths, else as decimals.
@@ -64,16 +73,19 @@ void write_progression(const std::string& path, const std::vector<diffusion::Sna
 }
 
 void write_denoising_gif(const std::string& path, const std::vector<diffusion::Snapshot>& shots,
-                         const ag::Tensor& x0, int64_t cols) {
+                         const std::vector<int64_t>& steps, const ag::Tensor& x0, int64_t cols) {
   std::vector<imaging::Image> frames;
   auto frame = [&](const ag::Tensor& images, const std::string& title) {
     plotting::Montage m;
     m.title = title;
     m.scale = 2;
     m.rows = {{imaging::make_grid(images, cols)}};
-    frames.push_back(plotting::render(m));
+    const imaging::Image drawn = plotting::render(m);  // RGB, its text antialiased
+    frames.push_back(images.size(1) == 1 ? to_grey(drawn) : drawn);
   };
-  for (const auto& s : shots) frame(s.xt, "x_t, " + t_label(s.t));
+  for (const auto& s : shots)
+    if (std::find(steps.begin(), steps.end(), s.t) != steps.end())
+      frame(s.xt, "x_t, " + t_label(s.t));
   frame(x0, "x_0: the samples");
   imaging::write_gif(path, frames, 8, 200);
 }

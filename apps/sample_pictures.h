@@ -19,10 +19,11 @@ std::vector<int64_t> evenly_spaced(const std::vector<int64_t>& order, int64_t k)
 void write_progression(const std::string& path, const std::vector<diffusion::Snapshot>& shots,
                        const std::vector<int64_t>& steps);
 
-// One frame per snapshot (x_t of every sample on a grid `cols` wide, titled
-// with its t), then the samples x_0, held longer.
+// One frame per snapshot at `steps` (x_t of every sample on a grid `cols`
+// wide, titled with its t), then the samples x_0, held longer; grey images
+// give a grey GIF (all 256 levels).
 void write_denoising_gif(const std::string& path, const std::vector<diffusion::Snapshot>& shots,
-                         const ag::Tensor& x0, int64_t cols);
+                         const std::vector<int64_t>& steps, const ag::Tensor& x0, int64_t cols);
 
 // One row per pair: x_a, the mixes for each lambda (lambda-major in `mixed`,
 // as diffusion::interpolate returns them), x_b.

@@ -116,7 +116,7 @@ TEST(Montage, DrawsEachPictureScaledInItsCell) {
   const imaging::Image labelled = plotting::render(m);
   EXPECT_GT(labelled.width, im.width);    // room for the row labels
   EXPECT_GT(labelled.height, im.height);  // and for the title and column labels
-  EXPECT_GT(pixels_of(labelled, 0, 0, 0), 2 * 10 * 10);  // the text
+  EXPECT_GT(pixels_of(labelled, 0, 0, 0, 300), 2 * 10 * 10 + 50);  // and dark text
 }
 
 TEST(Montage, RejectsMismatchedInput) {
@@ -144,8 +144,15 @@ TEST(LossPlot, ReadsTheLogItWritesAndCutsItAtAStep) {
   EXPECT_EQ(all.loss[2], 0.25);
   EXPECT_EQ(all.smoothed[2], 0.375);
   EXPECT_EQ(apps::read_loss_csv(csv.string(), 2).step.size(), 2u);
+  std::ofstream(csv) << apps::loss_csv_text(h) << "4,0.1";  // torn by a kill
+  EXPECT_EQ(apps::read_loss_csv(csv.string()).step.size(), 3u);
+  std::ofstream(csv) << apps::loss_csv_text(h) << "4,0.1\n5";  // past the step asked for
+  EXPECT_EQ(apps::read_loss_csv(csv.string(), 3).step.size(), 3u);
+  std::ofstream(csv) << "";
+  EXPECT_TRUE(apps::read_loss_csv(csv.string()).step.empty());
   std::ofstream(csv) << "step,loss\n1,0.5\n";
   EXPECT_THROW(apps::read_loss_csv(csv.string()), std::runtime_error);
+  EXPECT_THROW(apps::read_loss_csv("/nonexistent/loss.csv"), std::runtime_error);
   std::ofstream(csv) << apps::kLossCsvHeader << "1,0.5\n";
   EXPECT_THROW(apps::read_loss_csv(csv.string()), std::runtime_error);
 }
@@ -158,9 +165,14 @@ TEST(LossPlot, ShowsTheSmoothedLossOverTheRawOne) {
     h.smoothed.push_back(1.0 / i);
   }
   const imaging::Image im = apps::plot_loss(h);
-  EXPECT_GT(blue_pixels(im), 200);                // the smoothed curve, in blue
-  EXPECT_GT(pixels_of(im, 127, 127, 127, 30), 200);  // the raw losses, in grey
-  EXPECT_THROW(apps::plot_loss(apps::LossHistory{}), std::runtime_error);
+  EXPECT_GT(blue_pixels(im), 200);  // the smoothed curve, in blue
+  apps::LossHistory smoothed_only = h;
+  smoothed_only.loss.assign(h.loss.size(), std::nan(""));
+  const int64_t grey_without_raw = pixels_of(apps::plot_loss(smoothed_only), 127, 127, 127, 30);
+  EXPECT_GT(pixels_of(im, 127, 127, 127, 30), grey_without_raw + 200);  // the raw losses, grey
+  const imaging::Image empty = apps::plot_loss(apps::LossHistory{});  // axes only, no error
+  EXPECT_EQ(empty.width, 800);
+  EXPECT_EQ(blue_pixels(empty), 0);
 }
 
 namespace {

@@ -265,14 +265,20 @@ TEST(TrainApp, RunsOnCuda) {
 
 namespace {
 
-// The number of frames in a GIF file (-1 if giflib cannot read it).
-int gif_frames(const fs::path& p) {
+// The number of frames in a GIF file (-1 if giflib cannot read it), and
+// whether its palette is all greys.
+std::pair<int, bool> gif_frames_and_grey(const fs::path& p) {
   int error = 0;
   GifFileType* gif = DGifOpenFileName(p.c_str(), &error);
-  if (!gif) return -1;
+  if (!gif) return {-1, false};
   const int frames = DGifSlurp(gif) == GIF_OK ? gif->ImageCount : -1;
+  bool grey = gif->SColorMap != nullptr;
+  for (int i = 0; grey && i < gif->SColorMap->ColorCount; ++i) {
+    const GifColorType& c = gif->SColorMap->Colors[i];
+    grey = c.Red == c.Green && c.Green == c.Blue;
+  }
   DGifCloseFile(gif, &error);
-  return frames;
+  return {frames, grey};
 }
 
 }  // namespace
@@ -308,7 +314,8 @@ TEST(SampleApp, GridProgressionAndInterpolation) {
   EXPECT_GT(interpolation_w, 11 * 56);
   EXPECT_GT(interpolation_h, 2 * 56);
   EXPECT_LT(interpolation_h, 3 * 56 + 80);
-  EXPECT_EQ(gif_frames(grid / "denoising.gif"), 11);  // the 10 DDIM steps, then x_0
+  // The 10 DDIM steps, then x_0; grey digits, grey frames.
+  EXPECT_EQ(gif_frames_and_grey(grid / "denoising.gif"), std::make_pair(11, true));
   for (int i = 0; i < 9; ++i)
     EXPECT_EQ(png_size(grid / "each" / ("sample_0000" + std::to_string(i) + ".png")),
               std::make_pair(28, 28));
@@ -333,6 +340,11 @@ TEST(SampleApp, GridProgressionAndInterpolation) {
   EXPECT_EQ(
       read(log).rfind("sample: error: --out " + blocked + ": not a folder that can be created", 0),
       0u)
+      << read(log);
+  EXPECT_NE(run_exe(SAMPLE_EXE, "--ckpt " + ckpt + " --png-dir " + blocked, log), 0);
+  EXPECT_EQ(read(log).rfind(
+                "sample: error: --png-dir " + blocked + ": not a folder that can be created", 0),
+            0u)
       << read(log);
   EXPECT_NE(run_exe(SAMPLE_EXE,
                     "--ckpt " + ckpt + " --interpolate --interp-t 20 --out " + grid.string(), log),

@@ -105,18 +105,18 @@ CLI::Option* add_output_switch(CLI::App& app, const std::string& flag, bool& on,
       ->type_name("");
 }
 
-void require_output_dir(const std::string& dir) {
+void require_output_dir(const std::string& dir, const std::string& flag) {
   namespace fs = std::filesystem;
-  if (dir.empty()) throw std::runtime_error("--out must name a folder");
-  if (fs::path(dir).extension() == ".png")
+  if (dir.empty()) throw std::runtime_error(flag + " must name a folder");
+  if (flag == "--out" && fs::path(dir).extension() == ".png")
     throw std::runtime_error("--out " + dir +
                              ": --out is a folder now (the grid is <folder>/samples.png)");
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir))
-    throw std::runtime_error("--out " + dir + ": not a folder that can be created (" +
+    throw std::runtime_error(flag + " " + dir + ": not a folder that can be created (" +
                              (ec ? ec.message() : std::string("a file is in the way")) + ")");
-  if (access(dir.c_str(), W_OK) != 0) throw std::runtime_error("--out " + dir + ": not writable");
+  if (access(dir.c_str(), W_OK) != 0) throw std::runtime_error(flag + " " + dir + ": not writable");
 }
 
 void add_device_flags(CLI::App& app, std::string& device, int64_t& threads) {

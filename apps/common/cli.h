@@ -56,10 +56,10 @@ void add_renamed_flag(CLI::App& app, const std::string& old_name, const std::str
 // <file> in --out".
 CLI::Option* add_output_switch(CLI::App& app, const std::string& flag, bool& on,
                                const std::string& file, const std::string& help);
-// Throws "--out <dir>: <why>" unless `dir` is a folder that exists or can be
-// created, and creates it; a name ending in .png (the file --out once named
-// in sample) gets "--out is a folder now".
-void require_output_dir(const std::string& dir);
+// Throws "<flag> <dir>: <why>" unless `dir` is a folder that exists or can be
+// created, and creates it; for --out, a name ending in .png (the file --out
+// once named in sample) gets "--out is a folder now".
+void require_output_dir(const std::string& dir, const std::string& flag = "--out");
 // Throws "<flag> <path>: <why>" unless the file `path` could be written: its
 // directory exists and is writable, and `path` is not a directory. Checked
 // before long work, so that it is not done for nothing, and before any output

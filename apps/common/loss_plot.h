@@ -18,8 +18,9 @@ struct LossHistory {
 // The header of loss.csv.
 constexpr const char* kLossCsvHeader = "step,loss,smoothed_loss\n";
 
-// The rows of `csv` up to and including `last_step`; throws "<csv>: ..." when
-// it cannot be read or is not a loss log.
+// The rows of `csv` up to and including `last_step`, leaving out a torn last
+// line (a killed run's); an empty file has none. Throws "<csv>: ..." when it
+// cannot be read or is not a loss log.
 LossHistory read_loss_csv(const std::string& csv,
                           int64_t last_step = std::numeric_limits<int64_t>::max());
 
@@ -27,7 +28,7 @@ LossHistory read_loss_csv(const std::string& csv,
 std::string loss_csv_text(const LossHistory& h);
 
 // The plot of loss.png; steps whose loss is not finite (a diverging run)
-// leave a gap. Throws when no step has a finite, positive loss.
+// leave a gap, and with no such step at all the axes are drawn empty.
 imaging::Image plot_loss(const LossHistory& h);
 
 }  // namespace apps

@@ -56,11 +56,24 @@ void centred_text(cairo_t* cr, const std::string& text, double x, double y) {
   cairo_show_text(cr, text.c_str());
 }
 
+// An RGB image surface of that size, or a one-line error (cairo draws at
+// most 32767 pixels a side).
+Surface checked_surface(int64_t width, int64_t height) {
+  if (width > 32767 || height > 32767)
+    throw std::runtime_error("montage: " + std::to_string(width) + "x" + std::to_string(height) +
+                             " pixels is larger than cairo draws (32767 a side)");
+  Surface s(cairo_image_surface_create(CAIRO_FORMAT_RGB24, static_cast<int>(width),
+                                       static_cast<int>(height)),
+            cairo_surface_destroy);
+  if (cairo_surface_status(s.get()) != CAIRO_STATUS_SUCCESS)
+    throw std::runtime_error(std::string("montage: ") +
+                             cairo_status_to_string(cairo_surface_status(s.get())));
+  return s;
+}
+
 // The picture as a cairo image surface (premultiplied xRGB, opaque).
 Surface surface_of(const imaging::Image& im) {
-  Surface s(cairo_image_surface_create(CAIRO_FORMAT_RGB24, static_cast<int>(im.width),
-                                       static_cast<int>(im.height)),
-            cairo_surface_destroy);
+  Surface s = checked_surface(im.width, im.height);
   cairo_surface_flush(s.get());
   uint8_t* data = cairo_image_surface_get_data(s.get());
   const int stride = cairo_image_surface_get_stride(s.get());
@@ -105,10 +118,12 @@ imaging::Image render(const Montage& m) {
   const double top = kMargin + (m.title.empty() ? 0 : kFontSize * 1.6) +
                      (m.column_labels.empty() ? 0 : kFontSize * 1.4);
   const size_t cols = m.rows[0].size();
-  const int width = static_cast<int>(std::ceil(2 * kMargin + label_w + cols * col_w - kGap));
+  const double title_w = m.title.empty() ? 0 : text_width(measure.get(), m.title);
+  const int width = static_cast<int>(
+      std::ceil(std::max(2 * kMargin + label_w + cols * col_w - kGap, 2 * kMargin + title_w)));
   const int height = static_cast<int>(std::ceil(top + m.rows.size() * (cell_h + kGap) - kGap + kMargin));
 
-  Surface canvas(cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height), cairo_surface_destroy);
+  Surface canvas = checked_surface(width, height);
   Context cr = context_on(canvas.get());
   cairo_set_source_rgb(cr.get(), 1, 1, 1);
   cairo_paint(cr.get());

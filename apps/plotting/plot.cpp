@@ -58,6 +58,8 @@ Window window_of(const Panel& p) {
                              (p.log_y ? " (a log axis needs positive values)" : ""));
   Window w{p.x_range ? *p.x_range : with_margin(x_lo, x_hi),
            p.y_range ? *p.y_range : with_margin(y_lo, y_hi)};
+  if (p.log_y && !p.y_range && std::floor(w.y.second) < w.y.first)
+    w.y = {std::floor(w.y.first), std::ceil(w.y.second)};  // a decade to label
   if (p.y_range && p.log_y) {
     if (!(p.y_range->first > 0)) throw std::runtime_error("plot '" + p.title + "': log y range must be positive");
     w.y = {std::log10(p.y_range->first), std::log10(p.y_range->second)};
@@ -160,6 +162,19 @@ void draw_panel(const Panel& p, const Window& w) {
   draw_legend(p);
 }
 
+// Whether PLplot's driver for drawing into memory is installed (Debian:
+// plplot-driver-cairo); without it plinit would ask on stdin for a device.
+bool have_memcairo() {
+  int count = 256;
+  std::vector<const char*> menu(count), names(count);
+  const char** menu_data = menu.data();
+  const char** name_data = names.data();
+  plgDevs(&menu_data, &name_data, &count);
+  for (int i = 0; i < count; ++i)
+    if (names[i] && std::string(names[i]) == "memcairo") return true;
+  return false;
+}
+
 // One PLplot stream of its own, ended whatever happens.
 class Stream {
  public:
@@ -193,6 +208,9 @@ imaging::Image render(const Figure& f) {
                              std::to_string(f.height) + " pixels is out of range (16 to 8192)");
   std::vector<Window> windows;
   for (const Panel& p : f.panels) windows.push_back(window_of(p));
+  if (!have_memcairo())
+    throw std::runtime_error("plot: PLplot's memcairo driver is not installed (Debian package "
+                             "plplot-driver-cairo; scripts/install_deps.sh installs it)");
   const int64_t cols = std::clamp<int64_t>(f.cols, 1, static_cast<int64_t>(f.panels.size()));
   const int64_t rows = (static_cast<int64_t>(f.panels.size()) + cols - 1) / cols;
   imaging::Image image{f.width, f.height, 3, {}};
