@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -105,17 +104,25 @@ void schedules(const Options& o) {
 // last one always among them).
 constexpr size_t kMaxGrids = 8;
 
+// The step of a file named samples_<step>.png (1 to 15 digits), else -1.
+long step_of(const std::string& file) {
+  const std::string prefix = "samples_", suffix = ".png";
+  if (file.size() <= prefix.size() + suffix.size() || file.rfind(prefix, 0) != 0 ||
+      file.compare(file.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return -1;
+  const std::string digits = file.substr(prefix.size(), file.size() - prefix.size() - suffix.size());
+  if (digits.size() > 15 || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stol(digits);
+}
+
 // The grids samples_<step>.png of a run, oldest first.
 void training(const Options& o) {
   const std::string path = output(o, "training.png");
   std::vector<std::pair<long, fs::path>> grids;
-  const std::regex name("samples_0*([0-9]{1,15})\\.png");
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(o.run, ec)) {
-    std::smatch match;
-    const std::string file = entry.path().filename().string();
-    if (std::regex_match(file, match, name)) grids.emplace_back(std::stol(match[1]), entry.path());
-  }
+  for (const auto& entry : fs::directory_iterator(o.run, ec))
+    if (const long step = step_of(entry.path().filename().string()); step >= 0)
+      grids.emplace_back(step, entry.path());
   if (ec) throw std::runtime_error("--run " + o.run + ": " + ec.message());
   if (grids.empty())
     throw std::runtime_error("--run " + o.run + ": no samples_<step>.png (train_mnist writes " +
