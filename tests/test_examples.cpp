@@ -98,10 +98,10 @@ TEST(Examples, AutogradExamplePrintsTheDocsNumbers) {
 // untrained MLP's samples end about 200 away: each of Algorithm 2's steps
 // divides by sqrt(alpha_t), and its eps_theta takes none of the noise out.
 TEST(Examples, Toy2dSamplesMatchTheDataOnlyAfterTraining) {
-#ifdef __SANITIZE_ADDRESS__  // scripts/sanitize.sh: training runs many times slower
-  toy2d_distance(20);  // every part of the program, under the sanitizers
-  GTEST_SKIP() << "the distances need 4000 training steps, too slow when sanitized";
-#endif
-  EXPECT_LT(toy2d_distance(4000), 0.01);
   EXPECT_GT(toy2d_distance(0), 1.0);
+#ifdef __SANITIZE_ADDRESS__  // scripts/sanitize.sh: 4000 sanitized steps would take minutes;
+  EXPECT_TRUE(std::isfinite(toy2d_distance(20)));  // 20 run every part of the program
+#else
+  EXPECT_LT(toy2d_distance(4000), 0.01);
+#endif
 }
