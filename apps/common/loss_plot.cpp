@@ -51,12 +51,15 @@ LossHistory read_loss_csv(const std::string& csv, int64_t last_step) {
   return h;
 }
 
+void write_loss_row(std::ostream& out, int64_t step, double loss, double smoothed) {
+  out << step << ',' << loss << ',' << smoothed << '\n';
+}
+
 std::string loss_csv_text(const LossHistory& h) {
   std::ostringstream out;
-  out.precision(9);
   out << kLossCsvHeader;
   for (size_t i = 0; i < h.step.size(); ++i)
-    out << static_cast<long long>(h.step[i]) << ',' << h.loss[i] << ',' << h.smoothed[i] << '\n';
+    write_loss_row(out, static_cast<int64_t>(h.step[i]), h.loss[i], h.smoothed[i]);
   return out.str();
 }
 

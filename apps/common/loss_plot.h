@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <limits>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ constexpr const char* kLossCsvHeader = "step,loss,smoothed_loss\n";
 // cannot be read or is not a loss log.
 LossHistory read_loss_csv(const std::string& csv,
                           int64_t last_step = std::numeric_limits<int64_t>::max());
+
+// One row of loss.csv, as train_mnist appends it after each step.
+void write_loss_row(std::ostream& out, int64_t step, double loss, double smoothed);
 
 // The rows as loss.csv writes them, header first.
 std::string loss_csv_text(const LossHistory& h);

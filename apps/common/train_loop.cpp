@@ -67,7 +67,7 @@ void TrainingLog::record(const StepResult& r) {
   history_.step.push_back(static_cast<double>(tr_.step));
   history_.loss.push_back(r.loss);
   history_.smoothed.push_back(tr_.smoothed_loss);
-  log_ << tr_.step << ',' << r.loss << ',' << tr_.smoothed_loss << '\n';
+  write_loss_row(log_, tr_.step, r.loss, tr_.smoothed_loss);
   require_written(log_, csv_);
   if (r.skipped) warn_skipped(r);
   if (bar_.due()) bar_.update(tr_.step, status());
