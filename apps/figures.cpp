@@ -12,7 +12,7 @@
 
 #include "apps/common/cli.h"
 #include "apps/common/loss_plot.h"
-#include "apps/dataset/idx.h"
+#include "apps/dataset/dataset.h"
 #include "apps/imaging/image.h"
 #include "apps/plotting/montage.h"
 #include "apps/plotting/plot.h"

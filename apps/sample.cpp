@@ -16,7 +16,7 @@
 #include "apps/common/cli.h"
 #include "apps/common/sampling.h"
 #include "apps/common/trained_model.h"
-#include "apps/dataset/idx.h"
+#include "apps/dataset/dataset.h"
 #include "apps/imaging/image.h"
 #include "apps/sample_pictures.h"
 #include "diffusion/samplers.h"

@@ -104,10 +104,9 @@ void add_run_flags(CLI::App& app, TrainOptions& o) {
 data::Dataset load_training_data(const TrainOptions& o) {
   data::Dataset d = data::load_split(data::resolve_dataset_dir(o.data), true);
   if (o.subset > 0 && o.subset < d.images.count) {
-    const int64_t pixels = d.images.rows * d.images.cols;
     d.images.count = o.subset;
-    d.images.pixels.resize(static_cast<size_t>(o.subset * pixels));
-    d.labels.labels.resize(static_cast<size_t>(o.subset));
+    d.images.pixels.resize(static_cast<size_t>(o.subset * d.images.image_bytes()));
+    if (!d.labels.labels.empty()) d.labels.labels.resize(static_cast<size_t>(o.subset));
   }
   return d;
 }

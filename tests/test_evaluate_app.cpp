@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "app_helpers.h"
-#include "apps/dataset/idx.h"
+#include "apps/dataset/dataset.h"
 #include "autograd/ops.h"
 #include "io/safetensors.h"
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/dataset/dataset.h"
 #include "apps/dataset/idx.h"
 
 namespace data {
@@ -116,7 +117,7 @@ using IdxLoadSplit = IdxScratch;
 TEST_F(IdxRead, PlainImages) {
   const Bytes pixels = iota_bytes(3 * 2 * 5);
   write_plain(path("img"), images_file(3, 2, 5, pixels));
-  const IdxImages images = read_idx_images(path("img"));
+  const Images images = read_idx_images(path("img"));
   EXPECT_EQ(images.count, 3);
   EXPECT_EQ(images.rows, 2);
   EXPECT_EQ(images.cols, 5);
@@ -126,7 +127,7 @@ TEST_F(IdxRead, PlainImages) {
 TEST_F(IdxRead, GzippedImages) {
   const Bytes pixels = iota_bytes(4 * 28 * 28);
   write_gzip(path("img.gz"), images_file(4, 28, 28, pixels));
-  const IdxImages images = read_idx_images(path("img.gz"));
+  const Images images = read_idx_images(path("img.gz"));
   EXPECT_EQ(images.count, 4);
   EXPECT_EQ(images.rows, 28);
   EXPECT_EQ(images.cols, 28);
@@ -136,7 +137,7 @@ TEST_F(IdxRead, GzippedImages) {
 TEST_F(IdxRead, LargeDimensionsAreBigEndian) {
   // 300 = 0x012c: a little-endian reader would see a different shape.
   write_plain(path("img"), images_file(1, 300, 2, iota_bytes(600)));
-  const IdxImages images = read_idx_images(path("img"));
+  const Images images = read_idx_images(path("img"));
   EXPECT_EQ(images.rows, 300);
   EXPECT_EQ(images.cols, 2);
 }
@@ -211,7 +212,7 @@ TEST_F(IdxErrors, JunkAfterTheGzipStream) {
   const Bytes tail = read_bytes(path("tail.gz"));
   members.insert(members.end(), tail.begin(), tail.end());
   write_plain(path("members.gz"), members);
-  const IdxImages images = read_idx_images(path("members.gz"));
+  const Images images = read_idx_images(path("members.gz"));
   EXPECT_EQ(images.count, 4);
   Bytes pixels = iota_bytes(8);
   pixels.insert(pixels.end(), pixels.begin(), pixels.end());
@@ -279,11 +280,11 @@ TEST_F(IdxLoadSplit, FindsPlainAndGzippedFiles) {
   write_gzip(path("train-labels-idx1-ubyte.gz"), labels_file({5, 0, 4}));
   write_gzip(path("t10k-images-idx3-ubyte.gz"), images_file(2, 2, 2, iota_bytes(8)));
   write_plain(path("t10k-labels-idx1-ubyte"), labels_file({7, 2}));
-  const Dataset train = load_split(dir(), true);
+  const Dataset train = load_idx_split(dir(), true);
   EXPECT_EQ(train.images.count, 3);
   EXPECT_EQ(train.images.pixels, iota_bytes(12));
   EXPECT_EQ(train.labels.labels, (Bytes{5, 0, 4}));
-  const Dataset test = load_split(dir(), false);
+  const Dataset test = load_idx_split(dir(), false);
   EXPECT_EQ(test.images.count, 2);
   EXPECT_EQ(test.labels.labels, (Bytes{7, 2}));
 }
@@ -292,7 +293,7 @@ TEST_F(IdxLoadSplit, CountMismatch) {
   write_plain(path("train-images-idx3-ubyte"), images_file(3, 2, 2, iota_bytes(12)));
   write_plain(path("train-labels-idx1-ubyte"), labels_file({5, 0}));
   try {
-    load_split(dir(), true);
+    load_idx_split(dir(), true);
     ADD_FAILURE() << "no error for 3 images and 2 labels";
   } catch (const std::runtime_error& e) {
     const std::string message = e.what();
@@ -305,21 +306,21 @@ TEST_F(IdxLoadSplit, CountMismatch) {
 
 TEST_F(IdxLoadSplit, MissingFilesListWhatWasLookedFor) {
   const std::string images = path("t10k-images-idx3-ubyte");
-  expect_error([&] { load_split(dir(), false); }, images + " nor " + images + ".gz", "neither");
+  expect_error([&] { load_idx_split(dir(), false); }, images + " nor " + images + ".gz", "neither");
   write_plain(images, images_file(1, 1, 1, {0}));
   const std::string labels = path("t10k-labels-idx1-ubyte");
-  expect_error([&] { load_split(dir(), false); }, labels + " nor " + labels + ".gz", "neither");
+  expect_error([&] { load_idx_split(dir(), false); }, labels + " nor " + labels + ".gz", "neither");
 }
 
 TEST_F(IdxLoadSplit, BadFileInSplitIsNamed) {
   write_plain(path("train-images-idx3-ubyte"), labels_file({1}));
   write_plain(path("train-labels-idx1-ubyte"), labels_file({1}));
-  expect_error([&] { load_split(dir(), true); }, path("train-images-idx3-ubyte"),
+  expect_error([&] { load_idx_split(dir(), true); }, path("train-images-idx3-ubyte"),
                "is an IDX labels file");
 }
 
 TEST(IdxToTensor, ScalesPixelsToMinusOneOne) {
-  IdxImages images{2, 1, 3, {0, 255, 128, 1, 2, 254}};
+  Images images{2, 1, 1, 3, {0, 255, 128, 1, 2, 254}};
   const ag::Tensor t = to_tensor(images, {0});
   EXPECT_EQ(t.dtype(), ag::DType::F32);
   EXPECT_EQ(t.shape(), (ag::Shape{1, 1, 1, 3}));
@@ -330,7 +331,7 @@ TEST(IdxToTensor, ScalesPixelsToMinusOneOne) {
 }
 
 TEST(IdxToTensor, AllLevelsAreExact) {
-  IdxImages images{256, 1, 1, {}};
+  Images images{256, 1, 1, 1, {}};
   std::vector<int64_t> indices;
   for (int k = 0; k < 256; ++k) {
     images.pixels.push_back(static_cast<uint8_t>(k));
@@ -341,7 +342,7 @@ TEST(IdxToTensor, AllLevelsAreExact) {
 }
 
 TEST(IdxToTensor, GathersIndicesInOrder) {
-  IdxImages images{3, 2, 2, iota_bytes(12)};
+  Images images{3, 1, 2, 2, iota_bytes(12)};
   const ag::Tensor t = to_tensor(images, {2, 0, 2});
   EXPECT_EQ(t.shape(), (ag::Shape{3, 1, 2, 2}));
   const std::vector<float> v = t.to_vector<float>();
@@ -353,7 +354,7 @@ TEST(IdxToTensor, GathersIndicesInOrder) {
 }
 
 TEST(IdxToTensor, RejectsIndexOutOfRange) {
-  IdxImages images{2, 1, 1, {0, 1}};
+  Images images{2, 1, 1, 1, {0, 1}};
   EXPECT_THROW(to_tensor(images, {2}), std::runtime_error);
   EXPECT_THROW(to_tensor(images, {-1}), std::runtime_error);
 }

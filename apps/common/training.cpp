@@ -69,11 +69,11 @@ StepResult Trainer::skip(double loss, double grad_norm) {
   return {loss, grad_norm, true};
 }
 
-data::Dataset random_dataset(int64_t n, uint64_t seed) {
+data::Dataset random_dataset(int64_t n, uint64_t seed, int64_t channels, int64_t resolution) {
   ag::Generator gen(seed);
   data::Dataset d;
-  d.images = {n, 28, 28, {}};
-  for (float u : ag::rand({n * 28 * 28}, &gen).to_vector<float>())
+  d.images = {n, channels, resolution, resolution, {}};
+  for (float u : ag::rand({n * d.images.image_bytes()}, &gen).to_vector<float>())
     d.images.pixels.push_back(static_cast<uint8_t>(u * 255.999f));
   for (int64_t i = 0; i < n; ++i) d.labels.labels.push_back(static_cast<uint8_t>(i % 10));
   return d;

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "apps/common/sampling.h"
-#include "apps/dataset/idx.h"
+#include "apps/dataset/dataset.h"
 #include "diffusion/diffusion.h"
 #include "nn/checkpoint.h"
 #include "nn/ema.h"
@@ -77,8 +77,9 @@ struct Trainer {
   StepResult skip(double loss, double grad_norm);
 };
 
-// n random 28x28 images (uniform bytes) with labels, from `seed`: what
-// apps/bench trains on in place of MNIST.
-data::Dataset random_dataset(int64_t n, uint64_t seed);
+// n random images (uniform bytes) of `channels` x resolution x resolution
+// with labels, from `seed`: what apps/bench trains on in place of real data.
+data::Dataset random_dataset(int64_t n, uint64_t seed, int64_t channels = 1,
+                             int64_t resolution = 28);
 
 }  // namespace apps

@@ -23,7 +23,6 @@ constexpr int64_t kMaxSide = 4096;  // bound on every dimension after the first
 // Bound on the data a header may announce (MNIST's training images: 47 MB),
 // so that a small gzip file cannot claim, and inflate to, far more.
 constexpr size_t kMaxDataBytes = size_t{2} << 30;
-const char* const kFashionDir = "/usr/share/datasets/fashion-mnist";
 
 // What an IDX file announces in its header: magic number and dimension count.
 struct IdxKind {
@@ -175,53 +174,34 @@ std::string find_split_file(const std::string& dir, const std::string& stem) {
 
 }  // namespace
 
-IdxImages read_idx_images(const std::string& path) {
+Images read_idx_images(const std::string& path) {
   IdxData idx = read_idx(path, kImages, kLabels);
-  return IdxImages{idx.dims[0], idx.dims[1], idx.dims[2], std::move(idx.bytes)};
+  return Images{idx.dims[0], 1, idx.dims[1], idx.dims[2], std::move(idx.bytes)};
 }
 
-IdxLabels read_idx_labels(const std::string& path) {
-  return IdxLabels{read_idx(path, kLabels, kImages).bytes};
+Labels read_idx_labels(const std::string& path) {
+  return Labels{read_idx(path, kLabels, kImages).bytes};
 }
 
-Dataset load_split(const std::string& dir, bool train) {
+bool has_idx_split(const std::string& dir) {
+  std::error_code ec;
+  for (const char* stem : {"train-images-idx3-ubyte", "t10k-images-idx3-ubyte"})
+    for (const char* ext : {"", ".gz"})
+      if (fs::is_regular_file(fs::path(dir) / (std::string(stem) + ext), ec)) return true;
+  return false;
+}
+
+Dataset load_idx_split(const std::string& dir, bool train) {
   const std::string prefix = train ? "train" : "t10k";
   const std::string images_path = find_split_file(dir, prefix + "-images-idx3-ubyte");
   const std::string labels_path = find_split_file(dir, prefix + "-labels-idx1-ubyte");
   Dataset split{read_idx_images(images_path), read_idx_labels(labels_path)};
   const auto labels = static_cast<int64_t>(split.labels.labels.size());
   if (split.images.count != labels)
-    throw std::runtime_error("load_split: " + images_path + " holds " +
+    throw std::runtime_error(images_path + " holds " +
                              std::to_string(split.images.count) + " images but " + labels_path +
                              " holds " + std::to_string(labels) + " labels");
   return split;
-}
-
-std::string resolve_dataset_dir(const std::string& name_or_dir) {
-  if (name_or_dir == "fashion") return kFashionDir;
-  if (name_or_dir != "mnist") return name_or_dir;
-  std::error_code ec;
-  if (fs::is_directory("data/mnist", ec)) return "data/mnist";
-  return std::string(DDPM_SOURCE_DIR) + "/data/mnist";
-}
-
-ag::Tensor to_tensor(const IdxImages& images, const std::vector<int64_t>& indices) {
-  std::array<float, 256> level;
-  for (size_t k = 0; k < level.size(); ++k)
-    level[k] = static_cast<float>(static_cast<double>(k) / 127.5 - 1.0);
-  const auto plane = static_cast<size_t>(images.rows * images.cols);
-  std::vector<float> out(indices.size() * plane);
-  for (size_t i = 0; i < indices.size(); ++i) {
-    const int64_t index = indices[i];
-    if (index < 0 || index >= images.count)
-      throw std::runtime_error("to_tensor: image index " + std::to_string(index) + " outside [0, " +
-                               std::to_string(images.count) + ")");
-    const uint8_t* src = images.pixels.data() + static_cast<size_t>(index) * plane;
-    std::transform(src, src + plane, out.begin() + static_cast<std::ptrdiff_t>(i * plane),
-                   [&level](uint8_t p) { return level[p]; });
-  }
-  const auto n = static_cast<int64_t>(indices.size());
-  return ag::from_vector(out, {n, 1, images.rows, images.cols});
 }
 
 }  // namespace data

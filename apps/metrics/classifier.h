@@ -5,7 +5,7 @@
 #include <functional>
 #include <string>
 
-#include "apps/dataset/idx.h"
+#include "apps/dataset/dataset.h"
 #include "nn/layers.h"
 
 namespace metrics {

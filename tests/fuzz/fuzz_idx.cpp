@@ -18,8 +18,8 @@ using Bytes = std::vector<uint8_t>;
 
 // The images and labels a file holds (empty where it is not such a file).
 struct Read {
-  std::optional<data::IdxImages> images;
-  std::optional<data::IdxLabels> labels;
+  std::optional<data::Images> images;
+  std::optional<data::Labels> labels;
 };
 
 Read read_both(const std::string& path) {
