@@ -27,6 +27,12 @@ struct Dataset {
   Labels labels;
 };
 
+// The image shape a program wants; 0 leaves that side as the data has it.
+struct ImageShape {
+  int64_t resolution = 0;  // H = W
+  int64_t channels = 0;    // 1 (grey) or 3 (RGB)
+};
+
 // The images at `indices` as float32 (n, C, H, W), pixel k mapped to
 // k / 127.5 - 1 in [-1, 1]. Where `flip` is given (one entry per index), the
 // images whose entry is true are mirrored left to right.
