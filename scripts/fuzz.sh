@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
 build=build-fuzz
-harnesses=(idx safetensors checkpoint unet_config)
+harnesses=(idx cifar10 safetensors checkpoint unet_config)
 
 mkdir -p "$build"
 echo "[fuzz] building ${harnesses[*]} in $build"

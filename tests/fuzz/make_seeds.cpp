@@ -51,6 +51,20 @@ void idx_seeds(const fs::path& dir) {
   write_gzip(dir / "labels_3.gz", idx_file(0x801, {3}));
 }
 
+// CIFAR-10 batches of one and two records (labels 3; 0 and 9).
+void cifar10_seeds(const fs::path& dir) {
+  const auto batch = [](const std::vector<uint8_t>& labels) {
+    Bytes out;
+    for (uint8_t label : labels) {
+      out.push_back(label);
+      for (size_t k = 0; k < 3072; ++k) out.push_back(static_cast<uint8_t>((k * 37 + label) % 256));
+    }
+    return out;
+  };
+  write(dir / "batch_1", batch({3}));
+  write(dir / "batch_2", batch({0, 9}));
+}
+
 void safetensors_seeds(const fs::path& dir) {
   io::save_safetensors((dir / "empty").string(), {});
   io::save_safetensors((dir / "three_dtypes").string(),
@@ -95,9 +109,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const fs::path root = argv[1];
-  for (const char* h : {"idx", "safetensors", "checkpoint", "unet_config"})
+  for (const char* h : {"idx", "cifar10", "safetensors", "checkpoint", "unet_config"})
     fs::create_directories(root / h);
   idx_seeds(root / "idx");
+  cifar10_seeds(root / "cifar10");
   safetensors_seeds(root / "safetensors");
   checkpoint_seeds(root / "checkpoint");
   unet_config_seeds(root / "unet_config");
