@@ -47,41 +47,49 @@ Taps bilinear_taps(int64_t in, int64_t out) {
   return taps;
 }
 
-// The square `side` x `side` plane at (top, left) of a plane `cols` wide,
-// resized to `out` x `out`: along rows, then along columns.
-std::vector<uint8_t> resize_square(const uint8_t* plane, int64_t cols, int64_t top, int64_t left,
-                                   int64_t side, int64_t out) {
-  const Taps taps = out < side ? area_taps(side, out) : bilinear_taps(side, out);
-  std::vector<double> across(static_cast<size_t>(side * out), 0.0);  // (side, out)
-  for (int64_t y = 0; y < side; ++y)
-    for (int64_t x = 0; x < out; ++x)
-      for (const Tap& t : taps[static_cast<size_t>(x)])
-        across[static_cast<size_t>(y * out + x)] +=
-            t.weight * plane[(top + y) * cols + left + t.index];
-  std::vector<uint8_t> resized(static_cast<size_t>(out * out));  // (out, out)
-  for (int64_t y = 0; y < out; ++y)
-    for (int64_t x = 0; x < out; ++x) {
+// A square crop of planes `cols` wide, at (top, left), resized to out x out;
+// the taps are shared by both axes and every plane.
+struct Resize {
+  int64_t cols, top, left, side, out;
+  Taps taps;
+};
+
+// One plane resized into `resized` (out, out): along rows into `across`
+// (side, out), then along columns.
+void resize_plane(const Resize& r, const uint8_t* plane, std::vector<double>& across,
+                  uint8_t* resized) {
+  std::fill(across.begin(), across.end(), 0.0);
+  for (int64_t y = 0; y < r.side; ++y) {
+    const uint8_t* row = plane + (r.top + y) * r.cols + r.left;
+    for (int64_t x = 0; x < r.out; ++x)
+      for (const Tap& t : r.taps[static_cast<size_t>(x)])
+        across[static_cast<size_t>(y * r.out + x)] += t.weight * row[t.index];
+  }
+  for (int64_t y = 0; y < r.out; ++y)
+    for (int64_t x = 0; x < r.out; ++x) {
       double v = 0;
-      for (const Tap& t : taps[static_cast<size_t>(y)])
-        v += t.weight * across[static_cast<size_t>(t.index * out + x)];
-      resized[static_cast<size_t>(y * out + x)] =
-          static_cast<uint8_t>(std::clamp(std::round(v), 0.0, 255.0));
+      for (const Tap& t : r.taps[static_cast<size_t>(y)])
+        v += t.weight * across[static_cast<size_t>(t.index * r.out + x)];
+      resized[y * r.out + x] = static_cast<uint8_t>(std::clamp(std::round(v), 0.0, 255.0));
     }
-  return resized;
 }
 
 // Every image's planes center-cropped to a square and resized to `out`.
 Images resize_images(const Images& images, int64_t out) {
   const int64_t side = std::min(images.rows, images.cols);
-  const int64_t top = (images.rows - side) / 2, left = (images.cols - side) / 2;
+  const Resize r{images.cols,
+                 (images.rows - side) / 2,
+                 (images.cols - side) / 2,
+                 side,
+                 out,
+                 out < side ? area_taps(side, out) : bilinear_taps(side, out)};
   Images resized{images.count, images.channels, out, out, {}};
-  resized.pixels.reserve(static_cast<size_t>(images.count * resized.image_bytes()));
+  resized.pixels.resize(static_cast<size_t>(images.count * resized.image_bytes()));
+  std::vector<double> across(static_cast<size_t>(side * out));
   const int64_t planes = images.count * images.channels;
-  for (int64_t p = 0; p < planes; ++p) {
-    const uint8_t* plane = images.pixels.data() + p * images.rows * images.cols;
-    const std::vector<uint8_t> r = resize_square(plane, images.cols, top, left, side, out);
-    resized.pixels.insert(resized.pixels.end(), r.begin(), r.end());
-  }
+  for (int64_t p = 0; p < planes; ++p)
+    resize_plane(r, images.pixels.data() + p * images.rows * images.cols, across,
+                 resized.pixels.data() + p * out * out);
   return resized;
 }
 
@@ -125,10 +133,11 @@ void check_shape(ImageShape shape) {
 
 Images fit_images(Images images, ImageShape shape) {
   check_shape(shape);
+  // Resized with the fewer channels: to grey before, to RGB after.
   if (shape.channels == 1 && images.channels == 3) images = to_grey(images);
-  if (shape.channels == 3 && images.channels == 1) images = to_rgb(images);
   if (shape.resolution != 0 && (images.rows != shape.resolution || images.cols != shape.resolution))
     images = resize_images(images, shape.resolution);
+  if (shape.channels == 3 && images.channels == 1) images = to_rgb(images);
   return images;
 }
 
