@@ -18,6 +18,7 @@
 #include "apps/common/sampling.h"
 #include "apps/common/streams.h"
 #include "apps/common/trained_model.h"
+#include "apps/dataset/idx.h"
 #include "apps/imaging/image.h"
 #include "apps/metrics/classifier.h"
 #include "apps/metrics/scores.h"
@@ -26,6 +27,7 @@
 #include "diffusion/samplers.h"
 #include "io/atomic_file.h"
 #include "io/safetensors.h"
+#include "nn/checkpoint.h"
 
 using namespace ag;
 
@@ -72,7 +74,9 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--seed", o.seed, "seed of the sampling and of the bound's noise")
       ->check(apps::kSeed)
       ->capture_default_str();
-  app.add_option("--data", o.data, "mnist, fashion or a directory of IDX files")
+  app.add_option("--data", o.data,
+                 "test images: for --nll mnist, fashion, cifar10 or a directory (as train_mnist's "
+                 "--data); for --quality MNIST-style IDX data only")
       ->capture_default_str();
   app.add_option("--classifier", o.classifier,
                  "classifier file; trained and saved there if missing "
@@ -107,7 +111,8 @@ struct BoundSums {
 };
 
 BoundSums bound_sums(const Options& o, const apps::TrainedModel& tm, Device device) {
-  const data::Dataset test = data::load_split(data::resolve_dataset_dir(o.data), false);
+  const data::Dataset test = data::load_split(data::resolve_dataset_dir(o.data), false,
+                                             {tm.model->config.resolution, tm.model->config.in_ch});
   const int64_t T = tm.diffusion->num_timesteps();
   BoundSums sums{std::min(o.n, test.images.count), 0.0, std::vector<double>(T, 0.0),
                  std::vector<double>(T, 0.0)};
@@ -231,13 +236,35 @@ void require_finite(const Tensor& samples, const std::string& source) {
                              " samples hold NaN or inf (a diverged model?); nothing to score");
 }
 
+// The classifier behind --quality's scores reads 28x28 grey images: the
+// scores are defined for MNIST-like digits and Fashion-MNIST, nothing else.
+constexpr const char* kQualityScope =
+    "evaluate --quality scores 28x28 grey images only (MNIST-like digits, Fashion-MNIST): its "
+    "classifier is defined for those; ";
+
+void require_quality_shape(const std::string& what, int64_t channels, int64_t height,
+                           int64_t width) {
+  if (channels != 1 || height != 28 || width != 28)
+    throw std::runtime_error(kQualityScope + what + " is " + std::to_string(channels) + "x" +
+                             std::to_string(height) + "x" + std::to_string(width) +
+                             " (evaluate --nll gives bits/dim for any data)");
+}
+
+void require_quality_data(const std::string& data) {
+  if (!data::has_idx_split(data::resolve_dataset_dir(data)))
+    throw std::runtime_error(kQualityScope + "--data " + data +
+                             " is not MNIST-style IDX data (mnist, fashion or a directory of IDX "
+                             "files)");
+}
+
 Tensor load_samples(const std::string& path) {
   const io::SafetensorsFile f = io::load_safetensors(path);
   for (const auto& [name, t] : f.tensors)
     if (name == "samples") {
-      if (t.dim() != 4 || t.size(1) != 1 || t.size(2) != 28 || t.size(3) != 28)
+      if (t.dim() != 4)
         throw std::runtime_error(path + ": samples must be (N, 1, 28, 28), got " +
                                  shape_str(t.shape()));
+      require_quality_shape(path, t.size(1), t.size(2), t.size(3));
       const Tensor samples = t.to(DType::F32);
       require_finite(samples, path);
       return samples;
@@ -287,8 +314,14 @@ void print_row(const Row& r, const metrics::Gaussian& test_features) {
 void run_quality(const Options& o, Device device) {
   if (o.samples.empty() == o.ckpt.empty())
     throw std::runtime_error("--quality needs exactly one of --samples FILE or --ckpt FILE");
-  // A samples file is checked first, before a classifier is perhaps trained.
+  // The data, the samples file or the checkpoint's shape is checked first,
+  // before a classifier is perhaps trained.
+  require_quality_data(o.data);
   Tensor samples = o.samples.empty() ? Tensor() : load_samples(o.samples);
+  if (!o.ckpt.empty()) {
+    const nn::UNetConfig c = nn::checkpoint_config(o.ckpt);
+    require_quality_shape(o.ckpt, c.in_ch, c.resolution, c.resolution);
+  }
   metrics::ClassifierTraining ct;
   ct.epochs = o.classifier_epochs;
   const std::string path = o.classifier.empty() ? default_classifier_path(o.data) : o.classifier;

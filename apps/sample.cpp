@@ -106,7 +106,9 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--interp-t", o.interp_t, "timestep index the pairs are diffused to")
       ->check(apps::kNonNegative)
       ->capture_default_str();
-  app.add_option("--data", o.data, "test images for --interpolate: mnist, fashion or a directory")
+  app.add_option("--data", o.data,
+                 "test images for --interpolate (fitted to the model's shape): mnist, fashion, "
+                 "cifar10 or a directory, as train_mnist's --data")
       ->capture_default_str();
   apps::add_var_flag(app, o.var);
   apps::add_device_flags(app, o.device, o.threads);
@@ -150,7 +152,13 @@ int run(const Options& o) {
     if (o.interp_t >= d.num_timesteps())
       throw std::runtime_error("--interp-t " + std::to_string(o.interp_t) + " outside [0, " +
                                std::to_string(d.num_timesteps()) + ") of this checkpoint");
-    test = data::load_split(data::resolve_dataset_dir(o.data), false);
+    test = data::load_split(data::resolve_dataset_dir(o.data), false,
+                            {model.config.resolution, model.config.in_ch});
+    if (test.images.count < 2 * o.pairs)
+      throw std::runtime_error("--interpolate: " + o.data + " holds " +
+                               std::to_string(test.images.count) + " images, fewer than the " +
+                               std::to_string(2 * o.pairs) + " that --pairs " +
+                               std::to_string(o.pairs) + " takes");
   }
   const auto& c = model.config;
   std::printf("[sample] %s: %ld parameters (%s weights), step %s\n", o.ckpt.c_str(),

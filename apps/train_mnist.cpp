@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <utility>
 
 #include "apps/common/choices.h"
 #include "apps/common/cli.h"
@@ -34,9 +35,19 @@ void add_model_flags(CLI::App& app, TrainOptions& o) {
   app.add_option("--preset", o.preset, "U-Net size")
       ->check(CLI::IsMember(nn::unet_preset_names()))
       ->capture_default_str();
-  app.add_option("--data", o.data, "mnist, fashion, or a directory of IDX files")
+  app.add_option("--data", o.data,
+                 "mnist, fashion, cifar10, or a directory: IDX files, CIFAR-10's binary batches "
+                 "or a folder of PNG/JPEG images")
       ->capture_default_str();
   apps::add_renamed_flag(app, "--dataset", "--data");
+  app.add_option("--resolution", o.resolution,
+                 "images are center-cropped and resized to this side (0: as the data has them)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1024}))
+      ->capture_default_str();
+  app.add_option("--channels", o.channels, "1 (grey) or 3 (RGB); 0: as the data has them")
+      ->check(CLI::IsMember({0, 1, 3}))
+      ->capture_default_str();
+  app.add_flag("--flip", o.flip, "mirror training images left to right at random (not for digits)");
   app.add_option("--batch", o.batch, "images per step")
       ->check(CLI::Range(int64_t{1}, apps::kMaxBatch))
       ->capture_default_str();
@@ -101,8 +112,13 @@ void add_run_flags(CLI::App& app, TrainOptions& o) {
   app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt key is no silent default
 }
 
-data::Dataset load_training_data(const TrainOptions& o) {
-  data::Dataset d = data::load_split(data::resolve_dataset_dir(o.data), true);
+// The training split, fitted to --resolution and --channels, which become
+// the shape it was loaded at (what the checkpoint records).
+data::Dataset load_training_data(TrainOptions& o) {
+  data::Dataset d =
+      data::load_split(data::resolve_dataset_dir(o.data), true, {o.resolution, o.channels});
+  o.resolution = d.images.rows;
+  o.channels = d.images.channels;
   if (o.subset > 0 && o.subset < d.images.count) {
     d.images.count = o.subset;
     d.images.pixels.resize(static_cast<size_t>(o.subset * d.images.image_bytes()));
@@ -169,8 +185,12 @@ void write_final_samples(apps::Trainer& tr, const TrainOptions& o, const fs::pat
 
 // What this run will do, as the settings that decide its result.
 void print_settings(const apps::Trainer& tr, const TrainOptions& o) {
-  std::printf("[train] %ld training images; %s U-Net, %ld parameters; on %s, %d CPU threads\n",
-              static_cast<long>(tr.train.images.count), o.preset.c_str(),
+  std::printf(
+      "[train] %ld training images, %ldx%ldx%ld%s; %s U-Net, %ld parameters; on %s, %d CPU "
+      "threads\n",
+      static_cast<long>(tr.train.images.count), static_cast<long>(tr.train.images.channels),
+      static_cast<long>(tr.train.images.rows), static_cast<long>(tr.train.images.cols),
+      o.flip ? ", random flips" : "", o.preset.c_str(),
               static_cast<long>(tr.model.num_parameters()), device_name(tr.device),
               omp_get_max_threads());
   std::string limit = o.steps > 0 ? std::to_string(o.steps) + " steps" : "";
@@ -209,7 +229,8 @@ int run(TrainOptions& o, const CLI::App& app, const std::string& program) {
   const fs::path out = output_dir(o);
   apps::require_output_dir(out.string());
   std::printf("[train] loading %s\n", o.data.c_str());
-  apps::Trainer tr(o, device, load_training_data(o));
+  data::Dataset train = load_training_data(o);
+  apps::Trainer tr(o, device, std::move(train));
   print_settings(tr, o);
   if (!o.resume.empty()) resume(tr, o.resume);
   train_loop(tr, o, out, program);
@@ -221,7 +242,8 @@ int run(TrainOptions& o, const CLI::App& app, const std::string& program) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Train a DDPM (Ho et al. 2020) on MNIST-style IDX data."};
+  CLI::App app{
+      "Train a DDPM (Ho et al. 2020) on MNIST, Fashion-MNIST, CIFAR-10 or a folder of images."};
   TrainOptions o;
   add_model_flags(app, o);
   add_run_flags(app, o);

@@ -46,6 +46,14 @@ RunSetting text(const char* flag, const char* key, std::string TrainOptions::*me
           [member](TrainOptions& o, const std::string& value) { o.*member = value; }};
 }
 
+RunSetting boolean(const char* flag, const char* key, bool TrainOptions::*member) {
+  return {flag, key, false, [member](const TrainOptions& o) { return o.*member ? "true" : "false"; },
+          [member](TrainOptions& o, const std::string& text) {
+            if (text != "true" && text != "false") throw std::invalid_argument("not true or false");
+            o.*member = text == "true";
+          }};
+}
+
 template <typename E>
 RunSetting choice(const char* flag, const char* key, E TrainOptions::*member,
                   const Choices<E>& choices) {
@@ -89,6 +97,9 @@ const std::vector<RunSetting>& run_settings() {
       text("--preset", "preset", &O::preset),
       text("--data", "dataset", &O::data),
       number("--subset", "subset", &O::subset),
+      number("--resolution", "resolution", &O::resolution),
+      number("--channels", "channels", &O::channels),
+      boolean("--flip", "flip", &O::flip),
       number("--batch", "batch", &O::batch),
       number("--lr", "lr", &O::lr),
       number("--warmup", "warmup", &O::warmup),

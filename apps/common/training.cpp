@@ -1,6 +1,8 @@
 #include "apps/common/training.h"
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 
 #include "apps/common/run_settings.h"
 #include "apps/common/streams.h"
@@ -8,12 +10,20 @@
 
 namespace apps {
 
+nn::UNetConfig model_config(const std::string& preset, const data::Images& images) {
+  if (images.rows != images.cols)
+    throw std::runtime_error("the U-Net takes square images; these are " +
+                             std::to_string(images.rows) + "x" + std::to_string(images.cols) +
+                             " (give --resolution)");
+  return nn::unet_preset(preset, images.channels, images.rows);
+}
+
 Trainer::Trainer(const TrainOptions& o, ag::Device device, data::Dataset data)
     : opt(o),
       device(device),
       train(std::move(data)),
-      model(nn::unet_preset(o.preset), o.seed),
-      ema_model(nn::unet_preset(o.preset), o.seed),
+      model(model_config(o.preset, train.images), o.seed),
+      ema_model(model.config, o.seed),
       adam(model.parameters(), nn::AdamConfig{o.lr}),
       ema(model.named_parameters(), o.ema),
       diffusion(diffusion::make_schedule(o.schedule, o.T), o.param, o.var, ag::DType::F32, device),
@@ -42,8 +52,12 @@ StepResult Trainer::train_step() {
   std::vector<int64_t> idx;
   for (double u : ag::rand({B}, &data_gen, ag::DType::F64).to_vector<double>())
     idx.push_back(std::min(n - 1, static_cast<int64_t>(u * n)));
+  std::vector<bool> flip;
+  if (opt.flip)
+    for (double u : ag::rand({B}, &data_gen, ag::DType::F64).to_vector<double>())
+      flip.push_back(u < 0.5);
   const ag::Tensor t = diffusion::sample_timesteps(B, opt.T, data_gen);
-  ag::Tensor x0 = data::to_tensor(train.images, idx).to(device);
+  ag::Tensor x0 = data::to_tensor(train.images, idx, flip).to(device);
   ag::Tensor noise = ag::randn(x0.shape(), &data_gen, ag::DType::F32, device);
   auto net = [&](const ag::Tensor& x, const ag::Tensor& tt) { return model.forward(x, tt); };
   ag::Tensor loss = ag::mean(diffusion.training_losses(net, x0, t, noise, opt.loss));

@@ -27,6 +27,10 @@ struct TrainOptions {
   Sampler final_sampler = Sampler::Ancestral;
   int64_t batch = 64, warmup = 200, T = 1000, steps = 0, subset = 0, ckpt_every = 500;
   int64_t sample_every = 500, sample_n = 64, sample_steps = 50, threads = 0;
+  // The images' side and channel count (0: as the data has them); once the
+  // data is loaded, the values it was loaded at, which the model is built for.
+  int64_t resolution = 0, channels = 0;
+  bool flip = false;  // random horizontal flips of the training images
   double lr = 2e-4, clip = 1.0, ema = 0.999, minutes = 0;
   uint64_t seed = 0;
 };
@@ -35,6 +39,10 @@ struct StepResult {
   double loss, grad_norm;  // the batch's loss; the gradients' norm before clipping
   bool skipped;            // not finite: no update was made
 };
+
+// The U-Net of preset o.preset for images of `channels` x resolution x
+// resolution.
+nn::UNetConfig model_config(const std::string& preset, const data::Images& images);
 
 // Everything one run holds. The data generator draws batches, timesteps and
 // noise; the model's own generator draws dropout masks; both are saved in
@@ -52,7 +60,8 @@ struct Trainer {
   // smoothed loss.
   void resume(const std::string& path);
 
-  // One step of Algorithm 1: x_0 from the data, t ~ U{1..T}, eps ~ N(0, I),
+  // One step of Algorithm 1: x_0 from the data (each image mirrored with
+  // probability 1/2 under --flip), t ~ U{1..T}, eps ~ N(0, I),
   // a gradient step on the loss (clipped, Adam at the warm-up lr), then the
   // EMA update. A step whose loss or gradient norm is not finite changes no
   // weight, moment or average: it is skipped and counted.
