@@ -41,6 +41,7 @@ struct StepResult {
 // checkpoints, so --resume continues the very same stream. The models, the
 // batches and the sampling live on `device`; Adam's moments and the EMA
 // follow the parameters there on their first update (nn::follow_param).
+// The models are o.preset at the data's image shape (nn::unet_preset).
 struct Trainer {
   Trainer(const TrainOptions& o, ag::Device device, data::Dataset data);
 
