@@ -16,6 +16,9 @@
 // activations). "RSS MB" is the process
 // peak RSS minus the RSS at start; RSS peaks are per process, so it describes
 // one configuration only when a process runs one (as unet_vs_torch.py does).
+//
+// Each preset is timed on images of the shape it was made for: the MNIST
+// presets on 1x28x28, cifar10 on 3x32x32.
 #include <omp.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -35,6 +38,7 @@
 #include "apps/common/timing.h"
 #include "apps/common/train_loop.h"
 #include "apps/common/training.h"
+#include "apps/dataset/dataset.h"
 #include "autograd/allocator.h"
 #include "diffusion/samplers.h"
 #include "io/safetensors.h"
@@ -124,6 +128,17 @@ double allocator_peak_mb(Device device) {
   return static_cast<double>(allocator_for(device).stats().peak_in_use) / 1e6;
 }
 
+// The image shape a preset was made for (nn/unet.h).
+data::ImageShape made_for(const std::string& preset) {
+  return preset == "cifar10" ? data::ImageShape{32, 3} : data::ImageShape{28, 1};
+}
+
+// A batch of n standard normal images of the model's shape.
+Tensor random_images(const nn::UNet& model, int64_t n, Generator& gen, Device device) {
+  const nn::UNetConfig& c = model.config;
+  return randn({n, c.in_ch, c.resolution, c.resolution}, &gen, DType::F32, device);
+}
+
 // train_mnist's settings (its defaults) for one configuration.
 apps::TrainOptions training_options(const std::string& preset, int64_t batch, const Options& o) {
   apps::TrainOptions t;
@@ -173,8 +188,9 @@ Row measure(const std::string& preset, int64_t batch, const Options& o, Device d
             double rss_base) {
   CachingAllocator& alloc = allocator_for(device);
   alloc.empty_cache();
+  const data::ImageShape shape = made_for(preset);
   apps::Trainer tr(training_options(preset, batch, o), device,
-                   apps::random_dataset(kImages, kSeed));
+                   apps::random_dataset(kImages, kSeed, shape.channels, shape.resolution));
   Row r{preset, batch, tr.model.num_parameters()};
   alloc.reset_peak();
   r.step_ms = apps::median_ms([&] { tr.train_step(); }, device, o.warmup, o.reps);
@@ -184,7 +200,7 @@ Row measure(const std::string& preset, int64_t batch, const Options& o, Device d
   alloc.empty_cache();
   tr.model.eval();
   Generator gen(kSeed);
-  const Tensor xt = randn({kSampleBatch, 1, 28, 28}, &gen, DType::F32, device);
+  const Tensor xt = random_images(tr.model, kSampleBatch, gen, device);
   const Tensor t =
       diffusion::full_timesteps(kSampleBatch, tr.opt.T / 2);  // any t > 0 costs the same
   auto net = [&](const Tensor& x, const Tensor& tt) { return tr.model.forward(x, tt); };
@@ -207,14 +223,14 @@ void print_table_header(const Options& o) {
         "loop ms: the step inside train_mnist's loop (loss.csv, progress line, a checkpoint\n"
         "every %ld steps, a grid every %ld), median; loop mean: the mean, with those in full.\n",
         static_cast<long>(o.ckpt_every), static_cast<long>(o.sample_every));
-  std::printf("\n%-6s %5s %10s %9s %9s %15s %8s %7s", "preset", "batch", "params", "step ms",
+  std::printf("\n%-7s %5s %10s %9s %9s %15s %8s %7s", "preset", "batch", "params", "step ms",
               "img/s", "sample-step ms", "peak MB", "RSS MB");
   if (o.loop) std::printf(" %8s %10s", "loop ms", "loop mean");
   std::printf("\n");
 }
 
 void print_table_row(const Row& r, const Options& o) {
-  std::printf("%-6s %5ld %10ld %9.1f %9.1f %15.1f %8.1f %7.1f", r.preset.c_str(),
+  std::printf("%-7s %5ld %10ld %9.1f %9.1f %15.1f %8.1f %7.1f", r.preset.c_str(),
               static_cast<long>(r.batch), static_cast<long>(r.params), r.step_ms,
               1e3 * r.batch / r.step_ms, r.sample_ms, r.peak_mb, r.rss_mb);
   if (o.loop) std::printf(" %8.1f %10.1f", r.loop_ms, r.loop_mean_ms);
@@ -245,7 +261,8 @@ void print_json(const Options& o, const std::vector<Row>& rows) {
 // training step has them.
 struct ParitySetup {
   ParitySetup(const std::string& preset, Device device)
-      : model(nn::unet_preset(preset), kSeed),
+      : model(nn::unet_preset(preset, made_for(preset).channels, made_for(preset).resolution),
+              kSeed),
         diffusion(diffusion::make_schedule(diffusion::ScheduleKind::Linear, apps::TrainOptions{}.T),
                   diffusion::ModelMeanType::Eps, diffusion::ModelVarType::FixedLarge, DType::F32,
                   device),
@@ -258,7 +275,7 @@ struct ParitySetup {
     return [this](const Tensor& x, const Tensor& t) { return model.forward(x, t); };
   }
 
-  Tensor images(int64_t n) { return randn({n, 1, 28, 28}, &gen, DType::F32, device); }
+  Tensor images(int64_t n) { return random_images(model, n, gen, device); }
 
   nn::UNet model;
   diffusion::GaussianDiffusion diffusion;

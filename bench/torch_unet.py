@@ -4,6 +4,7 @@ and initialization, and the same training and sampling steps as apps/bench,
 as the reference for bench/unet_vs_torch.py. Prints one JSON object.
 
     /usr/bin/python3 bench/torch_unet.py --preset tiny --batch 64 --reps 5 --warmup-reps 2 --threads 2
+    /usr/bin/python3 bench/torch_unet.py --preset cifar10 --batch 16   # the paper's, 3x32x32
     python3 bench/torch_unet.py --preset base --batch 128 --device cuda   # float32, TF32 off
     /usr/bin/python3 bench/torch_unet.py --parity FILE   # FILE from build/apps/bench --parity FILE
 
@@ -20,13 +21,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-PRESETS = {  # as nn::unet_preset (docs/unet.md); ch_mult (1, 2, 2), dropout 0.1, 1x28x28 for all
+PRESETS = {  # as nn::unet_preset (docs/unet.md) at the shape apps/bench times; dropout 0.1
+    # The MNIST presets: ch_mult (1, 2, 2) at 1x28x28.
     "tiny": dict(ch=32, num_res_blocks=1, attn_resolutions=(7,), num_groups=8),
     "small": dict(ch=32, num_res_blocks=2, attn_resolutions=(14,), num_groups=8),
     "base": dict(ch=64, num_res_blocks=2, attn_resolutions=(14,), num_groups=32),
     "paper": dict(ch=128, num_res_blocks=2, attn_resolutions=(14,), num_groups=32),
+    # The paper's CIFAR-10 model at 3x32x32.
+    "cifar10": dict(ch=128, num_res_blocks=2, attn_resolutions=(16,), num_groups=32,
+                    ch_mult=(1, 2, 2, 2), in_ch=3, resolution=32),
 }
-PARAMS = {"tiny": 1112801, "small": 1623169, "base": 6469889, "paper": 25833985}
+PARAMS = {"tiny": 1112801, "small": 1623169, "base": 6469889, "paper": 25833985,
+          "cifar10": 35746307}
 ZERO_INIT_SCALE = 1e-10  # nn/init.h: residual branches start as (almost) zero
 T = 1000
 EMA_DECAY = 0.999  # train_mnist's --ema
@@ -141,6 +147,7 @@ class UNet(nn.Module):
     def __init__(self, ch, num_res_blocks, attn_resolutions, num_groups, ch_mult=(1, 2, 2),
                  in_ch=1, resolution=28, dropout=0.1):
         super().__init__()
+        self.image_shape = (in_ch, resolution, resolution)
 
         def res_block(cin, cout):
             return ResBlock(cin, cout, 4 * ch, num_groups, dropout)
@@ -246,12 +253,13 @@ class Diffusion:
 
 
 class Batches:
-    """Random batches of an in-memory set of random byte images, copied to
-    the device in [-1, 1], as apps/common/training.cpp draws MNIST's."""
+    """Random batches of an in-memory set of random byte images of `shape`
+    (C, H, W), copied to the device in [-1, 1], as apps/common/training.cpp
+    draws MNIST's."""
 
-    def __init__(self, batch, device, count=1024):
+    def __init__(self, batch, device, shape, count=1024):
         self.gen = torch.Generator().manual_seed(0)
-        self.images = torch.randint(0, 256, (count, 1, 28, 28), dtype=torch.uint8,
+        self.images = torch.randint(0, 256, (count, *shape), dtype=torch.uint8,
                                     generator=self.gen)
         self.batch, self.device = batch, device
 
@@ -320,7 +328,7 @@ def bench(args):
     model = make_unet(args.preset).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=2e-4)
     diffusion = Diffusion(device)
-    batches = Batches(args.batch, device)
+    batches = Batches(args.batch, device, model.image_shape)
     # train_mnist holds the EMA and a second model to sample the grids with.
     shadow = [p.detach().clone() for p in model.parameters()]
     ema_model = make_unet(args.preset).to(device)
@@ -328,7 +336,7 @@ def bench(args):
     step_ms = median_ms(step, device, args.warmup_reps, args.reps)
     peak_mb = torch.cuda.max_memory_allocated(device) / 1e6 if device.type == "cuda" else None
     model.eval()
-    xt = torch.randn(SAMPLE_BATCH, 1, 28, 28, generator=gen, device=device)
+    xt = torch.randn(SAMPLE_BATCH, *model.image_shape, generator=gen, device=device)
     t = torch.full((SAMPLE_BATCH,), SAMPLE_STEP, dtype=torch.int64, device=device)
     sample = lambda: diffusion.p_sample(model, xt, t, gen)
     sample_ms = median_ms(sample, device, args.warmup_reps, args.reps)

@@ -8,6 +8,10 @@ torch/ours: above 1 means we are faster, or use less memory.
                                    [--reps 5] [--warmup-reps 2] [--threads N] [--rounds R] [--markdown]
                                    [--device cpu|cuda]
     python3 bench/unet_vs_torch.py --check [--presets ...]
+    python3 bench/unet_vs_torch.py --presets cifar10 --batches 16   # the paper's CIFAR-10 model
+
+Each preset runs on images of the shape it was made for: the MNIST presets
+(tiny, small, base, paper) on 1x28x28, cifar10 on 3x32x32.
 
 --check loads our initial weights (perturbed so that every branch counts)
 into the PyTorch model and compares the eval-mode forward, L_simple and the

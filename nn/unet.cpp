@@ -12,21 +12,41 @@ namespace nn {
 
 using namespace ag;
 
-UNetConfig unet_preset(const std::string& name) {
-  UNetConfig c;  // tiny: ch 32, (1,2,2), 1 block, attention at 7, 8 groups
+namespace {
+
+// The presets' layers; attention sits at a fixed fraction of the input, as
+// the paper's 16x16 of 32x32: a quarter for tiny (7 at 28), half for the rest.
+UNetConfig preset_layers(const std::string& name, int64_t resolution) {
+  UNetConfig c;  // tiny: ch 32, (1,2,2), 1 block, 8 groups
+  c.attn_resolutions = {resolution / 4};
   if (name == "tiny") return c;
   c.num_res_blocks = 2;
-  c.attn_resolutions = {14};
+  c.attn_resolutions = {resolution / 2};
   if (name == "small") return c;
   c.num_groups = 32;
   c.ch = 64;
   if (name == "base") return c;
   c.ch = 128;
   if (name == "paper") return c;
-  throw std::runtime_error("unknown preset '" + name + "' (choose tiny, small, base or paper)");
+  c.ch_mult = {1, 2, 2, 2};
+  if (name == "cifar10") return c;
+  throw std::runtime_error("unknown preset '" + name +
+                           "' (choose tiny, small, base, paper or cifar10)");
 }
 
-std::vector<std::string> unet_preset_names() { return {"tiny", "small", "base", "paper"}; }
+}  // namespace
+
+UNetConfig unet_preset(const std::string& name, int64_t in_ch, int64_t resolution) {
+  UNetConfig c = preset_layers(name, resolution);
+  c.in_ch = in_ch;
+  c.resolution = resolution;
+  check_unet_config(c);
+  return c;
+}
+
+std::vector<std::string> unet_preset_names() {
+  return {"tiny", "small", "base", "paper", "cifar10"};
+}
 
 void UNetLevel::add_res(int64_t j, std::shared_ptr<ResBlock> block) {
   res.push_back(register_module("res." + std::to_string(j), block));
@@ -59,6 +79,17 @@ void check_range(const char* field, double value, double lo, double hi) {
                              " outside [" + format_number(lo) + ", " + format_number(hi) + "]");
 }
 
+// Names the sizes that would fit, for a user who chose the resolution (as
+// with train_mnist's --resolution) rather than the number of levels.
+std::string resolution_error(int64_t resolution, int64_t halvings) {
+  const int64_t scale = int64_t{1} << halvings, below = resolution / scale * scale;
+  const std::string fit =
+      (below > 0 ? std::to_string(below) + " or " : std::string()) + std::to_string(below + scale);
+  return "UNet config: resolution = " + std::to_string(resolution) +
+         " is not a multiple of 2^(levels - 1) = " + std::to_string(scale) + ", so the " +
+         std::to_string(halvings + 1) + " levels cannot halve it evenly; " + fit + " would fit";
+}
+
 // What the network's shapes need beyond the ranges: a config failing this
 // was once built, and then failed in GroupNorm or at its first forward pass.
 void check_fits(const UNetConfig& c) {
@@ -72,10 +103,9 @@ void check_fits(const UNetConfig& c) {
                                " does not divide a level's " + std::to_string(n) + " channels");
   // Each level but the last halves the image and the up path doubles it
   // back, which meets the skip connection only if no halving is of an odd size.
-  const int64_t scale = int64_t{1} << (c.ch_mult.size() - 1);
-  if (c.resolution % scale != 0)
-    throw std::runtime_error("UNet config: resolution = " + std::to_string(c.resolution) +
-                             " is not a multiple of 2^(levels - 1) = " + std::to_string(scale));
+  const int64_t halvings = static_cast<int64_t>(c.ch_mult.size()) - 1,
+                scale = int64_t{1} << halvings;
+  if (c.resolution % scale != 0) throw std::runtime_error(resolution_error(c.resolution, halvings));
 }
 
 }  // namespace

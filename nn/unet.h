@@ -31,8 +31,12 @@ struct UNetConfig {
 // parameters.
 void check_unet_config(const UNetConfig& config);
 
-// The named MNIST presets: tiny, small, base, paper (the table in docs/unet.md).
-UNetConfig unet_preset(const std::string& name);
+// The named presets (the table in docs/unet.md) for images of in_ch x
+// resolution x resolution, attention resolutions scaled with the image:
+// tiny, small, base and paper were made for MNIST (their defaults, 1x28x28),
+// cifar10 is the paper's CIFAR-10 model (made for 3x32x32). A resolution the
+// levels cannot halve evenly throws the error of check_unet_config.
+UNetConfig unet_preset(const std::string& name, int64_t in_ch = 1, int64_t resolution = 28);
 std::vector<std::string> unet_preset_names();
 
 // One level of the down or up path: ResBlocks, an AttentionBlock after

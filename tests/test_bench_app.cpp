@@ -1,11 +1,12 @@
 // apps/bench end to end: the smallest configuration prints a table row and
 // JSON with positive figures, the step it times is train_mnist's (with the
-// EMA), --loop times train_mnist's loop beside it, --parity writes its file,
-// and bad flags exit non-zero with one line.
+// EMA), --loop times train_mnist's loop beside it, --parity writes its file
+// (for cifar10 at 3x32x32), and bad flags exit non-zero with one line.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -125,6 +126,25 @@ TEST(BenchApp, ParityWritesWeightsProbeAndResults) {
   for (const char* name : {"probe.x", "probe.t", "probe.noise", "probe.y", "\"grad_norm\"",
                            "\"loss\"", "conv_out.weight", "mid.attn.q.weight"})
     EXPECT_NE(header.find(name), std::string::npos) << name;
+}
+
+// Each preset is timed on images of the shape it was made for: the paper's
+// CIFAR-10 model and its probe are 3x32x32.
+TEST(BenchApp, Cifar10PresetTakesCifarShapedImages) {
+  const fs::path file = log_path("bench_parity_cifar10.safetensors");
+  const fs::path log = log_path("bench_parity_cifar10.log");
+  ASSERT_EQ(run_bench("--presets cifar10 --threads 1 --parity " + file.string(), log), 0)
+      << read(log);
+  const std::string raw = read(file);
+  uint64_t n = 0;
+  ASSERT_GE(raw.size(), sizeof n);
+  std::memcpy(&n, raw.data(), sizeof n);  // the header's length, little-endian
+  const nlohmann::json header = nlohmann::json::parse(raw.substr(sizeof n, n));
+  for (const char* probe : {"probe.x", "probe.noise", "probe.y"})
+    EXPECT_EQ(header[probe]["shape"], nlohmann::json({4, 3, 32, 32})) << probe;
+  EXPECT_EQ(header["conv_in.weight"]["shape"], nlohmann::json({128, 3, 3, 3}));
+  EXPECT_EQ(header["__metadata__"]["preset"], "cifar10");
+  fs::remove(file);
 }
 
 TEST(BenchApp, BadFlagsGiveOneLineErrors) {

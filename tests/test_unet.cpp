@@ -1,5 +1,6 @@
 // The DDPM U-Net: parameter counts against the paper's architecture, output
-// shapes for every preset, names as checkpoints use them.
+// shapes for every preset at MNIST's and CIFAR-10's shapes, names as
+// checkpoints use them, and a whole-model gradient check in colour.
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -9,6 +10,7 @@
 #include "nn/optim.h"
 #include "nn/unet.h"
 #include "tests/gradcheck.h"
+#include "tests/nn_helpers.h"
 
 namespace ag::test {
 
@@ -17,26 +19,96 @@ TEST(UNet, ParameterCountsMatchThePaperArchitecture) {
   EXPECT_EQ(nn::UNet(nn::unet_preset("small")).num_parameters(), 1623169);
   EXPECT_EQ(nn::UNet(nn::unet_preset("base")).num_parameters(), 6469889);
   EXPECT_EQ(nn::UNet(nn::unet_preset("paper")).num_parameters(), 25833985);
-  nn::UNetConfig cifar;
-  cifar.in_ch = 3;
-  cifar.resolution = 32;
-  cifar.ch = 128;
-  cifar.ch_mult = {1, 2, 2, 2};
-  cifar.num_res_blocks = 2;
-  cifar.attn_resolutions = {16};
-  cifar.num_groups = 32;
-  EXPECT_EQ(nn::UNet(cifar).num_parameters(), 35746307);
+  EXPECT_EQ(nn::UNet(nn::unet_preset("cifar10", 3, 32)).num_parameters(), 35746307);
 }
 
-TEST(UNet, EveryPresetMapsImagesToImages) {
-  for (const std::string& name : nn::unet_preset_names()) {
+// The paper's CIFAR-10 model field by field (Ho et al. 2020, Appendix B).
+TEST(UNet, Cifar10PresetIsThePapersModel) {
+  const nn::UNetConfig c = nn::unet_preset("cifar10", 3, 32);
+  EXPECT_EQ(c.in_ch, 3);
+  EXPECT_EQ(c.resolution, 32);
+  EXPECT_EQ(c.ch, 128);
+  EXPECT_EQ(c.ch_mult, (std::vector<int64_t>{1, 2, 2, 2}));
+  EXPECT_EQ(c.num_res_blocks, 2);
+  EXPECT_EQ(c.attn_resolutions, (std::vector<int64_t>{16}));
+  EXPECT_EQ(c.dropout, 0.1);
+  EXPECT_EQ(c.num_groups, 32);
+  const std::vector<std::string> names = nn::unet_preset_names();
+  EXPECT_NE(std::find(names.begin(), names.end(), "cifar10"), names.end());
+}
+
+// Checkpoints store the MNIST presets' configs: at (1, 28) they stay as they
+// were before the presets took a shape.
+TEST(UNet, MnistPresetsKeepTheirConfigs) {
+  auto expect = [](const std::string& name, int64_t ch, int64_t blocks, int64_t attn,
+                   int64_t groups) {
     SCOPED_TRACE(name);
-    nn::UNet model(nn::unet_preset(name));
-    NoGradGuard no_grad;
-    Tensor x = randn({2, 1, 28, 28});
-    Tensor y = model.forward(x, from_vector(std::vector<int32_t>{0, 999}, {2}));
+    const nn::UNetConfig c = nn::unet_preset(name);
+    EXPECT_EQ(c.in_ch, 1);
+    EXPECT_EQ(c.resolution, 28);
+    EXPECT_EQ(c.ch, ch);
+    EXPECT_EQ(c.ch_mult, (std::vector<int64_t>{1, 2, 2}));
+    EXPECT_EQ(c.num_res_blocks, blocks);
+    EXPECT_EQ(c.attn_resolutions, (std::vector<int64_t>{attn}));
+    EXPECT_EQ(c.dropout, 0.1);
+    EXPECT_EQ(c.num_groups, groups);
+  };
+  expect("tiny", 32, 1, 7, 8);
+  expect("small", 32, 2, 14, 8);
+  expect("base", 64, 2, 14, 32);
+  expect("paper", 128, 2, 14, 32);
+}
+
+// Attention stays at the same fraction of the image: a quarter for tiny, half
+// for the others, as the paper's 16x16 of 32x32.
+TEST(UNet, PresetAttentionScalesWithTheResolution) {
+  EXPECT_EQ(nn::unet_preset("tiny", 3, 32).attn_resolutions, (std::vector<int64_t>{8}));
+  EXPECT_EQ(nn::unet_preset("small", 3, 64).attn_resolutions, (std::vector<int64_t>{32}));
+  EXPECT_EQ(nn::unet_preset("paper", 1, 32).attn_resolutions, (std::vector<int64_t>{16}));
+  EXPECT_EQ(nn::unet_preset("cifar10", 3, 64).attn_resolutions, (std::vector<int64_t>{32}));
+  EXPECT_EQ(nn::unet_preset("tiny", 3, 32).in_ch, 3);
+}
+
+// A resolution the levels cannot halve evenly (the four-level cifar10 preset
+// at MNIST's 28) is refused at once, with the sizes that would fit.
+TEST(UNet, PresetRefusesAResolutionItsLevelsCannotHalve) {
+  auto message = [](const std::string& name, int64_t resolution) {
+    try {
+      nn::unet_preset(name, 3, resolution);
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message("cifar10", 28),
+            "UNet config: resolution = 28 is not a multiple of 2^(levels - 1) = 8, so the 4 "
+            "levels cannot halve it evenly; 24 or 32 would fit");
+  EXPECT_EQ(message("tiny", 30),
+            "UNet config: resolution = 30 is not a multiple of 2^(levels - 1) = 4, so the 3 "
+            "levels cannot halve it evenly; 28 or 32 would fit");
+  EXPECT_EQ(message("cifar10", 4),
+            "UNet config: resolution = 4 is not a multiple of 2^(levels - 1) = 8, so the 4 "
+            "levels cannot halve it evenly; 8 would fit");
+  EXPECT_EQ(message("cifar10", 24), "no error");
+}
+
+// At MNIST's 1x28x28 (all but cifar10, which cannot halve 28 three times)
+// and at CIFAR-10's 3x32x32.
+TEST(UNet, EveryPresetMapsImagesToImages) {
+  NoGradGuard no_grad;
+  auto check = [](const std::string& name, const Shape& shape) {
+    SCOPED_TRACE(name + " at " + shape_str(shape));
+    nn::UNet model(nn::unet_preset(name, shape[1], shape[2]));
+    const Tensor x = randn(shape);
+    std::vector<int32_t> t{0, 999};
+    t.resize(static_cast<size_t>(shape[0]));
+    const Tensor y = model.forward(x, from_vector(t, {shape[0]}));
     EXPECT_EQ(y.shape(), x.shape());
     EXPECT_EQ(y.dtype(), DType::F32);
+  };
+  for (const std::string& name : nn::unet_preset_names()) {
+    if (name != "cifar10") check(name, {2, 1, 28, 28});
+    check(name, {name == "cifar10" ? 1 : 2, 3, 32, 32});  // the 35.7M model at batch 1: fast
   }
   EXPECT_THROW(nn::unet_preset("huge"), std::runtime_error);
 }
@@ -82,7 +154,8 @@ TEST(UNet, RejectsConfigsOutOfRange) {
               c.ch_mult = {1, 2};
               c.resolution = 7;
             }),
-            "UNet config: resolution = 7 is not a multiple of 2^(levels - 1) = 2");
+            "UNet config: resolution = 7 is not a multiple of 2^(levels - 1) = 2, so the 2 levels "
+            "cannot halve it evenly; 6 or 8 would fit");
   EXPECT_EQ(message([](auto& c) { c.resolution = -28; }),
             "UNet config: resolution = -28 outside [1, 1024]");
   EXPECT_EQ(message([](auto&) {}), "no error");
@@ -170,6 +243,23 @@ TEST(UNet, OverfitsOneBatch) {
   }
   EXPECT_NEAR(first, 1.0, 0.15) << first;  // near-zero output: the loss starts at E[target^2]
   EXPECT_LT(last, 0.2 * first) << "first " << first << ", last " << last;
+}
+
+// The whole U-Net's backward in colour (3x8x8), against central differences
+// as tests/test_layers.cpp checks the grey one: one random direction per
+// parameter tensor, and the input's Jacobian element by element, so that a
+// channel mixed up in conv_in or conv_out shows.
+TEST(UNet, WholeColourUNetGradcheck) {
+  nn::UNetConfig c = small_test_unet();
+  c.in_ch = 3;
+  nn::UNet model(c, 1);
+  randomize_f64(model, 30);
+  const Tensor x = rand_leaf({1, 3, 8, 8}, 31), t = from_vector(std::vector<int32_t>{17}, {1});
+  const Fn f = [&](const std::vector<Tensor>&) { return model.forward(x, t); };
+  const nn::NamedTensors named = model.named_parameters();
+  EXPECT_GT(named.size(), 50u);
+  for (const auto& [name, p] : named) EXPECT_TRUE(gradcheck_directional(f, {p}, 1)) << name;
+  EXPECT_TRUE(gradcheck(f, {x}));
 }
 
 }  // namespace ag::test

@@ -49,6 +49,7 @@ nn::UNetConfig model_config(const std::string& preset, const data::Images& image
 // checkpoints, so --resume continues the very same stream. The models, the
 // batches and the sampling live on `device`; Adam's moments and the EMA
 // follow the parameters there on their first update (nn::follow_param).
+// The models are o.preset at the data's image shape (model_config).
 struct Trainer {
   Trainer(const TrainOptions& o, ag::Device device, data::Dataset data);
 
