@@ -111,8 +111,9 @@ struct BoundSums {
 };
 
 BoundSums bound_sums(const Options& o, const apps::TrainedModel& tm, Device device) {
-  const data::Dataset test = data::load_split(data::resolve_dataset_dir(o.data), false,
-                                             {tm.model->config.resolution, tm.model->config.in_ch});
+  const data::Dataset test =
+      data::load_split(data::resolve_dataset_dir(o.data), false,
+                       {tm.model->config.resolution, tm.model->config.in_ch});
   const int64_t T = tm.diffusion->num_timesteps();
   BoundSums sums{std::min(o.n, test.images.count), 0.0, std::vector<double>(T, 0.0),
                  std::vector<double>(T, 0.0)};
@@ -174,13 +175,32 @@ void write_rate_distortion_csv(const std::string& path, const std::vector<RatePo
 imaging::Image plot_rate_distortion(const std::vector<RatePoint>& points) {
   std::vector<double> t, rate, distortion;
   for (const RatePoint& p : points)
-    t.push_back(static_cast<double>(p.t)), rate.push_back(p.rate), distortion.push_back(p.distortion);
+    t.push_back(static_cast<double>(p.t)), rate.push_back(p.rate),
+        distortion.push_back(p.distortion);
   using plotting::Panel;
-  Panel by_t_rate{"Rate: bits/dim sent to hold x_t", "t", "rate (bits/dim)", false, false, {}, {},
+  Panel by_t_rate{"Rate: bits/dim sent to hold x_t",
+                  "t",
+                  "rate (bits/dim)",
+                  false,
+                  false,
+                  {},
+                  {},
                   {{"", t, rate}}};
-  Panel by_t_distortion{"Distortion: RMSE of x_0 predicted from x_t", "t", "RMSE on [0, 255]",
-                        false, false, {}, {}, {{"", t, distortion, plotting::Style::kLine, 1}}};
-  Panel curve{"Rate-distortion", "rate (bits/dim)", "RMSE on [0, 255]", false, false, {}, {},
+  Panel by_t_distortion{"Distortion: RMSE of x_0 predicted from x_t",
+                        "t",
+                        "RMSE on [0, 255]",
+                        false,
+                        false,
+                        {},
+                        {},
+                        {{"", t, distortion, plotting::Style::kLine, 1}}};
+  Panel curve{"Rate-distortion",
+              "rate (bits/dim)",
+              "RMSE on [0, 255]",
+              false,
+              false,
+              {},
+              {},
               {{"", rate, distortion, plotting::Style::kLine, 2}}};
   return plotting::render({{by_t_rate, by_t_distortion, curve}, 3, 1500, 450});
 }
@@ -245,14 +265,14 @@ constexpr const char* kQualityScope =
 void require_quality_shape(const std::string& what, int64_t channels, int64_t height,
                            int64_t width) {
   if (channels != 1 || height != 28 || width != 28)
-    throw std::runtime_error(kQualityScope + what + " is " + std::to_string(channels) + "x" +
-                             std::to_string(height) + "x" + std::to_string(width) +
+    throw std::runtime_error(std::string(kQualityScope) + what + " is " + std::to_string(channels) +
+                             "x" + std::to_string(height) + "x" + std::to_string(width) +
                              " (evaluate --nll gives bits/dim for any data)");
 }
 
 void require_quality_data(const std::string& data) {
   if (!data::has_idx_split(data::resolve_dataset_dir(data)))
-    throw std::runtime_error(kQualityScope + "--data " + data +
+    throw std::runtime_error(std::string(kQualityScope) + "--data " + data +
                              " is not MNIST-style IDX data (mnist, fashion or a directory of IDX "
                              "files)");
 }

@@ -74,19 +74,28 @@ void write_progression(const std::string& path, const std::vector<diffusion::Sna
 
 void write_denoising_gif(const std::string& path, const std::vector<diffusion::Snapshot>& shots,
                          const std::vector<int64_t>& steps, const ag::Tensor& x0, int64_t cols) {
-  std::vector<imaging::Image> frames;
+  std::vector<plotting::Montage> montages;
   auto frame = [&](const ag::Tensor& images, const std::string& title) {
     plotting::Montage m;
     m.title = title;
     m.scale = 2;
     m.rows = {{imaging::make_grid(images, cols)}};
-    const imaging::Image drawn = plotting::render(m);  // RGB, its text antialiased
-    frames.push_back(images.size(1) == 1 ? to_grey(drawn) : drawn);
+    montages.push_back(m);
   };
   for (const auto& s : shots)
     if (std::find(steps.begin(), steps.end(), s.t) != steps.end())
       frame(s.xt, "x_t, " + t_label(s.t));
   frame(x0, "x_0: the samples");
+  // A title wider than the grid widens its frame; every frame of a GIF takes
+  // the widest one's width.
+  int64_t width = 0;
+  for (const auto& m : montages) width = std::max(width, plotting::render(m).width);
+  std::vector<imaging::Image> frames;
+  for (auto& m : montages) {
+    m.min_width = width;
+    const imaging::Image drawn = plotting::render(m);  // RGB, its text antialiased
+    frames.push_back(x0.size(1) == 1 ? to_grey(drawn) : drawn);
+  }
   imaging::write_gif(path, frames, 8, 200);
 }
 

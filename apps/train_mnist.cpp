@@ -191,8 +191,7 @@ void print_settings(const apps::Trainer& tr, const TrainOptions& o) {
       static_cast<long>(tr.train.images.count), static_cast<long>(tr.train.images.channels),
       static_cast<long>(tr.train.images.rows), static_cast<long>(tr.train.images.cols),
       o.flip ? ", random flips" : "", o.preset.c_str(),
-              static_cast<long>(tr.model.num_parameters()), device_name(tr.device),
-              omp_get_max_threads());
+      static_cast<long>(tr.model.num_parameters()), device_name(tr.device), omp_get_max_threads());
   std::string limit = o.steps > 0 ? std::to_string(o.steps) + " steps" : "";
   if (o.minutes > 0) {
     char minutes[48];

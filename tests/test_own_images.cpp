@@ -5,8 +5,8 @@
 
 #include <cmath>
 #include <fstream>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "app_helpers.h"
 #include "apps/imaging/image.h"
@@ -50,8 +50,8 @@ TEST(OwnImages, RgbFolderTrainsResumesSamplesAndEvaluates) {
   const fs::path out = fs::path(::testing::TempDir()) / "own_rgb_run";
   fs::remove_all(out);
   const fs::path log = out.string() + ".log";
-  const std::string args = "--data " + data.string() + " --resolution 8 --flip --out " +
-                           out.string() + kSmall;
+  const std::string args =
+      "--data " + data.string() + " --resolution 8 --flip --out " + out.string() + kSmall;
   ASSERT_EQ(train(args + " --steps 2", log), 0) << read(log);
   EXPECT_NE(read(log).find("6 training images, 3x8x8, random flips"), std::string::npos)
       << read(log);
@@ -98,8 +98,8 @@ TEST(OwnImages, RgbFolderTrainsResumesSamplesAndEvaluates) {
   EXPECT_NE(run_exe(EVALUATE_EXE, "--quality --ckpt " + ckpt + " -n 4 --threads 1", log), 0);
   EXPECT_NE(read(log).find("scores 28x28 grey images only"), std::string::npos) << read(log);
   EXPECT_NE(read(log).find("is 3x8x8"), std::string::npos) << read(log);
-  EXPECT_NE(
-      run_exe(EVALUATE_EXE, "--quality --samples " + ckpt + " --data " + data.string(), log), 0);
+  EXPECT_NE(run_exe(EVALUATE_EXE, "--quality --samples " + ckpt + " --data " + data.string(), log),
+            0);
   EXPECT_NE(read(log).find("is not MNIST-style IDX data"), std::string::npos) << read(log);
 }
 
@@ -136,8 +136,8 @@ TEST(OwnImages, Cifar10RecipeIsThePapers) {
   const fs::path out = fs::path(::testing::TempDir()) / "own_cifar_run";
   fs::remove_all(out);
   const fs::path log = out.string() + ".log";
-  ASSERT_EQ(train("--config " + std::string(CONFIGS_DIR) + "/cifar10.toml --data " +
-                      data.string() + " --preset tiny --out " + out.string() + kSmall +
+  ASSERT_EQ(train("--config " + std::string(CONFIGS_DIR) + "/cifar10.toml --data " + data.string() +
+                      " --preset tiny --out " + out.string() + kSmall +
                       " --final-sampler ddim --minutes 0.002",
                   log),
             0)

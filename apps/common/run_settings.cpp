@@ -47,7 +47,8 @@ RunSetting text(const char* flag, const char* key, std::string TrainOptions::*me
 }
 
 RunSetting boolean(const char* flag, const char* key, bool TrainOptions::*member) {
-  return {flag, key, false, [member](const TrainOptions& o) { return o.*member ? "true" : "false"; },
+  return {flag, key, false,
+          [member](const TrainOptions& o) { return o.*member ? "true" : "false"; },
           [member](TrainOptions& o, const std::string& text) {
             if (text != "true" && text != "false") throw std::invalid_argument("not true or false");
             o.*member = text == "true";

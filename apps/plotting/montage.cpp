@@ -111,7 +111,8 @@ imaging::Image render(const Montage& m) {
   Surface probe(cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1, 1), cairo_surface_destroy);
   Context measure = context_on(probe.get());
   double label_w = 0, widest_column_label = 0;
-  for (const std::string& l : m.row_labels) label_w = std::max(label_w, text_width(measure.get(), l) + kGap);
+  for (const std::string& l : m.row_labels)
+    label_w = std::max(label_w, text_width(measure.get(), l) + kGap);
   for (const std::string& l : m.column_labels)
     widest_column_label = std::max(widest_column_label, text_width(measure.get(), l));
   const double col_w = std::max(cell_w, widest_column_label) + kGap;
@@ -120,8 +121,10 @@ imaging::Image render(const Montage& m) {
   const size_t cols = m.rows[0].size();
   const double title_w = m.title.empty() ? 0 : text_width(measure.get(), m.title);
   const int width = static_cast<int>(
-      std::ceil(std::max(2 * kMargin + label_w + cols * col_w - kGap, 2 * kMargin + title_w)));
-  const int height = static_cast<int>(std::ceil(top + m.rows.size() * (cell_h + kGap) - kGap + kMargin));
+      std::ceil(std::max({2 * kMargin + label_w + cols * col_w - kGap, 2 * kMargin + title_w,
+                          static_cast<double>(m.min_width)})));
+  const int height =
+      static_cast<int>(std::ceil(top + m.rows.size() * (cell_h + kGap) - kGap + kMargin));
 
   Surface canvas = checked_surface(width, height);
   Context cr = context_on(canvas.get());
@@ -131,7 +134,8 @@ imaging::Image render(const Montage& m) {
   if (!m.title.empty()) centred_text(cr.get(), m.title, width / 2.0, kMargin + kFontSize);
   const double x0 = kMargin + label_w;
   for (size_t c = 0; c < m.column_labels.size(); ++c)
-    centred_text(cr.get(), m.column_labels[c], x0 + c * col_w + (col_w - kGap) / 2, top - kFontSize * 0.4);
+    centred_text(cr.get(), m.column_labels[c], x0 + c * col_w + (col_w - kGap) / 2,
+                 top - kFontSize * 0.4);
   for (size_t r = 0; r < m.rows.size(); ++r) {
     const double y = top + r * (cell_h + kGap);
     if (!m.row_labels.empty()) {
