@@ -1,8 +1,8 @@
-// The pictures of docs/ that are not samples: the forward process on a test
-// digit, the two noise schedules, sample grids over training and the loss
-// curve of a run. Each subcommand writes one PNG, named after it, in --out.
+// The pictures of docs/ that are not samples: the training images as the
+// model sees them, the forward process on a test image, the two noise
+// schedules, sample grids over training and the loss curve of a run. Each
+// subcommand writes one PNG, named after it, in --out.
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -27,7 +27,7 @@ using ag::Tensor;
 
 struct Options {
   std::string out = ".", data = "mnist", run = "runs/tiny";
-  int64_t index = 0;
+  int64_t index = 0, n = 64, resolution = 0, channels = 0;
   uint64_t seed = 0;
 };
 
@@ -43,6 +43,19 @@ void save(const std::string& path, const imaging::Image& im, const char* what) {
   std::printf("[figures] %s: %s\n", what, path.c_str());
 }
 
+// The first n training images after loading and fitting, as train_mnist
+// would train on them with the same --data, --resolution and --channels.
+void data_grid(const Options& o) {
+  const std::string path = output(o, "data.png");
+  const data::Dataset train =
+      data::load_split(data::resolve_dataset_dir(o.data), true, {o.resolution, o.channels});
+  std::vector<int64_t> first(static_cast<size_t>(std::min(o.n, train.images.count)));
+  for (size_t i = 0; i < first.size(); ++i) first[i] = static_cast<int64_t>(i);
+  const int64_t cols =
+      static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(first.size()))));
+  save(path, imaging::make_grid(data::to_tensor(train.images, first), cols), "training images");
+}
+
 const int64_t kShownT[] = {0, 50, 100, 250, 500, 750, 1000};
 
 // One test digit diffused to each t of kShownT by q(x_t | x_0) (Eq. 4), with
@@ -50,7 +63,8 @@ const int64_t kShownT[] = {0, 50, 100, 250, 500, 750, 1000};
 // only in how much of x_0 each schedule keeps.
 void forward(const Options& o) {
   const std::string path = output(o, "forward.png");
-  const data::Dataset test = data::load_split(data::resolve_dataset_dir(o.data), false);
+  const data::Dataset test =
+      data::load_split(data::resolve_dataset_dir(o.data), false, {o.resolution, o.channels});
   if (o.index < 0 || o.index >= test.images.count)
     throw std::runtime_error("--index " + std::to_string(o.index) + " outside the " +
                              std::to_string(test.images.count) + " test images");
@@ -80,12 +94,20 @@ void forward(const Options& o) {
 // alpha-bar_t) of the linear and cosine schedules, against t.
 void schedules(const Options& o) {
   const std::string path = output(o, "schedules.png");
-  plotting::Panel beta{"beta_t", "t", "beta_t (log scale)", true, false, {}, {}, {},
-                       plotting::Corner::kTopLeft};
-  plotting::Panel abar{"alpha-bar_t = prod of (1 - beta_s)", "t", "alpha-bar_t", false, false,
-                       {}, {}, {}, plotting::Corner::kTopRight};
-  plotting::Panel snr{"SNR = alpha-bar_t / (1 - alpha-bar_t)", "t", "SNR (log scale)",
-                      true, false, {}, {}, {}, plotting::Corner::kBottomLeft};
+  plotting::Panel beta{"beta_t", "t", "beta_t (log scale)",      true, false, {},
+                       {},       {},  plotting::Corner::kTopLeft};
+  plotting::Panel abar{
+      "alpha-bar_t = prod of (1 - beta_s)", "t", "alpha-bar_t", false, false, {}, {}, {},
+      plotting::Corner::kTopRight};
+  plotting::Panel snr{"SNR = alpha-bar_t / (1 - alpha-bar_t)",
+                      "t",
+                      "SNR (log scale)",
+                      true,
+                      false,
+                      {},
+                      {},
+                      {},
+                      plotting::Corner::kBottomLeft};
   for (const char* name : {"linear", "cosine"}) {
     const diffusion::Schedule s = diffusion::make_schedule(diffusion::parse_schedule(name), 1000);
     std::vector<double> t, ratio;
@@ -110,7 +132,8 @@ long step_of(const std::string& file) {
   if (file.size() <= prefix.size() + suffix.size() || file.rfind(prefix, 0) != 0 ||
       file.compare(file.size() - suffix.size(), suffix.size(), suffix) != 0)
     return -1;
-  const std::string digits = file.substr(prefix.size(), file.size() - prefix.size() - suffix.size());
+  const std::string digits =
+      file.substr(prefix.size(), file.size() - prefix.size() - suffix.size());
   if (digits.size() > 15 || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
   return std::stol(digits);
 }
@@ -157,23 +180,38 @@ void add_out(CLI::App* sub, Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Pictures of the forward process, the schedules and a training run (for docs/)."};
+  CLI::App app{
+      "Pictures of the training data, the forward process, the schedules and a training run "
+      "(for docs/)."};
   app.require_subcommand(1);
   Options o;
+  CLI::App* dat = app.add_subcommand("data", "the first -n training images, as loaded and fitted");
+  dat->add_option("-n", o.n, "images")->check(CLI::Range(1, 1024))->capture_default_str();
   CLI::App* fwd = app.add_subcommand("forward", "one test image at t = 0, 50, ..., 1000 (Eq. 4)");
-  fwd->add_option("--data", o.data, "mnist, fashion or a directory of IDX files")
-      ->capture_default_str();
+  for (CLI::App* sub : {dat, fwd}) {
+    sub->add_option("--data", o.data, "mnist, fashion, cifar10 or a directory, as train_mnist's")
+        ->capture_default_str();
+    sub->add_option("--resolution", o.resolution, "crop and resize to this side (0: as they are)")
+        ->check(CLI::Range(int64_t{0}, int64_t{1024}))
+        ->capture_default_str();
+    sub->add_option("--channels", o.channels, "1 (grey) or 3 (RGB); 0: as they are")
+        ->check(CLI::IsMember({0, 1, 3}))
+        ->capture_default_str();
+  }
   fwd->add_option("--index", o.index, "which test image")->capture_default_str();
-  fwd->add_option("--seed", o.seed, "seed of the noise draw")->check(apps::kSeed)->capture_default_str();
+  fwd->add_option("--seed", o.seed, "seed of the noise draw")
+      ->check(apps::kSeed)
+      ->capture_default_str();
   CLI::App* sch = app.add_subcommand("schedules", "beta_t, alpha-bar_t and SNR, linear vs cosine");
   CLI::App* trn = app.add_subcommand("training", "the sample grids of a run side by side");
   CLI::App* lss = app.add_subcommand("loss", "redraw loss.png from a run's loss.csv");
   for (CLI::App* sub : {trn, lss})
     sub->add_option("--run", o.run, "the run's folder (train_mnist --out)")->capture_default_str();
-  for (CLI::App* sub : {fwd, sch, trn, lss}) add_out(sub, o);
+  for (CLI::App* sub : {dat, fwd, sch, trn, lss}) add_out(sub, o);
   apps::one_line_parse_errors(app, "figures");
   CLI11_PARSE(app, argc, argv);
   return apps::run_reporting_errors("figures", [&] {
+    if (dat->parsed()) data_grid(o);
     if (fwd->parsed()) forward(o);
     if (sch->parsed()) schedules(o);
     if (trn->parsed()) training(o);

@@ -178,8 +178,10 @@ void write_final_samples(apps::Trainer& tr, const TrainOptions& o, const fs::pat
               static_cast<long>(ancestral ? o.T : o.sample_steps));
   const Tensor samples = apps::write_samples(tr, out / "samples.png", o.final_sampler);
   io::save_safetensors((out / "samples.safetensors").string(), {{"samples", samples}});
-  std::printf("[train] samples: %s (as a tensor for evaluate --quality: %s)\n",
-              (out / "samples.png").string().c_str(),
+  const nn::UNetConfig& c = tr.model.config;
+  const bool digits = c.in_ch == 1 && c.resolution == 28;  // what --quality scores
+  std::printf("[train] samples: %s (as a tensor%s: %s)\n", (out / "samples.png").string().c_str(),
+              digits ? " for evaluate --quality" : "",
               (out / "samples.safetensors").string().c_str());
 }
 

@@ -353,6 +353,19 @@ TEST(IdxToTensor, GathersIndicesInOrder) {
       EXPECT_EQ(v[i * 4 + j], static_cast<float>(pixels[order[i] * 4 + j] / 127.5 - 1.0));
 }
 
+// --flip's mirror: each row of each channel reversed, the other images as
+// they are.
+TEST(IdxToTensor, FlipMirrorsEachRowOfEachChannel) {
+  const Bytes pixels = iota_bytes(24);  // 2 images of 2 channels of 2 rows of 3
+  Images images{2, 2, 2, 3, pixels};
+  const std::vector<float> v = to_tensor(images, {1, 0}, {true, false}).to_vector<float>();
+  auto level = [&](int k) { return static_cast<float>(pixels[k] / 127.5 - 1.0); };
+  const int mirrored[] = {14, 13, 12, 17, 16, 15, 20, 19, 18, 23, 22, 21};
+  for (int j = 0; j < 12; ++j) EXPECT_EQ(v[j], level(mirrored[j])) << j;
+  for (int j = 0; j < 12; ++j) EXPECT_EQ(v[12 + j], level(j)) << j;
+  EXPECT_THROW(to_tensor(images, {0, 1}, {true}), std::invalid_argument);
+}
+
 TEST(IdxToTensor, RejectsIndexOutOfRange) {
   Images images{2, 1, 1, 1, {0, 1}};
   EXPECT_THROW(to_tensor(images, {2}), std::runtime_error);

@@ -151,3 +151,26 @@ TEST(OwnImages, Cifar10RecipeIsThePapers) {
             std::string::npos)
       << s;
 }
+
+// figures data: the training images as the model sees them, after the crop
+// and resize (a left-to-right red ramp stays one).
+TEST(OwnImages, FiguresShowsTheFittedTrainingImages) {
+  const fs::path data = make_folder("own_figures", 6);
+  const fs::path out = fs::path(::testing::TempDir()) / "own_figures_out";
+  fs::remove_all(out);
+  const fs::path log = out.string() + ".log";
+  ASSERT_EQ(
+      run_exe(FIGURES_EXE,
+              "data --data " + data.string() + " --resolution 8 -n 5 --out " + out.string(), log),
+      0)
+      << read(log);
+  const imaging::Image grid = imaging::read_image((out / "data.png").string());
+  EXPECT_EQ(grid.channels, 3);
+  EXPECT_EQ(grid.width, 3 * 8 + 4 * 2);  // 5 images: 3 columns, 2 rows
+  EXPECT_EQ(grid.height, 2 * 8 + 3 * 2);
+  auto red = [&](int x, int y) { return grid.pixels[(y * grid.width + x) * 3]; };
+  EXPECT_LT(red(2 + 0, 2 + 4) + 60, red(2 + 7, 2 + 4));
+  EXPECT_NE(run_exe(FIGURES_EXE, "data --data " + data.string() + " --out " + out.string(), log),
+            0);
+  EXPECT_NE(read(log).find("give --resolution"), std::string::npos) << read(log);
+}
