@@ -270,8 +270,12 @@ void require_quality_shape(const std::string& what, int64_t channels, int64_t he
                              " (evaluate --nll gives bits/dim for any data)");
 }
 
+// Data that is there but not IDX (CIFAR-10, a folder of pictures) is refused;
+// data that is missing is left to the loader's own error.
 void require_quality_data(const std::string& data) {
-  if (!data::has_idx_split(data::resolve_dataset_dir(data)))
+  const std::string dir = data::resolve_dataset_dir(data);
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec) && !data::has_idx_split(dir))
     throw std::runtime_error(std::string(kQualityScope) + "--data " + data +
                              " is not MNIST-style IDX data (mnist, fashion or a directory of IDX "
                              "files)");
@@ -336,12 +340,12 @@ void run_quality(const Options& o, Device device) {
     throw std::runtime_error("--quality needs exactly one of --samples FILE or --ckpt FILE");
   // The data, the samples file or the checkpoint's shape is checked first,
   // before a classifier is perhaps trained.
-  require_quality_data(o.data);
   Tensor samples = o.samples.empty() ? Tensor() : load_samples(o.samples);
   if (!o.ckpt.empty()) {
     const nn::UNetConfig c = nn::checkpoint_config(o.ckpt);
     require_quality_shape(o.ckpt, c.in_ch, c.resolution, c.resolution);
   }
+  require_quality_data(o.data);
   metrics::ClassifierTraining ct;
   ct.epochs = o.classifier_epochs;
   const std::string path = o.classifier.empty() ? default_classifier_path(o.data) : o.classifier;

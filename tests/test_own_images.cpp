@@ -98,8 +98,10 @@ TEST(OwnImages, RgbFolderTrainsResumesSamplesAndEvaluates) {
   EXPECT_NE(run_exe(EVALUATE_EXE, "--quality --ckpt " + ckpt + " -n 4 --threads 1", log), 0);
   EXPECT_NE(read(log).find("scores 28x28 grey images only"), std::string::npos) << read(log);
   EXPECT_NE(read(log).find("is 3x8x8"), std::string::npos) << read(log);
-  EXPECT_NE(run_exe(EVALUATE_EXE, "--quality --samples " + ckpt + " --data " + data.string(), log),
-            0);
+  const std::string digits = (out / "digits.safetensors").string();
+  io::save_safetensors(digits, {{"samples", ag::zeros({4, 1, 28, 28})}});
+  EXPECT_NE(
+      run_exe(EVALUATE_EXE, "--quality --samples " + digits + " --data " + data.string(), log), 0);
   EXPECT_NE(read(log).find("is not MNIST-style IDX data"), std::string::npos) << read(log);
 }
 
