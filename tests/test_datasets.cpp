@@ -19,8 +19,10 @@
 #include "apps/dataset/image_folder.h"
 #include "tests/scratch_dir.h"
 
+// Named, not anonymous: the unity build of the sanitized suite compiles this
+// file together with test_idx.cpp, whose helpers share some names.
 namespace data {
-namespace {
+namespace datasets_test {
 
 namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
@@ -340,5 +342,5 @@ TEST(ResolveDatasetDir, Cifar10IsUnderData) {
   EXPECT_EQ(dir.substr(dir.size() - 12), "data/cifar10") << dir;
 }
 
-}  // namespace
+}  // namespace datasets_test
 }  // namespace data

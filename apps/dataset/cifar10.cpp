@@ -19,22 +19,22 @@ constexpr int64_t kRecordBytes = 1 + kImageBytes;
 // file under a batch's name is not read whole.
 constexpr uintmax_t kMaxFileBytes = uintmax_t{1} << 30;
 
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
+[[noreturn]] void fail_cifar(const std::string& path, const std::string& what) {
   throw std::runtime_error("CIFAR-10 file " + path + ": " + what);
 }
 
 // The file's size, after checking that it is a regular file of whole records.
 uintmax_t record_bytes(const std::string& path) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) fail(path, "not found");
-  if (!fs::is_regular_file(path, ec)) fail(path, "not a regular file");
+  if (!fs::exists(path, ec)) fail_cifar(path, "not found");
+  if (!fs::is_regular_file(path, ec)) fail_cifar(path, "not a regular file");
   const uintmax_t size = fs::file_size(path, ec);
-  if (ec) fail(path, "cannot read its size (" + ec.message() + ")");
+  if (ec) fail_cifar(path, "cannot read its size (" + ec.message() + ")");
   if (size > kMaxFileBytes)
-    fail(path, std::to_string(size) + " bytes, more than " + std::to_string(kMaxFileBytes >> 30) +
+    fail_cifar(path, std::to_string(size) + " bytes, more than " + std::to_string(kMaxFileBytes >> 30) +
                    " GiB");
   if (size == 0 || size % kRecordBytes != 0)
-    fail(path, std::to_string(size) + " bytes is not a whole number of " +
+    fail_cifar(path, std::to_string(size) + " bytes is not a whole number of " +
                    std::to_string(kRecordBytes) + "-byte records");
   return size;
 }
@@ -42,9 +42,9 @@ uintmax_t record_bytes(const std::string& path) {
 std::vector<uint8_t> read_bytes(const std::string& path, uintmax_t size) {
   std::vector<uint8_t> bytes(static_cast<size_t>(size));
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, std::string("cannot open (") + std::strerror(errno) + ")");
+  if (!in) fail_cifar(path, std::string("cannot open (") + std::strerror(errno) + ")");
   if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size)))
-    fail(path, "read error");
+    fail_cifar(path, "read error");
   return bytes;
 }
 
@@ -88,7 +88,7 @@ Dataset read_cifar10_batch(const std::string& path) {
   for (int64_t r = 0; r < count; ++r) {
     const auto record = bytes.begin() + r * kRecordBytes;
     if (*record >= kClasses)
-      fail(path, "record " + std::to_string(r + 1) + " of " + std::to_string(count) +
+      fail_cifar(path, "record " + std::to_string(r + 1) + " of " + std::to_string(count) +
                      " has label " + std::to_string(*record) + ", not 0..9");
     batch.labels.labels.push_back(*record);
     batch.images.pixels.insert(batch.images.pixels.end(), record + 1, record + kRecordBytes);
