@@ -27,9 +27,20 @@ export UBSAN_OPTIONS=print_stacktrace=1:exitcode=66
 # fontconfig's caches, kept to exit; print_suppressions=0 keeps LSan's
 # summary of them out of the output that tests parse (bench's JSON).
 export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
-# UNet.OverfitsOneBatch alone is left out: its 60 training steps run the
-# very kernels that the other U-Net tests run once, and under ASan they take
-# a minute (2026-12-07: the whole .ci/run took 19m13s with it, 2 cores; the
-# suite's part 275 s with it, 243 s without).
-OMP_WAIT_POLICY=passive ctest --test-dir build-asan --output-on-failure -j"$(nproc)" \
-  -E '^UNet\.OverfitsOneBatch$'
+# Left out: tests that repeat, at length, code other tests run sanitized
+# (times under ASan, 2026-12-07, Zen 1, 2 cores), so that all of .ci/run
+# stays under 20 minutes:
+#   UNet.OverfitsOneBatch: 60 training steps of the kernels the other U-Net
+#     tests run once (about a minute);
+#   BenchApp.Cifar10PresetTakesCifarShapedImages: a step of the 35.7M-
+#     parameter model (30 s), the same layers UNet.EveryPresetMapsImagesToImages
+#     runs on that model sanitized;
+#   BoundOnGaussianData.FixedLargeIsWithinAFifthOfABitOfTheExactNll and
+#     .FixedSmallIsLooser: all T terms of the bound (25 s each), which
+#     EvaluateApp.NllReportsTheBoundAndItsTerms computes sanitized;
+#   Determinism.SameSeedAndThreadsGiveBitwiseIdenticalRuns: two training runs
+#     compared bit for bit (23 s); TrainApp.* and Resume.* train sanitized.
+skip='^(UNet\.OverfitsOneBatch|BenchApp\.Cifar10PresetTakesCifarShapedImages'
+skip+='|BoundOnGaussianData\.(FixedLargeIsWithinAFifthOfABitOfTheExactNll|FixedSmallIsLooser)'
+skip+='|Determinism\.SameSeedAndThreadsGiveBitwiseIdenticalRuns)$'
+OMP_WAIT_POLICY=passive ctest --test-dir build-asan --output-on-failure -j"$(nproc)" -E "$skip"
