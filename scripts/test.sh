@@ -12,7 +12,7 @@ OMP_WAIT_POLICY=passive ctest --test-dir build --output-on-failure -j"$(nproc)"
 # tests skipped, where they did (the reason is in the test log).
 grep -h -m1 '^CUDA tests skip:' build/Testing/Temporary/LastTest.log || true
 scripts/sanitize.sh
-# Then the file readers under libFuzzer (tests/fuzz), 30 s each here (all at
+# Then the file readers under libFuzzer (tests/fuzz), 20 s each here (all at
 # once) to keep the whole command under 20 minutes; scripts/fuzz.sh alone
 # gives them 60 s, FUZZ_SECONDS any other time.
-FUZZ_SECONDS=${FUZZ_SECONDS:-30} scripts/fuzz.sh
+FUZZ_SECONDS=${FUZZ_SECONDS:-20} scripts/fuzz.sh
