@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <memory>
 #include <stdexcept>
 #include <vector>
 
 #include "apps/dataset/fit.h"
+#include "apps/imaging/image.h"
 
 namespace data {
 namespace {
@@ -82,19 +82,18 @@ int64_t folder_resolution(const std::string& dir, const std::vector<ImageFile>& 
   return first.width;
 }
 
-// The file decoded as one image of its own size: grey (1 channel) unless it
-// has colour (3), alpha dropped; channel planes (C, H, W).
+// The file decoded as one image of its own size (imaging::read_image: grey
+// unless it has colour, alpha dropped), its interleaved pixels laid out as
+// channel planes (C, H, W).
 Images decode(const ImageFile& f) {
-  const int channels = f.components >= 3 ? 3 : 1;
-  int w = 0, h = 0, stored = 0;
-  const std::unique_ptr<uint8_t, decltype(&stbi_image_free)> data(
-      stbi_load(f.path.c_str(), &w, &h, &stored, channels), &stbi_image_free);
-  if (!data) fail_decode(f.path);
-  const int64_t area = int64_t{w} * h;
-  Images image{1, channels, h, w, std::vector<uint8_t>(static_cast<size_t>(area * channels))};
+  const imaging::Image im = imaging::read_image(f.path);
+  const int64_t area = im.width * im.height;
+  Images image{1, im.channels, im.height, im.width,
+               std::vector<uint8_t>(static_cast<size_t>(area * im.channels))};
   for (int64_t k = 0; k < area; ++k)
-    for (int c = 0; c < channels; ++c)
-      image.pixels[static_cast<size_t>(c * area + k)] = data.get()[k * channels + c];
+    for (int64_t c = 0; c < im.channels; ++c)
+      image.pixels[static_cast<size_t>(c * area + k)] =
+          im.pixels[static_cast<size_t>(k * im.channels + c)];
   return image;
 }
 
