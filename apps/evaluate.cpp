@@ -38,7 +38,7 @@ struct Options {
   apps::Sampler sampler = apps::Sampler::Ancestral;
   std::string device = "cpu", var, out = ".";
   bool nll = false, quality = false, rd = false;
-  int64_t n = 256, batch = 64, sample_steps = 50, classifier_epochs = 2, threads = 0;
+  int64_t n = 256, batch = 64, sample_steps = 0, classifier_epochs = 2, threads = 0;
   uint64_t seed = 0;
 };
 
@@ -67,10 +67,7 @@ void add_flags(CLI::App& app, Options& o) {
       ->capture_default_str();
   apps::add_choice(app, "--sampler", o.sampler, apps::sampler_choices(),
                    "sampler for --quality --ckpt: ddpm or ddim");
-  app.add_option("--sample-steps", o.sample_steps, "DDIM steps")
-      ->check(apps::kPositive)
-      ->capture_default_str();
-  apps::add_renamed_flag(app, "--steps", "--sample-steps");
+  apps::add_sample_steps_flag(app, o.sample_steps, true);
   app.add_option("--seed", o.seed, "seed of the sampling and of the bound's noise")
       ->check(apps::kSeed)
       ->capture_default_str();
@@ -104,18 +101,20 @@ std::vector<int64_t> strided(int64_t n, int64_t first) {
 // of the predicted x_0, per timestep index i: terms[i] is L_i (the decoder L_0
 // at i = 0, else the KL for x_i given x_{i+1}), x0_mse[i] is the error of the
 // x_0 predicted from x_{i+1}.
+// total_sq sums the squares of the images' bounds, for the standard error.
 struct BoundSums {
   int64_t n = 0;
-  double prior = 0;
+  double prior = 0, total_sq = 0;
   std::vector<double> terms, x0_mse;
 };
 
-BoundSums bound_sums(const Options& o, const apps::TrainedModel& tm, Device device) {
+BoundSums bound_sums(const Options& o, const apps::TrainedModel& tm,
+                     const diffusion::GaussianDiffusion& d, Device device) {
   const data::Dataset test =
       data::load_split(data::resolve_dataset_dir(o.data), false,
                        {tm.model->config.resolution, tm.model->config.in_ch});
-  const int64_t T = tm.diffusion->num_timesteps();
-  BoundSums sums{std::min(o.n, test.images.count), 0.0, std::vector<double>(T, 0.0),
+  const int64_t T = d.num_timesteps();
+  BoundSums sums{std::min(o.n, test.images.count), 0.0, 0.0, std::vector<double>(T, 0.0),
                  std::vector<double>(T, 0.0)};
   auto net = [&](const Tensor& x, const Tensor& t) { return tm.model->forward(x, t); };
   Generator gen(o.seed);
@@ -126,10 +125,11 @@ BoundSums bound_sums(const Options& o, const apps::TrainedModel& tm, Device devi
     for (int64_t i = b; i < std::min(sums.n, b + o.batch); ++i) idx.push_back(i);
     diffusion::BoundOptions bo;
     bo.progress = [&](int64_t done, int64_t) { bar.update(done_batches * T + done); };
-    const diffusion::BoundResult r = diffusion::calc_bpd_loop(
-        *tm.diffusion, net, data::to_tensor(test.images, idx).to(device), gen, bo);
+    const diffusion::BoundResult r =
+        diffusion::calc_bpd_loop(d, net, data::to_tensor(test.images, idx).to(device), gen, bo);
     ++done_batches;
     sums.prior += sum(r.prior_bpd).item();
+    sums.total_sq += sum(square(r.total_bpd)).item();
     for (int64_t i = 0; i < T; ++i) {
       sums.terms[i] += sum(r.terms_bpd[i]).item();
       sums.x0_mse[i] += sum(r.x0_mse[i]).item();
@@ -210,15 +210,26 @@ imaging::Image plot_rate_distortion(const std::vector<RatePoint>& points) {
 // a few points of the rate-distortion curve (all T of them with --rd).
 void run_nll(const Options& o, Device device) {
   const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var, device);
-  const BoundSums s = bound_sums(o, tm, device);
+  const int64_t full_T = tm.diffusion->num_timesteps();
+  const int64_t K = apps::sampler_steps(apps::Sampler::Ancestral, o.sample_steps, full_T);
+  const diffusion::GaussianDiffusion d =
+      K == full_T ? *tm.diffusion : tm.diffusion->respaced(diffusion::spaced_timesteps(full_T, K));
+  const BoundSums s = bound_sums(o, tm, d, device);
   const int64_t T = static_cast<int64_t>(s.terms.size());
   const double dn = static_cast<double>(s.n);
   double kl = 0;
   std::vector<double> kl_by_quarter(4, 0.0);
   for (int64_t i = 1; i < T; ++i) kl += s.terms[i], kl_by_quarter[i * 4 / T] += s.terms[i];
-  std::printf("[nll] %s (%s weights, step %s), %ld test images, T = %ld\n", o.ckpt.c_str(),
-              tm.weights.c_str(), tm.step.c_str(), static_cast<long>(s.n), static_cast<long>(T));
-  std::printf("  NLL bound      %8.4f bits/dim\n", (s.prior + s.terms[0] + kl) / dn);
+  const std::string process =
+      K == full_T ? "" : " (respaced from T = " + std::to_string(full_T) + ")";
+  std::printf("[nll] %s (%s weights, step %s), %ld test images, T = %ld%s\n", o.ckpt.c_str(),
+              tm.weights.c_str(), tm.step.c_str(), static_cast<long>(s.n), static_cast<long>(T),
+              process.c_str());
+  const double mean = (s.prior + s.terms[0] + kl) / dn;
+  // The standard error of the mean over images: sqrt(sample variance / n).
+  const double var = std::max(0.0, (s.total_sq - dn * mean * mean) / std::max(1.0, dn - 1));
+  std::printf("  NLL bound      %8.4f bits/dim (standard error %.4f over %ld images)\n", mean,
+              std::sqrt(var / dn), static_cast<long>(s.n));
   std::printf("    prior L_T    %8.4f\n    decoder L_0  %8.4f\n    KL L_1..L_%ld %7.4f\n",
               s.prior / dn, s.terms[0] / dn, static_cast<long>(T - 1), kl / dn);
   for (int q = 0; q < 4; ++q)

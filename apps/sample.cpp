@@ -31,7 +31,7 @@ namespace fs = std::filesystem;
 struct Options {
   std::string ckpt, weights = "ema", out = ".", device = "cpu", data = "mnist", var;
   apps::Sampler sampler = apps::Sampler::Ancestral;
-  int64_t n = 64, sample_steps = 50, threads = 0, interp_t = 500, pairs = 4;
+  int64_t n = 64, sample_steps = 0, threads = 0, interp_t = 500, pairs = 4;
   double eta = 0.0;
   uint64_t seed = 0;
   bool no_clip = false, save_tensor = false, progression = false, interpolate = false, gif = false;
@@ -55,16 +55,6 @@ struct Outputs {
 // Frames of --gif (each a snapshot of all n samples, hence its cap on n).
 constexpr int64_t kGifFrames = 50, kMaxGifSamples = 256;
 
-// The timestep indices the sampler visits, in order: T - 1 down to 0, or
-// the DDIM subsequence.
-std::vector<int64_t> visited_steps(const diffusion::GaussianDiffusion& d, bool ddim,
-                                   int64_t sample_steps) {
-  if (ddim) return diffusion::ddim_timesteps(d.num_timesteps(), sample_steps);
-  std::vector<int64_t> order;
-  for (int64_t t = d.num_timesteps() - 1; t >= 0; --t) order.push_back(t);
-  return order;
-}
-
 void add_flags(CLI::App& app, Options& o) {
   app.add_option("--ckpt", o.ckpt, "checkpoint written by train_mnist")
       ->required()
@@ -73,11 +63,8 @@ void add_flags(CLI::App& app, Options& o) {
       ->check(CLI::Range(int64_t{1}, apps::kMaxImages))
       ->capture_default_str();
   apps::add_choice(app, "--sampler", o.sampler, apps::sampler_choices(),
-                   "ddpm (ancestral, T steps) or ddim");
-  app.add_option("--sample-steps", o.sample_steps, "DDIM steps")
-      ->check(apps::kPositive)
-      ->capture_default_str();
-  apps::add_renamed_flag(app, "--steps", "--sample-steps");
+                   "ddpm (ancestral) or ddim");
+  apps::add_sample_steps_flag(app, o.sample_steps);
   app.add_option("--eta", o.eta, "DDIM eta: 0 deterministic, 1 ancestral-like")
       ->check(apps::kUnitInterval)
       ->capture_default_str();
@@ -166,10 +153,10 @@ int run(const Options& o) {
   auto net = [&](const Tensor& x, const Tensor& t) { return model.forward(x, t); };
   Generator gen(o.seed);
   Tensor x_T = apps::draw_x_T(c, o.n, gen, device);
-  const bool ddim = o.sampler == apps::Sampler::Ddim;
   diffusion::SampleOptions so;
   so.clip_x0 = !o.no_clip;
-  const std::vector<int64_t> order = visited_steps(d, ddim, o.sample_steps);
+  const std::vector<int64_t> order =
+      apps::visited_steps(o.sampler, o.sample_steps, d.num_timesteps());
   const std::vector<int64_t> progression_steps =
       o.progression ? apps::evenly_spaced(order, 10) : std::vector<int64_t>{};
   const std::vector<int64_t> gif_steps =
@@ -179,8 +166,9 @@ int run(const Options& o) {
   const diffusion::SampleResult r = apps::sample_with_progress(
       d, net, x_T, o.sampler, o.sample_steps, o.eta, gen, so, "[sample] step");
   imaging::write_png(out.grid, imaging::make_grid(r.x0, apps::square_grid_cols(o.n)));
-  std::printf("[sample] %ld samples (%s): %s\n", static_cast<long>(o.n),
-              apps::name_of(apps::sampler_choices(), o.sampler).c_str(), out.grid.c_str());
+  std::printf("[sample] %ld samples (%s, %zu steps): %s\n", static_cast<long>(o.n),
+              apps::name_of(apps::sampler_choices(), o.sampler).c_str(), order.size(),
+              out.grid.c_str());
   if (o.save_tensor) {
     io::save_safetensors(out.tensor, {{"samples", r.x0}});
     std::printf("[sample] samples as a tensor: %s\n", out.tensor.c_str());

@@ -61,11 +61,21 @@ void add_model_flags(CLI::App& app, TrainOptions& o) {
   app.add_option("--ema", o.ema, "EMA decay (with the (1+n)/(10+n) warm-up)")
       ->check(apps::kUnitInterval)
       ->capture_default_str();
-  apps::add_choice(app, "--loss", o.loss, apps::loss_choices(), "simple (Eq. 14) or vlb (Eq. 5)");
+  apps::add_choice(app, "--loss", o.loss, apps::loss_choices(),
+                   "simple (Eq. 14), vlb (Eq. 5) or hybrid (improved DDPM's L_simple + lambda "
+                   "L_vlb; the default with --learn-sigma)");
+  app.add_option("--hybrid-lambda", o.hybrid_lambda, "weight of L_vlb in the hybrid loss")
+      ->check(apps::kPositive)
+      ->capture_default_str();
+  apps::add_choice(app, "--t-sampler", o.t_sampler, apps::t_sampler_choices(),
+                   "how t is drawn: uniform, or importance (p_t ~ sqrt(E[L_t^2]), for --loss vlb)");
   apps::add_choice(app, "--param", o.param, apps::param_choices(),
                    "model output: eps, x0 or xprev");
   apps::add_choice(app, "--var", o.var, apps::var_choices(),
-                   "reverse variance: large (beta) or small (beta~)");
+                   "reverse variance: large (beta), small (beta~) or learned (= --learn-sigma)");
+  app.add_flag("--learn-sigma",
+               "learn the reverse variances (improved DDPM): the U-Net outputs "
+               "2C channels; same as --var learned");
   apps::add_choice(app, "--schedule", o.schedule, apps::schedule_choices(), "noise schedule");
   app.add_option("--T", o.T, "diffusion steps")
       ->check(CLI::Range(2, 100000))
@@ -127,12 +137,39 @@ data::Dataset load_training_data(TrainOptions& o) {
   return d;
 }
 
+// Whether the command line (or --config) gave `flag`; --learn-sigma gives --var.
+bool given(const CLI::App& app, const std::string& flag) {
+  return app.count(flag) > 0 || (flag == "--var" && app.count("--learn-sigma") > 0);
+}
+
+// --learn-sigma is --var learned, whose loss is hybrid unless --loss says.
+void apply_learn_sigma(TrainOptions& o, const CLI::App& app) {
+  if (app.count("--learn-sigma") == 0) return;
+  if (app.count("--var") > 0 && o.var != diffusion::ModelVarType::Learned)
+    throw std::runtime_error("--learn-sigma conflicts with --var " +
+                             apps::name_of(apps::var_choices(), o.var));
+  o.var = diffusion::ModelVarType::Learned;
+  if (app.count("--loss") == 0) o.loss = diffusion::LossType::Hybrid;
+}
+
+// Learned variances train only through the bound; the hybrid loss trains
+// nothing but learned variances through it.
+void check_loss_and_variance(const TrainOptions& o) {
+  const bool learned = o.var == diffusion::ModelVarType::Learned;
+  if (learned && o.loss == diffusion::LossType::Simple)
+    throw std::runtime_error(
+        "--loss simple does not train learned variances: use --loss hybrid (L_simple + lambda "
+        "L_vlb) or --loss vlb with --learn-sigma");
+  if (!learned && o.loss == diffusion::LossType::Hybrid)
+    throw std::runtime_error("--loss hybrid trains learned variances: add --learn-sigma");
+}
+
 // For --resume: this run's settings become the checkpoint's (a fixed setting
 // given with another value is an error); only the budget flags may change.
 void restore_run_settings(TrainOptions& o, const CLI::App& app) {
   const io::SafetensorsFile file = io::load_safetensors(o.resume);
   const auto missing = apps::restore_settings(
-      o, file.metadata, [&](const std::string& flag) { return app.count(flag) > 0; }, o.resume);
+      o, file.metadata, [&](const std::string& flag) { return given(app, flag); }, o.resume);
   if (!missing.empty()) {
     std::string flags;
     for (const std::string& f : missing) flags += (flags.empty() ? "" : " ") + f;
@@ -202,10 +239,14 @@ void print_settings(const apps::Trainer& tr, const TrainOptions& o) {
   }
   if (limit.empty()) limit = "no step limit";
   std::printf(
-      "[train] %s, batch %ld, lr %g (warm-up %ld), clip %g, EMA %g; loss %s, param %s, "
+      "[train] %s, batch %ld, lr %g (warm-up %ld), clip %g, EMA %g; loss %s%s, t %s, param %s, "
       "var %s, schedule %s, T %ld; seed %lu\n",
       limit.c_str(), static_cast<long>(o.batch), o.lr, static_cast<long>(o.warmup), o.clip, o.ema,
       apps::name_of(apps::loss_choices(), o.loss).c_str(),
+      o.loss == diffusion::LossType::Hybrid
+          ? (" (lambda " + apps::exact_text(o.hybrid_lambda) + ")").c_str()
+          : "",
+      apps::name_of(apps::t_sampler_choices(), o.t_sampler).c_str(),
       apps::name_of(apps::param_choices(), o.param).c_str(),
       apps::name_of(apps::var_choices(), o.var).c_str(),
       apps::name_of(apps::schedule_choices(), o.schedule).c_str(), static_cast<long>(o.T),
@@ -224,7 +265,9 @@ fs::path output_dir(const TrainOptions& o) {
 }
 
 int run(TrainOptions& o, const CLI::App& app, const std::string& program) {
+  apply_learn_sigma(o, app);
   if (!o.resume.empty()) restore_run_settings(o, app);
+  check_loss_and_variance(o);
   const Device device = apps::require_device(o.device);
   apps::set_threads(o.threads);
   const fs::path out = output_dir(o);

@@ -21,7 +21,8 @@ SampleResult ancestral_from(const GaussianDiffusion& d, const Denoiser& model, T
   for (int64_t t = from; t >= 0; --t) {
     Tensor pred_x0;
     Tensor next = p_sample(d, model, x, full_timesteps(x.size(0), t), gen, opt.clip_x0, &pred_x0);
-    if (recorded(opt, t)) r.snapshots.push_back({t, x, pred_x0});
+    const int64_t original = d.original_timestep(t);
+    if (recorded(opt, original)) r.snapshots.push_back({original, x, pred_x0});
     x = next;
     if (opt.progress) opt.progress(from - t + 1, from + 1);
   }
@@ -49,13 +50,13 @@ SampleResult p_sample_loop(const GaussianDiffusion& d, const Denoiser& model, co
 }
 
 std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps) {
-  if (steps < 1 || steps > T)
-    throw std::runtime_error("ddim: steps must be in [1, " + std::to_string(T) + "], got " +
-                             std::to_string(steps));
-  std::vector<int64_t> taus;
-  for (int64_t i = steps - 1; i >= 0; --i)  // round(i * (T - 1) / (steps - 1)), or T - 1 alone
-    taus.push_back(steps == 1 ? T - 1 : (i * (T - 1) + (steps - 1) / 2) / (steps - 1));
-  return taus;
+  try {
+    std::vector<int64_t> taus = spaced_timesteps(T, steps);
+    std::reverse(taus.begin(), taus.end());
+    return taus;
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("ddim: ") + e.what());
+  }
 }
 
 SampleResult ddim_sample_loop(const GaussianDiffusion& d, const Denoiser& model, const Tensor& x_T,

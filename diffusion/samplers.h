@@ -11,13 +11,15 @@ namespace diffusion {
 
 // The state at one recorded step: the current x_t and the model's x_0 guess.
 struct Snapshot {
-  int64_t t = 0;  // timestep index (paper t - 1); -1 for the final sample x_0
+  // timestep index (paper t - 1; of the original process when respaced); -1
+  // for the final sample x_0
+  int64_t t = 0;
   Tensor xt, pred_x0;
 };
 
 struct SampleOptions {
   bool clip_x0 = true;                // clip predicted x_0 to [-1, 1], as the official sampler
-  std::vector<int64_t> record_steps;  // timestep indices to snapshot
+  std::vector<int64_t> record_steps;  // timestep indices to snapshot (original ones if respaced)
   // Called after each denoising step with (steps done, steps in all).
   std::function<void(int64_t, int64_t)> progress;
 };
@@ -28,7 +30,9 @@ struct SampleResult {
 };
 
 // Algorithm 2: x_T ~ N(0, I); for t = T..1: x_{t-1} = mu_theta(x_t, t) + sigma_t z,
-// z ~ N(0, I) for t > 1 and z = 0 at t = 1. Noise comes from `gen`.
+// z ~ N(0, I) for t > 1 and z = 0 at t = 1. Noise comes from `gen`. On a
+// respaced process (GaussianDiffusion::respaced) this is improved DDPM's
+// sampler with fewer steps.
 SampleResult p_sample_loop(const GaussianDiffusion& diffusion, const Denoiser& model,
                            const Tensor& x_T, ag::Generator& gen, const SampleOptions& opt = {});
 

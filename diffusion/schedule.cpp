@@ -16,10 +16,11 @@ ScheduleKind parse_schedule(const std::string& name) {
 
 namespace {
 
-std::vector<double> linear_betas(int64_t T) {
+std::vector<double> linear_betas(int64_t T, bool scale) {
+  const double k = scale ? 1000.0 / static_cast<double>(T) : 1.0, lo = k * 1e-4, hi = k * 0.02;
   std::vector<double> b(static_cast<size_t>(T));
   for (int64_t i = 0; i < T; ++i)
-    b[i] = T == 1 ? 1e-4 : 1e-4 + (0.02 - 1e-4) * static_cast<double>(i) / (T - 1);
+    b[i] = std::min(T == 1 ? lo : lo + (hi - lo) * static_cast<double>(i) / (T - 1), 0.999);
   return b;
 }
 
@@ -66,9 +67,37 @@ Schedule schedule_from_betas(std::vector<double> betas) {
   return s;
 }
 
-Schedule make_schedule(ScheduleKind kind, int64_t T) {
+Schedule make_schedule(ScheduleKind kind, int64_t T, bool scale_linear) {
   if (T < 1) throw std::runtime_error("schedule: T must be at least 1, got " + std::to_string(T));
-  return schedule_from_betas(kind == ScheduleKind::Linear ? linear_betas(T) : cosine_betas(T));
+  return schedule_from_betas(kind == ScheduleKind::Linear ? linear_betas(T, scale_linear)
+                                                          : cosine_betas(T));
+}
+
+Schedule respace_schedule(const Schedule& s, const std::vector<int64_t>& use_timesteps) {
+  if (use_timesteps.empty()) throw std::runtime_error("respace: no timesteps to keep");
+  std::vector<double> betas;
+  double last_abar = 1.0;
+  int64_t last = -1;
+  for (int64_t t : use_timesteps) {
+    if (t <= last || t >= s.T)
+      throw std::runtime_error("respace: timesteps must increase within [0, " +
+                               std::to_string(s.T) + "), got " + std::to_string(t) + " after " +
+                               std::to_string(last));
+    betas.push_back(1 - s.alphas_cumprod[t] / last_abar);
+    last_abar = s.alphas_cumprod[t];
+    last = t;
+  }
+  return schedule_from_betas(std::move(betas));
+}
+
+std::vector<int64_t> spaced_timesteps(int64_t T, int64_t K) {
+  if (K < 1 || K > T)
+    throw std::runtime_error("steps must be in [1, " + std::to_string(T) + "], got " +
+                             std::to_string(K));
+  if (K == 1) return {T - 1};
+  std::vector<int64_t> kept;
+  for (int64_t k = 0; k < K; ++k) kept.push_back((k * (T - 1) + (K - 1) / 2) / (K - 1));
+  return kept;
 }
 
 }  // namespace diffusion

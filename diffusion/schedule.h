@@ -36,9 +36,25 @@ struct Schedule {
 
 // Derives every constant from betas (each in (0, 1)).
 Schedule schedule_from_betas(std::vector<double> betas);
-// Linear: beta from 1e-4 to 0.02 over T steps (the paper's T = 1000).
+// Linear: beta from 1e-4 to 0.02 over T steps (the paper's T = 1000); for
+// another T both ends scale by 1000 / T (improved-diffusion's
+// get_named_beta_schedule), so that abar_T stays near 4e-5 and x_T near
+// N(0, I), with beta capped at 0.999 (T < 21 would reach 1). scale_linear =
+// false gives the unscaled betas of checkpoints from before that rule.
 // Cosine (Nichol & Dhariwal 2021): abar(t) = f(t) / f(0),
 // f(t) = cos^2(((t / T + s) / (1 + s)) pi / 2), s = 0.008, beta clipped at 0.999.
-Schedule make_schedule(ScheduleKind kind, int64_t T);
+Schedule make_schedule(ScheduleKind kind, int64_t T, bool scale_linear = true);
+
+// The process that visits only the timestep indices `use_timesteps` (strictly
+// increasing, in [0, T)) of `s`, keeping their abar: beta'_k = 1 - abar_{t_k}
+// / abar_{t_{k-1}} with abar_{t_{-1}} = 1 (Nichol & Dhariwal 2021, Sec. 4;
+// improved-diffusion's respace.py). Every derived constant, the posterior
+// variance beta~ included, follows from these betas, so fixed and learned
+// variances fit the shorter process.
+Schedule respace_schedule(const Schedule& s, const std::vector<int64_t>& use_timesteps);
+
+// K timestep indices spread evenly over [0, T), increasing, the first 0 and
+// the last T - 1: round(k (T - 1) / (K - 1)); for K = 1 just T - 1.
+std::vector<int64_t> spaced_timesteps(int64_t T, int64_t K);
 
 }  // namespace diffusion

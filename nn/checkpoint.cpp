@@ -19,7 +19,8 @@ std::string unet_config_to_json(const UNetConfig& c) {
               {"attn_resolutions", c.attn_resolutions},
               {"dropout", c.dropout},
               {"num_groups", c.num_groups},
-              {"resolution", c.resolution}}
+              {"resolution", c.resolution},
+              {"learn_sigma", c.learn_sigma}}
       .dump();
 }
 
@@ -60,6 +61,12 @@ UNetConfig unet_config_from_json(const std::string& text, const std::string& wha
     c.dropout = j.at("dropout").get<double>();
     c.num_groups = integer(j, "num_groups");
     c.resolution = integer(j, "resolution");
+    if (j.contains("learn_sigma")) {  // absent in checkpoints from before learned variances
+      if (!j.at("learn_sigma").is_boolean())
+        throw std::runtime_error("'learn_sigma' is not true or false: " +
+                                 j.at("learn_sigma").dump());
+      c.learn_sigma = j.at("learn_sigma").get<bool>();
+    }
     check_unet_config(c);
     return c;
   } catch (const std::exception& e) {

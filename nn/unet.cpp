@@ -183,8 +183,8 @@ UNet::UNet(const UNetConfig& c, uint64_t seed) : config(c), dropout_rng(seed + k
     up_[i] = level;
   }
   norm_out_ = register_module("norm_out", std::make_shared<GroupNorm>(c.num_groups, cur));
-  conv_out_ = register_module("conv_out",
-                              std::make_shared<Conv2d>(cur, c.in_ch, 3, 1, 1, gen, kZeroInitScale));
+  conv_out_ = register_module(
+      "conv_out", std::make_shared<Conv2d>(cur, c.out_ch(), 3, 1, 1, gen, kZeroInitScale));
 }
 
 void UNet::level_down(int64_t i, std::vector<Tensor>& hs, const Tensor& temb) const {

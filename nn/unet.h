@@ -18,6 +18,10 @@ struct UNetConfig {
   double dropout = 0.1;
   int64_t num_groups = 8;   // GroupNorm groups
   int64_t resolution = 28;  // input H (= W)
+  // Also output a variance interpolation v per pixel: 2 in_ch output channels
+  // (improved-diffusion's learn_sigma; diffusion's ModelVarType::Learned).
+  bool learn_sigma = false;
+  int64_t out_ch() const { return learn_sigma ? 2 * in_ch : in_ch; }
 };
 
 // Throws "UNet config: <field> = <value> outside [lo, hi]" for a field out of
@@ -62,7 +66,8 @@ constexpr uint64_t kDropoutStream = 1;
 class UNet : public Module {
  public:
   explicit UNet(const UNetConfig& config, uint64_t seed = 0);
-  // x (N, in_ch, H, W) at timesteps t (N) -> (N, in_ch, H, W), e.g. the predicted noise.
+  // x (N, in_ch, H, W) at timesteps t (N) -> (N, out_ch(), H, W), e.g. the
+  // predicted noise (followed by v with learn_sigma).
   Tensor forward(const Tensor& x, const Tensor& t) const;
 
   const UNetConfig config;

@@ -73,7 +73,7 @@ TEST(Choices, NamesAreTheCheckpointsAndParsingIsOnce) {
     app.parse(std::vector<std::string>{"l1", "--loss"});
     FAIL() << "l1 accepted";
   } catch (const CLI::ParseError& e) {
-    EXPECT_STREQ(e.what(), "--loss: l1 not in {simple,vlb}");
+    EXPECT_STREQ(e.what(), "--loss: l1 not in {simple,vlb,hybrid}");
   }
 }
 

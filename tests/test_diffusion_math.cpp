@@ -155,7 +155,8 @@ TEST(ScheduleCosine, BetaNeverExceeds0999) {
 TEST(ScheduleErrors, RejectsTBelowOne) {
   EXPECT_THROW(make_schedule(ScheduleKind::Linear, 0), std::runtime_error);
   EXPECT_THROW(make_schedule(ScheduleKind::Cosine, -3), std::runtime_error);
-  EXPECT_EQ(make_schedule(ScheduleKind::Linear, 1).betas, std::vector<double>{1e-4});
+  EXPECT_EQ(make_schedule(ScheduleKind::Linear, 1, false).betas, std::vector<double>{1e-4});
+  EXPECT_EQ(make_schedule(ScheduleKind::Linear, 1).betas, std::vector<double>{0.1});  // x 1000
 }
 
 TEST(ScheduleErrors, RejectsBetasOutsideTheOpenUnitInterval) {
@@ -173,8 +174,10 @@ TEST(Parse, KnownNames) {
   EXPECT_EQ(parse_mean_type("xprev"), ModelMeanType::Xprev);
   EXPECT_EQ(parse_var_type("large"), ModelVarType::FixedLarge);
   EXPECT_EQ(parse_var_type("small"), ModelVarType::FixedSmall);
+  EXPECT_EQ(parse_var_type("learned"), ModelVarType::Learned);
   EXPECT_EQ(parse_loss_type("simple"), LossType::Simple);
   EXPECT_EQ(parse_loss_type("vlb"), LossType::Vlb);
+  EXPECT_EQ(parse_loss_type("hybrid"), LossType::Hybrid);
 }
 
 TEST(Parse, BadNamesThrow) {
@@ -182,9 +185,9 @@ TEST(Parse, BadNamesThrow) {
     EXPECT_THROW(parse_schedule(bad), std::runtime_error) << bad;
   for (const char* bad : {"", "EPS", "x_0", "v"})
     EXPECT_THROW(parse_mean_type(bad), std::runtime_error) << bad;
-  for (const char* bad : {"", "fixedlarge", "learned"})
+  for (const char* bad : {"", "fixedlarge", "learned_range", "Learned"})
     EXPECT_THROW(parse_var_type(bad), std::runtime_error) << bad;
-  for (const char* bad : {"", "kl", "hybrid", "mse"})
+  for (const char* bad : {"", "kl", "Hybrid", "mse"})
     EXPECT_THROW(parse_loss_type(bad), std::runtime_error) << bad;
 }
 
@@ -415,8 +418,9 @@ TEST(LossValue, SimpleLossMatchesEq14ForEachTarget) {
 
 // L_T = KL(q(x_T | x_0) || N(0, I)) / (D ln 2) with q(x_T | x_0) =
 // N(sqrt(abar_T) x_0, (1 - abar_T) I) (Eq. 4): per dimension
-// 0.5 (-1 - log(1 - abar_T) + (1 - abar_T) + abar_T x_0^2). With T = 20 the
-// prior is far from 0 (abar_T is about 0.82), with T = 1000 about 2e-5 bits/dim.
+// 0.5 (-1 - log(1 - abar_T) + (1 - abar_T) + abar_T x_0^2). With T = 20 and
+// the unscaled betas of the paper's schedule the prior is far from 0 (abar_T
+// is about 0.82), with T = 1000 about 2e-5 bits/dim.
 TEST(LossValue, PriorBpdIsTheKlOfEq4ToTheStandardNormal) {
   const std::vector<double> x0 = {-1.0, 1.0, 0.0, 0.4, -0.25, level(3), level(200), 0.9};
   for (int64_t T : {20, 1000}) {
@@ -426,7 +430,7 @@ TEST(LossValue, PriorBpdIsTheKlOfEq4ToTheStandardNormal) {
     for (size_t k = 0; k < x0.size(); ++k)
       expected[k / 4] += 0.5 * (-1 - std::log(1 - abar_T) + (1 - abar_T) + abar_T * x0[k] * x0[k]) /
                          4 / std::log(2.0);
-    const GaussianDiffusion d(make_schedule(ScheduleKind::Linear, T), ModelMeanType::Eps,
+    const GaussianDiffusion d(make_schedule(ScheduleKind::Linear, T, false), ModelMeanType::Eps,
                               ModelVarType::FixedLarge, ag::DType::F64);
     Tensor prior = d.prior_bpd(f64(x0, {2, 1, 2, 2}));
     EXPECT_EQ(prior.shape(), (ag::Shape{2}));

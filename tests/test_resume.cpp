@@ -86,8 +86,9 @@ TEST(Resume, CheckpointAloneRestoresEverySetting) {
 
   // Nothing but the checkpoint and a new budget: the settings come back.
   ASSERT_EQ(train("--resume " + ckpt + " --steps 3", log), 0) << read(log);
-  EXPECT_NE(read(log).find("[train] 3 steps, batch 4, lr 0.001 (warm-up 5), clip 0.5, EMA 0.99; "
-                           "loss simple, param eps, var small, schedule linear, T 20; seed 7\n"),
+  EXPECT_NE(read(log).find(
+                "[train] 3 steps, batch 4, lr 0.001 (warm-up 5), clip 0.5, EMA 0.99; "
+                "loss simple, t uniform, param eps, var small, schedule linear, T 20; seed 7\n"),
             std::string::npos)
       << read(log);
   EXPECT_EQ(io::load_safetensors(ckpt).metadata.at("step"), "3");
@@ -129,7 +130,9 @@ TEST(Resume, OldCheckpointTakesTheCommandLine) {
   io::save_safetensors(ckpt, f.tensors, old);
   ASSERT_EQ(train("--resume " + ckpt + kSmall + " --steps 2 --final-sampler ddim", log), 0)
       << read(log);
-  EXPECT_NE(read(log).find("does not store --preset --subset --resolution --channels --flip --batch --lr"), std::string::npos)
+  EXPECT_NE(read(log).find(
+                "does not store --preset --subset --resolution --channels --flip --batch --lr"),
+            std::string::npos)
       << read(log);
   EXPECT_NE(read(log).find("resumed " + ckpt + " at step 1"), std::string::npos) << read(log);
   EXPECT_EQ(train("--resume " + ckpt + kSmall + " --steps 3 --var small", log), 1);

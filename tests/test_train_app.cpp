@@ -155,9 +155,10 @@ TEST(TrainApp, OldFlagNamesAndBadChoicesGiveOneLineErrors) {
   const fs::path log = fs::path(::testing::TempDir()) / "e2e_renamed.log";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"--dataset fashion", "--dataset is now --data"},
-      {"--loss l2", "--loss: l2 not in {simple,vlb}"},
+      {"--loss l2", "--loss: l2 not in {simple,vlb,hybrid}"},
       {"--param v", "--param: v not in {eps,x0,xprev}"},
-      {"--var learned", "--var: learned not in {large,small}"},
+      {"--var learned_range", "--var: learned_range not in {large,small,learned}"},
+      {"--t-sampler second_moment", "--t-sampler: second_moment not in {uniform,importance}"},
       {"--schedule quad", "--schedule: quad not in {linear,cosine}"},
       {"--final-sampler ddim2", "--final-sampler: ddim2 not in {ddpm,ddim}"},
       {"--batch 4097", "--batch: Value 4097 not in range 1 to 4096"},
@@ -169,7 +170,6 @@ TEST(TrainApp, OldFlagNamesAndBadChoicesGiveOneLineErrors) {
   const fs::path ckpt = fs::path(::testing::TempDir()) / "e2e_renamed.safetensors";
   { std::ofstream(ckpt) << "never read"; }
   const std::vector<std::pair<std::string, std::string>> sample_cases = {
-      {"--steps 50", "--steps is now --sample-steps (see --help)"},
       {"--sampler ancestral", "--sampler: ancestral not in {ddpm,ddim} (see --help)"},
       {"--save-tensor s.safetensors",
        "--save-tensor takes no file now: it writes samples.safetensors in --out (see --help)"},
@@ -200,10 +200,11 @@ TEST(TrainApp, MainRecipeIsWhatTheRunUses) {
       << read(log);
   const std::string s = read(log);
   EXPECT_NE(s.find("; tiny U-Net, 1112801 parameters;"), std::string::npos) << s;
-  EXPECT_NE(s.find("[train] 3000 steps or 0.002 minutes, batch 4, lr 0.001 (warm-up 200), "
-                   "clip 1, EMA 0.999; loss simple, param eps, var small, schedule linear, T "
-                   "20; seed 0\n"),
-            std::string::npos)
+  EXPECT_NE(
+      s.find("[train] 3000 steps or 0.002 minutes, batch 4, lr 0.001 (warm-up 200), "
+             "clip 1, EMA 0.999; loss simple, t uniform, param eps, var small, schedule linear, T "
+             "20; seed 0\n"),
+      std::string::npos)
       << s;
   const io::SafetensorsFile ckpt = io::load_safetensors((out / "ckpt.safetensors").string());
   EXPECT_EQ(ckpt.metadata.at("var"), "small");

@@ -14,7 +14,7 @@ Choices<E> named(const std::vector<std::string>& names, E (*parse)(const std::st
 }  // namespace
 
 const Choices<diffusion::LossType>& loss_choices() {
-  static const auto c = named({"simple", "vlb"}, diffusion::parse_loss_type);
+  static const auto c = named({"simple", "vlb", "hybrid"}, diffusion::parse_loss_type);
   return c;
 }
 
@@ -24,12 +24,17 @@ const Choices<diffusion::ModelMeanType>& param_choices() {
 }
 
 const Choices<diffusion::ModelVarType>& var_choices() {
-  static const auto c = named({"large", "small"}, diffusion::parse_var_type);
+  static const auto c = named({"large", "small", "learned"}, diffusion::parse_var_type);
   return c;
 }
 
 const Choices<diffusion::ScheduleKind>& schedule_choices() {
   static const auto c = named({"linear", "cosine"}, diffusion::parse_schedule);
+  return c;
+}
+
+const Choices<diffusion::TimestepSampling>& t_sampler_choices() {
+  static const auto c = named({"uniform", "importance"}, diffusion::parse_timestep_sampling);
   return c;
 }
 

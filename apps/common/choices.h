@@ -1,5 +1,5 @@
 // The settings that pick one of a few ways (loss, parameterization, reverse
-// variance, schedule, sampler) as enums, read once at the command line, and
+// variance, schedule, timestep sampling, sampler) as enums, read once at the command line, and
 // their names as the flags, the help and the checkpoints' metadata spell them.
 #pragma once
 #include <CLI/CLI.hpp>
@@ -11,6 +11,7 @@
 #include "apps/common/sampling.h"
 #include "diffusion/diffusion.h"
 #include "diffusion/schedule.h"
+#include "diffusion/timestep_sampler.h"
 
 namespace apps {
 
@@ -19,11 +20,12 @@ using Choices = std::vector<std::pair<std::string, E>>;
 
 // Built from diffusion's own parse_* functions, so the names agree with what
 // checkpoints hold and apps/common/trained_model reads back.
-const Choices<diffusion::LossType>& loss_choices();          // simple, vlb
-const Choices<diffusion::ModelMeanType>& param_choices();    // eps, x0, xprev
-const Choices<diffusion::ModelVarType>& var_choices();       // large, small
-const Choices<diffusion::ScheduleKind>& schedule_choices();  // linear, cosine
-const Choices<Sampler>& sampler_choices();                   // ddpm, ddim
+const Choices<diffusion::LossType>& loss_choices();               // simple, vlb, hybrid
+const Choices<diffusion::ModelMeanType>& param_choices();         // eps, x0, xprev
+const Choices<diffusion::ModelVarType>& var_choices();            // large, small, learned
+const Choices<diffusion::ScheduleKind>& schedule_choices();       // linear, cosine
+const Choices<diffusion::TimestepSampling>& t_sampler_choices();  // uniform, importance
+const Choices<Sampler>& sampler_choices();                        // ddpm, ddim
 
 template <typename E>
 const std::string& name_of(const Choices<E>& choices, E value) {

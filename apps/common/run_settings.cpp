@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "apps/common/choices.h"
+#include "apps/common/trained_model.h"
 
 namespace apps {
 
@@ -109,6 +110,8 @@ const std::vector<RunSetting>& run_settings() {
       choice("--loss", "loss", &O::loss, loss_choices()),
       choice("--param", "param", &O::param, param_choices()),
       choice("--var", "var", &O::var, var_choices()),
+      number("--hybrid-lambda", "hybrid_lambda", &O::hybrid_lambda),
+      choice("--t-sampler", "t_sampler", &O::t_sampler, t_sampler_choices()),
       choice("--schedule", "schedule", &O::schedule, schedule_choices()),
       number("--T", "T", &O::T),
       number("--seed", "seed", &O::seed),
@@ -128,6 +131,7 @@ const std::vector<RunSetting>& run_settings() {
 io::Metadata settings_metadata(const TrainOptions& o) {
   io::Metadata md;
   for (const RunSetting& r : run_settings()) md[r.key] = r.get(o);
+  md[kLinearBetasKey] = o.scale_linear ? "scaled" : "unscaled";
   return md;
 }
 
@@ -135,6 +139,7 @@ std::vector<std::string> restore_settings(TrainOptions& o, const io::Metadata& m
                                           const std::function<bool(const std::string&)>& given,
                                           const std::string& ckpt) {
   std::vector<std::string> missing;
+  o.scale_linear = linear_betas_scaled(md, ckpt);
   TrainOptions stored = o;
   for (const RunSetting& r : run_settings()) {
     auto it = md.find(r.key);

@@ -39,11 +39,12 @@ struct RunSetting {
 // Every setting of TrainOptions that a checkpoint keeps.
 const std::vector<RunSetting>& run_settings();
 
-// The settings of `o` as metadata, key -> text.
+// The settings of `o` as metadata, key -> text, with "linear_betas" =
+// "scaled" (or "unscaled", o.scale_linear).
 io::Metadata settings_metadata(const TrainOptions& o);
 
-// For --resume: sets `o`'s settings to those stored in `md` (the metadata of
-// checkpoint `ckpt`). given(flag) says whether the command line (or --config)
+// For --resume: sets `o`'s settings (and scale_linear) to those stored in
+// `md` (the metadata of checkpoint `ckpt`). given(flag) says whether the command line (or --config)
 // gave that flag; a fixed setting given with another value than the stored
 // one throws "<flag> <given> conflicts with <ckpt>, trained with <flag>
 // <stored> ...". Returns the flags the checkpoint did not store (checkpoints

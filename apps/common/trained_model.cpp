@@ -31,18 +31,31 @@ diffusion::GaussianDiffusion diffusion_of(const io::Metadata& md, const std::str
   };
   return diffusion::GaussianDiffusion(
       diffusion::make_schedule(diffusion::parse_schedule(get("schedule", "linear")),
-                               timestep_count(get("T", "1000"), ckpt)),
+                               timestep_count(get("T", "1000"), ckpt),
+                               linear_betas_scaled(md, ckpt)),
       diffusion::parse_mean_type(get("param", "eps")),
       diffusion::parse_var_type(var.empty() ? get("var", "large") : var), ag::DType::F32, device);
 }
 
 }  // namespace
 
+bool linear_betas_scaled(const io::Metadata& md, const std::string& ckpt) {
+  auto it = md.find(kLinearBetasKey);
+  if (it == md.end()) return false;
+  if (it->second != "scaled" && it->second != "unscaled")
+    throw std::runtime_error(ckpt + ": metadata '" + kLinearBetasKey +
+                             "' is not scaled or unscaled: '" + it->second + "'");
+  return it->second == "scaled";
+}
+
 TrainedModel load_trained_model(const std::string& ckpt, const std::string& weights,
                                 const std::string& var, ag::Device device) {
   const io::SafetensorsFile file = io::load_safetensors(ckpt);
   TrainedModel t;
   t.model = std::make_unique<nn::UNet>(nn::checkpoint_config(ckpt));
+  if (t.model->config.learn_sigma && !var.empty())
+    throw std::runtime_error("--var " + var + ": " + ckpt +
+                             " learned its variances (--learn-sigma) and samples with them");
   const bool training_ckpt = file.metadata.count("step") > 0;
   // A training checkpoint is checked whole, its optimizer and generator
   // states too, though only one weights group is used: a file with anything

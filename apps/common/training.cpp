@@ -10,24 +10,36 @@
 
 namespace apps {
 
-nn::UNetConfig model_config(const std::string& preset, const data::Images& images) {
+namespace {
+
+constexpr const char* kHistoryKey = "t_sampler_history";
+
+}  // namespace
+
+nn::UNetConfig model_config(const std::string& preset, const data::Images& images,
+                            bool learn_sigma) {
   if (images.rows != images.cols)
     throw std::runtime_error("the U-Net takes square images; these are " +
                              std::to_string(images.rows) + "x" + std::to_string(images.cols) +
                              " (give --resolution)");
-  return nn::unet_preset(preset, images.channels, images.rows);
+  nn::UNetConfig c = nn::unet_preset(preset, images.channels, images.rows);
+  c.learn_sigma = learn_sigma;
+  return c;
 }
 
 Trainer::Trainer(const TrainOptions& o, ag::Device device, data::Dataset data)
     : opt(o),
       device(device),
       train(std::move(data)),
-      model(model_config(o.preset, train.images), o.seed),
+      model(model_config(o.preset, train.images, o.var == diffusion::ModelVarType::Learned),
+            o.seed),
       ema_model(model.config, o.seed),
       adam(model.parameters(), nn::AdamConfig{o.lr}),
       ema(model.named_parameters(), o.ema),
-      diffusion(diffusion::make_schedule(o.schedule, o.T), o.param, o.var, ag::DType::F32, device),
-      data_gen(o.seed + kDataStream) {
+      diffusion(diffusion::make_schedule(o.schedule, o.T, o.scale_linear), o.param, o.var,
+                ag::DType::F32, device),
+      data_gen(o.seed + kDataStream),
+      t_sampler(o.T) {
   model.to(device);
   ema_model.to(device);
 }
@@ -35,6 +47,8 @@ Trainer::Trainer(const TrainOptions& o, ag::Device device, data::Dataset data)
 nn::TrainingState Trainer::state() {
   io::Metadata extra = settings_metadata(opt);
   extra["smoothed_loss"] = exact_text(smoothed_loss);
+  if (opt.t_sampler == diffusion::TimestepSampling::Importance)
+    extra[kHistoryKey] = t_sampler.to_text();
   return {model, adam, ema, {{"data", &data_gen}}, step, extra};
 }
 
@@ -45,6 +59,16 @@ void Trainer::resume(const std::string& path) {
   auto it = s.extra.find("smoothed_loss");
   smoothed_loss =
       it == s.extra.end() ? NAN : parse_exact(it->second, path + ": metadata 'smoothed_loss'");
+  if (opt.t_sampler != diffusion::TimestepSampling::Importance) return;
+  it = s.extra.find(kHistoryKey);
+  if (it == s.extra.end())
+    throw std::runtime_error(path + ": no metadata '" + kHistoryKey +
+                             "' (the importance sampler's history)");
+  try {
+    t_sampler.from_text(it->second);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(path + ": metadata '" + kHistoryKey + "': " + e.what());
+  }
 }
 
 StepResult Trainer::train_step() {
@@ -56,14 +80,26 @@ StepResult Trainer::train_step() {
   if (opt.flip)
     for (double u : ag::rand({B}, &data_gen, ag::DType::F64).to_vector<double>())
       flip.push_back(u < 0.5);
-  const ag::Tensor t = diffusion::sample_timesteps(B, opt.T, data_gen);
+  const bool importance = opt.t_sampler == diffusion::TimestepSampling::Importance;
+  diffusion::ImportanceSampler::Draw draw;
+  if (importance) draw = t_sampler.sample(B, data_gen);
+  const ag::Tensor t = importance ? draw.t : diffusion::sample_timesteps(B, opt.T, data_gen);
   ag::Tensor x0 = data::to_tensor(train.images, idx, flip).to(device);
   ag::Tensor noise = ag::randn(x0.shape(), &data_gen, ag::DType::F32, device);
   auto net = [&](const ag::Tensor& x, const ag::Tensor& tt) { return model.forward(x, tt); };
-  ag::Tensor loss = ag::mean(diffusion.training_losses(net, x0, t, noise, opt.loss));
+  const ag::Tensor losses =
+      diffusion.training_losses(net, x0, t, noise, opt.loss, opt.hybrid_lambda);
+  // E_{t ~ p}[L_t / (T p_t)] = (1 / T) sum_t L_t, as under uniform t.
+  ag::Tensor loss =
+      importance
+          ? ag::mean(losses * ag::from_vector(draw.weights, {B}).to(ag::DType::F32).to(device))
+          : ag::mean(losses);
   const double value = loss.item();
   ++step;
   if (!std::isfinite(value)) return skip(value, NAN);
+  if (importance)
+    t_sampler.update(t.to_vector<int32_t>(),
+                     losses.detach().to(ag::DType::F64).to(ag::Device::CPU).to_vector<double>());
   loss.backward();
   const double norm = opt.clip > 0 ? nn::clip_grad_norm(model.parameters(), opt.clip)
                                    : nn::grad_norm(model.parameters());

@@ -9,6 +9,7 @@
 #include "apps/common/sampling.h"
 #include "apps/dataset/dataset.h"
 #include "diffusion/diffusion.h"
+#include "diffusion/timestep_sampler.h"
 #include "nn/checkpoint.h"
 #include "nn/ema.h"
 #include "nn/optim.h"
@@ -24,6 +25,7 @@ struct TrainOptions {
   diffusion::ModelMeanType param = diffusion::ModelMeanType::Eps;
   diffusion::ModelVarType var = diffusion::ModelVarType::FixedLarge;
   diffusion::ScheduleKind schedule = diffusion::ScheduleKind::Linear;
+  diffusion::TimestepSampling t_sampler = diffusion::TimestepSampling::Uniform;
   Sampler final_sampler = Sampler::Ancestral;
   int64_t batch = 64, warmup = 200, T = 1000, steps = 0, subset = 0, ckpt_every = 500;
   int64_t sample_every = 500, sample_n = 64, sample_steps = 50, threads = 0;
@@ -32,6 +34,10 @@ struct TrainOptions {
   int64_t resolution = 0, channels = 0;
   bool flip = false;  // random horizontal flips of the training images
   double lr = 2e-4, clip = 1.0, ema = 0.999, minutes = 0;
+  double hybrid_lambda = 0.001;  // L_hybrid's weight of L_vlb (Nichol & Dhariwal, Sec. 3.1)
+  // The linear schedule's betas scaled by 1000 / T (diffusion::make_schedule);
+  // false for checkpoints from before that rule.
+  bool scale_linear = true;
   uint64_t seed = 0;
 };
 
@@ -40,9 +46,10 @@ struct StepResult {
   bool skipped;            // not finite: no update was made
 };
 
-// The U-Net of preset o.preset for images of `channels` x resolution x
-// resolution.
-nn::UNetConfig model_config(const std::string& preset, const data::Images& images);
+// The U-Net of preset `preset` for images of `channels` x resolution x
+// resolution, with twice the output channels for learned variances.
+nn::UNetConfig model_config(const std::string& preset, const data::Images& images,
+                            bool learn_sigma = false);
 
 // Everything one run holds. The data generator draws batches, timesteps and
 // noise; the model's own generator draws dropout masks; both are saved in
@@ -62,7 +69,8 @@ struct Trainer {
   void resume(const std::string& path);
 
   // One step of Algorithm 1: x_0 from the data (each image mirrored with
-  // probability 1/2 under --flip), t ~ U{1..T}, eps ~ N(0, I),
+  // probability 1/2 under --flip), t ~ U{1..T} (or by importance, each
+  // sample's loss weighted by 1 / (T p_t)), eps ~ N(0, I),
   // a gradient step on the loss (clipped, Adam at the warm-up lr), then the
   // EMA update. A step whose loss or gradient norm is not finite changes no
   // weight, moment or average: it is skipped and counted.
@@ -76,6 +84,9 @@ struct Trainer {
   nn::EMA ema;
   diffusion::GaussianDiffusion diffusion;
   ag::Generator data_gen;
+  // The history of the bound's terms for --t-sampler importance (its
+  // checkpoint metadata "t_sampler_history"); unused under uniform t.
+  diffusion::ImportanceSampler t_sampler;
   int64_t step = 0;
   int64_t skipped_in_a_row = 0, skipped = 0;  // steps skipped as not finite
   // The loss averaged over recent steps (decay 0.98; NaN before the first
