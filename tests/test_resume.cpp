@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <sstream>
 #include <thread>
 
 #include "app_helpers.h"
@@ -83,6 +84,9 @@ TEST(Resume, CheckpointAloneRestoresEverySetting) {
   EXPECT_EQ(md.at("batch"), "4");
   EXPECT_EQ(md.at("steps"), "2");
   EXPECT_EQ(md.at("threads"), "1");
+  EXPECT_EQ(md.at("t_sampler"), "uniform");
+  EXPECT_EQ(md.at("hybrid_lambda"), "0.001");
+  EXPECT_EQ(md.at("linear_betas"), "scaled");
 
   // Nothing but the checkpoint and a new budget: the settings come back.
   ASSERT_EQ(train("--resume " + ckpt + " --steps 3", log), 0) << read(log);
@@ -130,6 +134,9 @@ TEST(Resume, OldCheckpointTakesTheCommandLine) {
   io::save_safetensors(ckpt, f.tensors, old);
   ASSERT_EQ(train("--resume " + ckpt + kSmall + " --steps 2 --final-sampler ddim", log), 0)
       << read(log);
+  // Written before the linear schedule scaled with T: its T = 20 keeps the
+  // unscaled betas, and says so in the checkpoint it writes now.
+  EXPECT_EQ(io::load_safetensors(ckpt).metadata.at("linear_betas"), "unscaled");
   EXPECT_NE(read(log).find(
                 "does not store --preset --subset --resolution --channels --flip --batch --lr"),
             std::string::npos)
@@ -227,4 +234,36 @@ TEST(Resume, NonFiniteStepsAreSkippedThenStopTheRun) {
       << s;
   EXPECT_EQ(read(ckpt), good);
   EXPECT_EQ(lines(out / "loss.csv"), 1 + 11);
+}
+
+// Training on the bound with importance-sampled t keeps the sampler's
+// history in the checkpoint: with T = 4 and 4 images a step every term has
+// its 10 values after a dozen steps or so (the test checks that all four do
+// by step 16), after which t is drawn from Eq. 17's p_t. 16 steps straight
+// and 8 steps then --resume give the same tensors, loss.csv and history.
+TEST(Resume, ImportanceSamplerHistoryResumesBitwise) {
+  const fs::path data = make_dataset("resume_importance_data", 40);
+  const std::string flags = std::string(" --data ") + data.string() +
+                            " --T 4 --batch 4 --sample-n 4 --sample-steps 2 --sample-every 0"
+                            " --threads 1 --learn-sigma --loss vlb --t-sampler importance"
+                            " --ckpt-every 8 --final-sampler ddim";
+  const fs::path straight = fresh_dir("resume_importance_straight");
+  const fs::path split = fresh_dir("resume_importance_split"), log = split.string() + ".log";
+  ASSERT_EQ(train("--out " + straight.string() + flags + " --steps 16", log), 0) << read(log);
+  ASSERT_EQ(train("--out " + split.string() + flags + " --steps 8", log), 0) << read(log);
+  const fs::path ckpt = split / "ckpt.safetensors";
+  ASSERT_EQ(train("--resume " + ckpt.string() + " --steps 16", log), 0) << read(log);
+  std::vector<std::string> keys = kStateKeys;
+  keys.push_back("t_sampler_history");
+  expect_same_tensors(straight / "ckpt.safetensors", ckpt, keys);
+  EXPECT_EQ(read(straight / "loss.csv"), read(split / "loss.csv"));
+  // Every one of the 4 terms holds its 10 values: "10 v1 ... v10" per line.
+  std::istringstream history(io::load_safetensors(ckpt.string()).metadata.at("t_sampler_history"));
+  std::string line;
+  int terms = 0;
+  while (std::getline(history, line)) {
+    EXPECT_EQ(line.rfind("10 ", 0), 0u) << line;
+    ++terms;
+  }
+  EXPECT_EQ(terms, 4);
 }
