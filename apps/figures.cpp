@@ -1,12 +1,14 @@
 // The pictures of docs/ that are not samples: the training images as the
 // model sees them, the forward process on a test image, the two noise
-// schedules, sample grids over training and the loss curve of a run. Each
-// subcommand writes one PNG, named after it, in --out.
+// schedules, sample grids over training, the loss curve of a run and the
+// bound's terms per t of several models. Each subcommand writes one PNG,
+// named after it, in --out.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,7 @@ using ag::Tensor;
 
 struct Options {
   std::string out = ".", data = "mnist", run = "runs/tiny";
+  std::vector<std::string> rd_files, labels;
   int64_t index = 0, n = 64, resolution = 0, channels = 0;
   uint64_t seed = 0;
 };
@@ -173,6 +176,55 @@ void loss(const Options& o) {
        "loss curve");
 }
 
+// The term L_{t-1} (bits/dim) at each t of an rd.csv of evaluate --nll --rd.
+plotting::Series read_terms(const std::string& path, const std::string& label) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("--rd " + path + ": cannot open it");
+  std::string line;
+  std::getline(in, line);
+  if (line != "t,rate_bpd,distortion_rmse,next_term_bpd")
+    throw std::runtime_error("--rd " + path + ": not an rd.csv of evaluate --nll --rd");
+  plotting::Series s{label, {}, {}};
+  while (std::getline(in, line)) {
+    long t = 0;
+    double rate = 0, distortion = 0, term = 0;
+    if (std::sscanf(line.c_str(), "%ld,%lf,%lf,%lf", &t, &rate, &distortion, &term) != 4)
+      throw std::runtime_error("--rd " + path + ": bad row '" + line + "'");
+    s.x.insert(s.x.begin(), static_cast<double>(t));  // the file runs t = T..1
+    s.y.insert(s.y.begin(), term);
+  }
+  if (s.x.empty()) throw std::runtime_error("--rd " + path + ": no rows");
+  return s;
+}
+
+// The improved DDPM paper's Fig. 2 for the models whose rd.csv are given:
+// each term of the bound against t (log scale), and the bound accumulated
+// from t = 1 up, which shows how much of it the first steps hold.
+void terms(const Options& o) {
+  if (o.rd_files.size() != o.labels.size())
+    throw std::runtime_error("give one --label for each --rd");
+  const std::string path = output(o, "vlb_terms.png");
+  plotting::Panel per_t{"Terms of the bound: L_{t-1} in bits/dim",
+                        "t",
+                        "bits/dim (log scale)",
+                        true,
+                        false,
+                        {},
+                        {},
+                        {}};
+  plotting::Panel total{
+      "The bound accumulated from t = 1 up", "t", "bits/dim", false, false, {}, {}, {}};
+  total.legend = plotting::Corner::kBottomRight;
+  for (size_t i = 0; i < o.rd_files.size(); ++i) {
+    const plotting::Series s = read_terms(o.rd_files[i], o.labels[i]);
+    plotting::Series sum = s;
+    for (size_t k = 1; k < sum.y.size(); ++k) sum.y[k] += sum.y[k - 1];
+    per_t.series.push_back(s);
+    total.series.push_back(sum);
+  }
+  save(path, plotting::render({{per_t, total}, 2, 1400, 500}), "the bound's terms per t");
+}
+
 void add_out(CLI::App* sub, Options& o) {
   sub->add_option("--out", o.out, "output folder")->capture_default_str();
 }
@@ -207,7 +259,13 @@ int main(int argc, char** argv) {
   CLI::App* lss = app.add_subcommand("loss", "redraw loss.png from a run's loss.csv");
   for (CLI::App* sub : {trn, lss})
     sub->add_option("--run", o.run, "the run's folder (train_mnist --out)")->capture_default_str();
-  for (CLI::App* sub : {dat, fwd, sch, trn, lss}) add_out(sub, o);
+  CLI::App* trm = app.add_subcommand(
+      "terms", "the bound's terms per t of models, from rd.csv files of evaluate --nll --rd");
+  trm->add_option("--rd", o.rd_files, "an rd.csv (repeat for each model)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  trm->add_option("--label", o.labels, "its legend entry (one per --rd, in order)")->required();
+  for (CLI::App* sub : {dat, fwd, sch, trn, lss, trm}) add_out(sub, o);
   apps::one_line_parse_errors(app, "figures");
   CLI11_PARSE(app, argc, argv);
   return apps::run_reporting_errors("figures", [&] {
@@ -216,6 +274,7 @@ int main(int argc, char** argv) {
     if (sch->parsed()) schedules(o);
     if (trn->parsed()) training(o);
     if (lss->parsed()) loss(o);
+    if (trm->parsed()) terms(o);
     return 0;
   });
 }

@@ -170,7 +170,7 @@ TEST(LossPlot, ShowsTheSmoothedLossOverTheRawOne) {
   smoothed_only.loss.assign(h.loss.size(), std::nan(""));
   const int64_t grey_without_raw = pixels_of(apps::plot_loss(smoothed_only), 127, 127, 127, 30);
   EXPECT_GT(pixels_of(im, 127, 127, 127, 30), grey_without_raw + 200);  // the raw losses, grey
-  const imaging::Image empty = apps::plot_loss(apps::LossHistory{});  // axes only, no error
+  const imaging::Image empty = apps::plot_loss(apps::LossHistory{});    // axes only, no error
   EXPECT_EQ(empty.width, 800);
   EXPECT_LT(blue_pixels(empty), blue_pixels(im) / 2);  // the legend's sample line only
 }
@@ -211,15 +211,43 @@ TEST(FiguresApp, DrawsEachPictureOfTheDocs) {
   EXPECT_GT(training_h, 62);
   EXPECT_EQ(png_size(out / "loss.png"), std::make_pair(800, 450));
   // Bad input: one line, a non-zero exit, nothing written.
-  EXPECT_NE(figures("forward --data " + data.string() + " --index 12 --out " + out.string(), log), 0);
+  EXPECT_NE(figures("forward --data " + data.string() + " --index 12 --out " + out.string(), log),
+            0);
   EXPECT_EQ(read(log), "figures: error: --index 12 outside the 12 test images\n");
   EXPECT_NE(figures("training --run " + data.string() + " --out " + out.string(), log), 0);
-  EXPECT_EQ(read(log).rfind("figures: error: --run " + data.string() + ": no samples_<step>.png", 0),
-            0u)
+  EXPECT_EQ(
+      read(log).rfind("figures: error: --run " + data.string() + ": no samples_<step>.png", 0), 0u)
       << read(log);
   EXPECT_NE(figures("loss --run " + data.string() + " --out " + out.string(), log), 0);
   EXPECT_EQ(read(log), "figures: error: " + (data / "loss.csv").string() +
                            ": cannot open: No such file or directory\n");
   EXPECT_NE(figures("", log), 0);
   EXPECT_EQ(read(log).rfind("figures: error:", 0), 0u) << read(log);
+}
+
+TEST(FiguresApp, TermsPlotsTheBoundOfEachModel) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(::testing::TempDir()) / "figures_terms", log = dir / "log.txt";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string header = "t,rate_bpd,distortion_rmse,next_term_bpd\n";
+  std::ofstream(dir / "a.csv") << header << "3,0.0,9.0,0.01\n2,0.01,5.0,0.2\n1,0.21,1.0,1.5\n";
+  std::ofstream(dir / "b.csv") << header << "3,0.0,9.0,0.02\n2,0.02,5.0,0.1\n1,0.12,1.0,1.2\n";
+  std::ofstream(dir / "bad.csv") << "step,loss\n1,0.5\n";
+  const std::string rd = "terms --rd " + (dir / "a.csv").string() + " --label fixed --rd " +
+                         (dir / "b.csv").string() + " --label learned --out " + dir.string();
+  ASSERT_EQ(figures(rd, log), 0) << read(log);
+  EXPECT_EQ(png_size(dir / "vlb_terms.png"), std::make_pair(1400, 500));
+  EXPECT_NE(figures("terms --rd " + (dir / "a.csv").string() + " --out " + dir.string(), log), 0);
+  EXPECT_EQ(read(log).rfind("figures: error:", 0), 0u) << read(log);
+  EXPECT_NE(figures("terms --rd " + (dir / "a.csv").string() + " --label a --rd " +
+                        (dir / "b.csv").string() + " --label b --label c --out " + dir.string(),
+                    log),
+            0);
+  EXPECT_EQ(read(log), "figures: error: give one --label for each --rd\n");
+  EXPECT_NE(
+      figures("terms --rd " + (dir / "bad.csv").string() + " --label x --out " + dir.string(), log),
+      0);
+  EXPECT_EQ(read(log), "figures: error: --rd " + (dir / "bad.csv").string() +
+                           ": not an rd.csv of evaluate --nll --rd\n");
 }
