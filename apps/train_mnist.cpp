@@ -67,8 +67,10 @@ void add_model_flags(CLI::App& app, TrainOptions& o) {
   app.add_option("--hybrid-lambda", o.hybrid_lambda, "weight of L_vlb in the hybrid loss")
       ->check(apps::kPositive)
       ->capture_default_str();
-  apps::add_choice(app, "--t-sampler", o.t_sampler, apps::t_sampler_choices(),
-                   "how t is drawn: uniform, or importance (p_t ~ sqrt(E[L_t^2]), for --loss vlb)");
+  apps::add_choice(
+      app, "--t-sampler", o.t_sampler, apps::t_sampler_choices(),
+      "how t is drawn: uniform, or importance (p_t ~ sqrt(E[L_t^2]) of each t's recent "
+      "losses; made for --loss vlb)");
   apps::add_choice(app, "--param", o.param, apps::param_choices(),
                    "model output: eps, x0 or xprev");
   apps::add_choice(app, "--var", o.var, apps::var_choices(),

@@ -30,7 +30,7 @@ std::vector<double> ImportanceSampler::probabilities() const {
   for (size_t t = 0; t < p.size(); ++t) {
     double second_moment = 0;
     for (double l : history_[t]) second_moment += l * l;
-    p[t] = std::sqrt(second_moment / kHistory);  // Eq. 17
+    p[t] = std::sqrt(second_moment / kHistory);  // Eq. 18
     sum += p[t];
   }
   for (double& w : p) w = (1 - kUniformProb) * w / sum + kUniformProb / static_cast<double>(T_);

@@ -1,5 +1,5 @@
 // Importance sampling of the timestep for training on the bound (Nichol &
-// Dhariwal 2021, Sec. 3.3, Eq. 17; improved-diffusion's
+// Dhariwal 2021, Sec. 3.3, Eq. 18; improved-diffusion's
 // LossSecondMomentResampler): L_vlb = E_{t ~ p_t}[L_t / p_t] with
 // p_t proportional to sqrt(E[L_t^2]), estimated from the last 10 values of
 // each term. Terms near t = 0 are orders of magnitude larger than the rest,

@@ -66,16 +66,6 @@ Tensor draw_data(const std::string& name, int64_t n, std::mt19937_64& rng) {
   return ag::from_vector(p, {n, 2, 1, 1}).to(ag::DType::F32);
 }
 
-// DDPM's linear beta_t (1e-4 to 0.02 for T = 1000), stretched to T steps as in
-// improved-diffusion, so that alpha-bar_T is again near 0 (about 2e-5).
-diffusion::Schedule linear_schedule(int64_t T) {
-  const double scale = 1000.0 / static_cast<double>(T);
-  std::vector<double> betas;
-  for (int64_t i = 0; i < T; ++i)
-    betas.push_back(scale * (1e-4 + (0.02 - 1e-4) * static_cast<double>(i) / (T - 1)));
-  return diffusion::schedule_from_betas(betas);
-}
-
 // eps_theta(x_t, t): [x_t, embedding(t)] -> 3 x (Linear, SiLU) -> Linear -> 2.
 class Mlp : public nn::Module {
  public:
@@ -191,8 +181,9 @@ int main(int argc, char** argv) {
     fs::create_directories(out);
     std::mt19937_64 rng(seed);
     ag::Generator gen(seed);
-    const diffusion::GaussianDiffusion d(linear_schedule(kT), diffusion::ModelMeanType::Eps,
-                                         diffusion::ModelVarType::FixedLarge);
+    const diffusion::GaussianDiffusion d(
+        diffusion::make_schedule(diffusion::ScheduleKind::Linear, kT),
+        diffusion::ModelMeanType::Eps, diffusion::ModelVarType::FixedLarge);
     const Mlp model(gen);
     std::printf("[toy2d] %s, T = %lld, MLP of %lld parameters\n", data.c_str(),
                 static_cast<long long>(kT), static_cast<long long>(model.num_parameters()));

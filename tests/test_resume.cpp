@@ -239,7 +239,7 @@ TEST(Resume, NonFiniteStepsAreSkippedThenStopTheRun) {
 // Training on the bound with importance-sampled t keeps the sampler's
 // history in the checkpoint: with T = 4 and 4 images a step every term has
 // its 10 values after a dozen steps or so (the test checks that all four do
-// by step 16), after which t is drawn from Eq. 17's p_t. 16 steps straight
+// by step 16), after which t is drawn from Eq. 18's p_t. 16 steps straight
 // and 8 steps then --resume give the same tensors, loss.csv and history.
 TEST(Resume, ImportanceSamplerHistoryResumesBitwise) {
   const fs::path data = make_dataset("resume_importance_data", 40);

@@ -4,7 +4,9 @@
 //
 // The convention (improved-diffusion's and diffusers' where they agree):
 //   --steps         training steps (train_mnist); sampling steps are
-//                   --sample-steps in every program
+//                   --sample-steps in every program (sample and evaluate
+//                   also take --steps for it, as improved-diffusion's
+//                   respacing does)
 //   --data          the dataset: mnist, fashion or a directory of IDX files
 //   --out           the output folder; files in it have fixed names
 //                   (samples.png, samples.safetensors, ...)
