@@ -4,7 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
-AG_WERROR=ON scripts/build.sh
+# A unity build (several sources compiled as one, parsing the shared headers
+# once a batch): 522 s of CPU time against 751 s for the separate files
+# (2026-12-07, AMD EPYC Zen 1, AVX2, 2 cores; /usr/bin/time -v cmake --build of
+# each in a fresh build folder), about two minutes of this command's wall time
+# on 2 cores. scripts/build.sh alone (the main job, everyday work) keeps one
+# object a file, so a change recompiles only its file.
+CMAKE_ARGS="-DCMAKE_UNITY_BUILD=ON ${CMAKE_ARGS:-}" AG_WERROR=ON scripts/build.sh
 # Tests run side by side, each with OpenMP on every core: passive waiting
 # keeps idle OpenMP threads from spinning on cores another test needs.
 OMP_WAIT_POLICY=passive ctest --test-dir build --output-on-failure -j"$(nproc)"
