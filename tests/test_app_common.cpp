@@ -16,6 +16,7 @@
 #include "apps/common/cli.h"
 #include "apps/common/progress.h"
 #include "apps/common/run_settings.h"
+#include "apps/common/sampling.h"
 #include "apps/common/trained_model.h"
 #include "apps/common/training.h"
 #include "autograd/ops.h"
@@ -254,4 +255,25 @@ TEST(RunSettings, RestoreTakesStoredValuesAndRefusesConflictsAndJunk) {
   EXPECT_EQ(apps::restore_settings(from_old, old, given_none, "c"),
             std::vector<std::string>{"--lr"});
   EXPECT_EQ(from_old.lr, apps::TrainOptions{}.lr);
+}
+
+// --sample-steps: 0 takes the sampler's default (DDIM 50, or T if fewer; the
+// ancestral sampler all T), K respaces the ancestral sampler to K steps, which
+// visit round(k (T - 1) / (K - 1)) from the top; more than T is refused.
+TEST(SamplerSteps, DefaultsAndRespacedVisits) {
+  using apps::Sampler;
+  EXPECT_EQ(apps::sampler_steps(Sampler::Ddim, 0, 1000), 50);
+  EXPECT_EQ(apps::sampler_steps(Sampler::Ddim, 0, 20), 20);
+  EXPECT_EQ(apps::sampler_steps(Sampler::Ancestral, 0, 1000), 1000);
+  EXPECT_EQ(apps::sampler_steps(Sampler::Ancestral, 50, 1000), 50);
+  EXPECT_EQ(apps::visited_steps(Sampler::Ancestral, 4, 1000),
+            (std::vector<int64_t>{999, 666, 333, 0}));
+  EXPECT_EQ(apps::visited_steps(Sampler::Ddim, 3, 21), (std::vector<int64_t>{20, 10, 0}));
+  EXPECT_EQ(apps::visited_steps(Sampler::Ancestral, 0, 3), (std::vector<int64_t>{2, 1, 0}));
+  try {
+    apps::sampler_steps(Sampler::Ancestral, 1001, 1000);
+    FAIL() << "1001 steps of 1000 accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "--sample-steps 1001 exceeds the model's T = 1000");
+  }
 }

@@ -19,7 +19,9 @@ int64_t square_grid_cols(int64_t n) {
 }
 
 int64_t sampler_steps(Sampler sampler, int64_t steps, int64_t T) {
-  const int64_t k = steps > 0 ? steps : sampler == Sampler::Ddim ? kDefaultDdimSteps : T;
+  const int64_t k = steps > 0                  ? steps
+                    : sampler == Sampler::Ddim ? std::min(kDefaultDdimSteps, T)
+                                               : T;
   if (k > T)
     throw std::runtime_error("--sample-steps " + std::to_string(k) +
                              " exceeds the model's T = " + std::to_string(T));

@@ -20,7 +20,7 @@ ag::Tensor draw_x_T(const nn::UNetConfig& config, int64_t n, ag::Generator& gen,
 int64_t square_grid_cols(int64_t n);
 
 // The steps a sampler takes for a --sample-steps of `steps` (0: the
-// default): DDIM's, 50 by default, or the ancestral sampler's, all T by
+// default): DDIM's, 50 (or T if fewer) by default, or the ancestral sampler's, all T by
 // default and otherwise the respaced process's K (Nichol & Dhariwal 2021,
 // Sec. 4). Throws unless the result is in [1, T].
 constexpr int64_t kDefaultDdimSteps = 50;
