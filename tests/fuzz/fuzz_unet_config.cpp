@@ -27,7 +27,8 @@ void run_forward(const nn::UNetConfig& c) {
   model.eval();
   const ag::Tensor x = ag::zeros({1, c.in_ch, c.resolution, c.resolution});
   const ag::Tensor y = model.forward(x, ag::from_vector(std::vector<int32_t>{0}, {1}));
-  if (y.shape() != x.shape()) fuzz::broken("the U-Net's output shape differs from its input's");
+  const ag::Shape want{1, c.out_ch(), c.resolution, c.resolution};  // 2 in_ch with learn_sigma
+  if (y.shape() != want) fuzz::broken("the U-Net's output shape is not (1, out_ch, H, W)");
 }
 
 }  // namespace
