@@ -20,7 +20,8 @@ std::string unet_config_to_json(const UNetConfig& c) {
               {"dropout", c.dropout},
               {"num_groups", c.num_groups},
               {"resolution", c.resolution},
-              {"learn_sigma", c.learn_sigma}}
+              {"learn_sigma", c.learn_sigma},
+              {"num_classes", c.num_classes}}
       .dump();
 }
 
@@ -67,6 +68,7 @@ UNetConfig unet_config_from_json(const std::string& text, const std::string& wha
                                  j.at("learn_sigma").dump());
       c.learn_sigma = j.at("learn_sigma").get<bool>();
     }
+    if (j.contains("num_classes")) c.num_classes = integer(j, "num_classes");  // else unconditional
     check_unet_config(c);
     return c;
   } catch (const std::exception& e) {

@@ -10,6 +10,10 @@ Linear::Linear(int64_t in, int64_t out, ag::Generator& gen, double init_scale) {
   bias = register_parameter("bias", ag::zeros({out}));
 }
 
+Embedding::Embedding(int64_t num, int64_t dim, ag::Generator& gen) {
+  weight = register_parameter("weight", ag::randn({num, dim}, &gen));
+}
+
 Tensor Linear::forward(const Tensor& x) const {
   return ag::add(ag::matmul(x, ag::transpose(weight, 0, 1)), bias);
 }

@@ -36,6 +36,15 @@ class GroupNorm : public Module {
   double eps;
 };
 
+// A table of learned vectors: idx (N) int32 in [0, num) -> rows (N, dim).
+// Entries start as standard normals (torch.nn.Embedding's init).
+class Embedding : public Module {
+ public:
+  Embedding(int64_t num, int64_t dim, ag::Generator& gen);
+  Tensor forward(const Tensor& idx) const { return ag::gather(weight, idx); }
+  Tensor weight;  // (num, dim)
+};
+
 class SiLU : public Module {
  public:
   Tensor forward(const Tensor& x) const { return ag::silu(x); }

@@ -125,6 +125,7 @@ void check_unet_config(const UNetConfig& c) {
   check_range("dropout", c.dropout, 0, 0.999);
   check_range("num_groups", c.num_groups, 1, 1024);
   check_range("resolution", c.resolution, 1, 1024);
+  check_range("num_classes", c.num_classes, 0, 100000);
   check_fits(c);
 }
 
@@ -185,6 +186,32 @@ UNet::UNet(const UNetConfig& c, uint64_t seed) : config(c), dropout_rng(seed + k
   norm_out_ = register_module("norm_out", std::make_shared<GroupNorm>(c.num_groups, cur));
   conv_out_ = register_module(
       "conv_out", std::make_shared<Conv2d>(cur, c.out_ch(), 3, 1, 1, gen, kZeroInitScale));
+  // Drawn last, so that the other weights are an unconditional model's of the same seed.
+  if (c.num_classes > 0)
+    label_emb_ =
+        register_module("label_emb", std::make_shared<Embedding>(c.num_classes + 1, temb_ch, gen));
+}
+
+Tensor UNet::embedding(const Tensor& t, const Tensor& y, int64_t n) const {
+  Tensor temb = temb_->forward(t);
+  if (!label_emb_) {
+    if (y.defined()) throw std::runtime_error("UNet: labels given to an unconditional model");
+    return temb;
+  }
+  if (!y.defined())
+    return temb + label_emb_->forward(
+                      from_vector(std::vector<int32_t>(static_cast<size_t>(n),
+                                                       static_cast<int32_t>(config.null_label())),
+                                  {n}));
+  if (y.dim() != 1 || y.size(0) != n || y.dtype() != DType::I32)
+    throw std::runtime_error("UNet: expected one int32 label per image, got " +
+                             shape_str(y.shape()) + " for " + std::to_string(n) + " images");
+  for (int32_t label : y.to(Device::CPU).to_vector<int32_t>())
+    if (label < 0 || label > config.num_classes)
+      throw std::runtime_error("UNet: label " + std::to_string(label) + " outside [0, " +
+                               std::to_string(config.num_classes) + "] (" +
+                               std::to_string(config.num_classes) + ": no label)");
+  return temb + label_emb_->forward(y);
 }
 
 void UNet::level_down(int64_t i, std::vector<Tensor>& hs, const Tensor& temb) const {
@@ -207,7 +234,7 @@ Tensor UNet::level_up(int64_t i, Tensor h, std::vector<Tensor>& hs, const Tensor
   return level.upsample ? level.upsample->forward(h) : h;
 }
 
-Tensor UNet::forward(const Tensor& x, const Tensor& t) const {
+Tensor UNet::forward(const Tensor& x, const Tensor& t, const Tensor& y) const {
   if (x.dim() != 4 || x.size(1) != config.in_ch || x.size(2) != config.resolution ||
       x.size(3) != config.resolution)
     throw std::runtime_error("UNet: expected input (N, " + std::to_string(config.in_ch) + ", " +
@@ -217,7 +244,7 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t) const {
     throw std::runtime_error("UNet: expected one timestep per image, got t of shape " +
                              shape_str(t.shape()) + " for " + std::to_string(x.size(0)) +
                              " images");
-  Tensor temb = temb_->forward(t);
+  const Tensor temb = embedding(t, y, x.size(0));
   std::vector<Tensor> hs{conv_in_->forward(x)};
   for (size_t i = 0; i < down_.size(); ++i) level_down(static_cast<int64_t>(i), hs, temb);
   Tensor h = mid_res2_->forward(mid_attn_->forward(mid_res1_->forward(hs.back(), temb)), temb);

@@ -22,6 +22,11 @@ struct UNetConfig {
   // (improved-diffusion's learn_sigma; diffusion's ModelVarType::Learned).
   bool learn_sigma = false;
   int64_t out_ch() const { return learn_sigma ? 2 * in_ch : in_ch; }
+  // Class-conditional (improved-diffusion's label_emb): a learned embedding
+  // of num_classes + 1 labels, the last (null_label()) meaning "no label",
+  // added to the timestep embedding. 0: unconditional.
+  int64_t num_classes = 0;
+  int64_t null_label() const { return num_classes; }
 };
 
 // Throws "UNet config: <field> = <value> outside [lo, hi]" for a field out of
@@ -67,8 +72,11 @@ class UNet : public Module {
  public:
   explicit UNet(const UNetConfig& config, uint64_t seed = 0);
   // x (N, in_ch, H, W) at timesteps t (N) -> (N, out_ch(), H, W), e.g. the
-  // predicted noise (followed by v with learn_sigma).
-  Tensor forward(const Tensor& x, const Tensor& t) const;
+  // predicted noise (followed by v with learn_sigma). A class-conditional
+  // model also takes labels y (N) int32 in [0, num_classes], num_classes
+  // meaning "no label"; without y it runs unconditionally (the null label for
+  // every image). Labels for an unconditional model are an error.
+  Tensor forward(const Tensor& x, const Tensor& t, const Tensor& y = Tensor()) const;
 
   const UNetConfig config;
   ag::Generator dropout_rng;  // dropout masks; part of a training checkpoint
@@ -77,7 +85,10 @@ class UNet : public Module {
   void level_down(int64_t i, std::vector<Tensor>& hs, const Tensor& temb) const;
   Tensor level_up(int64_t i, Tensor h, std::vector<Tensor>& hs, const Tensor& temb) const;
 
+  Tensor embedding(const Tensor& t, const Tensor& y, int64_t n) const;
+
   std::shared_ptr<TimestepEmbedding> temb_;
+  std::shared_ptr<Embedding> label_emb_;  // class-conditional models only
   std::shared_ptr<Conv2d> conv_in_, conv_out_;
   std::vector<std::shared_ptr<UNetLevel>> down_, up_;
   std::shared_ptr<ResBlock> mid_res1_, mid_res2_;

@@ -263,3 +263,53 @@ TEST(UNet, WholeColourUNetGradcheck) {
 }
 
 }  // namespace ag::test
+
+namespace ag::test {
+
+// Class-conditional: the label embedding (num_classes + 1 rows, the last "no
+// label") is added to the timestep embedding. Its gradient, and the whole
+// model's w.r.t. it, against central differences in float64; the other
+// weights equal an unconditional model's of the same seed; no labels means
+// the null label; labels out of range or for an unconditional model refused.
+TEST(UNet, ClassConditionalEmbedding) {
+  nn::UNetConfig c = small_test_unet();
+  c.num_classes = 3;
+  nn::UNet model(c, 1);
+  const nn::UNet plain(small_test_unet(), 1);
+  const nn::NamedTensors named = model.named_parameters(), plain_named = plain.named_parameters();
+  ASSERT_EQ(named.size(), plain_named.size() + 1);
+  for (size_t i = 0; i < plain_named.size(); ++i) {
+    ASSERT_EQ(named[i].first, plain_named[i].first);
+    EXPECT_EQ(named[i].second.to_vector<float>(), plain_named[i].second.to_vector<float>())
+        << named[i].first;
+  }
+  EXPECT_EQ(named.back().first, "label_emb.weight");
+  EXPECT_EQ(named.back().second.shape(), (Shape{4, 32}));  // 3 classes + no label, 4 ch
+
+  randomize_f64(model, 40);
+  const Tensor x = rand_leaf({2, 1, 8, 8}, 41).detach(),
+               t = from_vector(std::vector<int32_t>{3, 17}, {2});
+  const Tensor y = from_vector(std::vector<int32_t>{2, 0}, {2});
+  const Fn f = [&](const std::vector<Tensor>&) { return model.forward(x, t, y); };
+  EXPECT_TRUE(gradcheck_directional(f, {named.back().second}, 2));
+  const Fn g = [&](const std::vector<Tensor>& in) { return ag::gather(in[0], y); };
+  EXPECT_TRUE(gradcheck(g, {rand_leaf({4, 5}, 42)}));
+
+  NoGradGuard no_grad;
+  const Tensor none = from_vector(std::vector<int32_t>{3, 3}, {2});
+  const std::vector<double> a = model.forward(x, t).to_vector<double>(),
+                            b = model.forward(x, t, none).to_vector<double>(),
+                            d = model.forward(x, t, y).to_vector<double>();
+  EXPECT_EQ(a, b);  // without labels: the null label
+  EXPECT_NE(a, d);  // a label changes the output
+  EXPECT_THROW(model.forward(x, t, from_vector(std::vector<int32_t>{4, 0}, {2})),
+               std::runtime_error);
+  EXPECT_THROW(model.forward(x, t, from_vector(std::vector<int32_t>{-1, 0}, {2})),
+               std::runtime_error);
+  EXPECT_THROW(model.forward(x, t, from_vector(std::vector<int32_t>{1}, {1})), std::runtime_error);
+  nn::UNet unconditional(small_test_unet(), 1);
+  unconditional.to(DType::F64);
+  EXPECT_THROW(unconditional.forward(x, t, y), std::runtime_error);
+}
+
+}  // namespace ag::test
