@@ -4,7 +4,9 @@
 // scores samples with a small classifier this project trains with its own
 // engine: mean confidence, class histogram, an Inception-Score analogue and a
 // Frechet distance of classifier features, next to the same scores for real
-// test images and for noise, so the numbers read against both ends.
+// test images and for noise, so the numbers read against both ends; for
+// class-conditional samples, also how often the classifier agrees with the
+// label asked for, at one guidance weight or a sweep of them.
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -14,11 +16,13 @@
 
 #include "apps/common/choices.h"
 #include "apps/common/cli.h"
+#include "apps/common/conditioning.h"
 #include "apps/common/progress.h"
 #include "apps/common/sampling.h"
 #include "apps/common/streams.h"
 #include "apps/common/trained_model.h"
 #include "apps/dataset/idx.h"
+#include "apps/guidance_sweep.h"
 #include "apps/imaging/image.h"
 #include "apps/metrics/classifier.h"
 #include "apps/metrics/scores.h"
@@ -36,11 +40,16 @@ namespace {
 struct Options {
   std::string ckpt, samples, weights = "ema", data = "mnist", classifier;
   apps::Sampler sampler = apps::Sampler::Ancestral;
-  std::string device = "cpu", var, out = ".";
+  std::string device = "cpu", var, out = ".", label, guidance_sweep;
   bool nll = false, quality = false, rd = false;
   int64_t n = 256, batch = 64, sample_steps = 0, classifier_epochs = 2, threads = 0;
+  double guidance = apps::kDefaultGuidance;
   uint64_t seed = 0;
+  bool n_given = false, guidance_given = false;  // whether -n and --guidance were given
 };
+
+// --quality's samples from --ckpt with --label and no -n: this many per label.
+constexpr int64_t kDefaultPerLabel = 25;
 
 void add_flags(CLI::App& app, Options& o) {
   app.add_flag("--nll", o.nll, "bits/dim of -n test images under --ckpt (the full T-term bound)")
@@ -82,6 +91,11 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--classifier-epochs", o.classifier_epochs, "epochs when training the classifier")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
+  apps::add_label_flags(app, o.label, o.guidance);
+  app.add_option("--guidance-sweep", o.guidance_sweep,
+                 "with --quality --ckpt of a class-conditional model: score samples at each "
+                 "guidance weight, e.g. 0,0.5,1,2,4 (--label's classes, all by default); "
+                 "guidance_sweep.csv and .png in --out");
   apps::add_var_flag(app, o.var);
   apps::add_device_flags(app, o.device, o.threads);
 }
@@ -292,30 +306,52 @@ void require_quality_data(const std::string& data) {
                              "files)");
 }
 
-Tensor load_samples(const std::string& path) {
+// Samples to score and, for class-conditional ones, the label each was
+// drawn for (empty otherwise).
+struct Samples {
+  Tensor images;
+  std::vector<int32_t> labels;
+};
+
+// A samples file: tensor "samples", and "labels" where sample --label wrote it.
+Samples load_samples(const std::string& path) {
   const io::SafetensorsFile f = io::load_safetensors(path);
-  for (const auto& [name, t] : f.tensors)
-    if (name == "samples") {
-      if (t.dim() != 4)
-        throw std::runtime_error(path + ": samples must be (N, 1, 28, 28), got " +
-                                 shape_str(t.shape()));
-      require_quality_shape(path, t.size(1), t.size(2), t.size(3));
-      const Tensor samples = t.to(DType::F32);
-      require_finite(samples, path);
-      return samples;
+  Samples s;
+  for (const auto& [name, t] : f.tensors) {
+    if (name == "labels") {
+      if (t.dtype() != DType::I32 || t.dim() != 1)
+        throw std::runtime_error(path + ": labels must be (N) int32, got " + dtype_name(t.dtype()) +
+                                 " " + shape_str(t.shape()));
+      s.labels = t.to_vector<int32_t>();
     }
-  throw std::runtime_error(path + ": no tensor named 'samples'");
+    if (name != "samples") continue;
+    if (t.dim() != 4)
+      throw std::runtime_error(path + ": samples must be (N, 1, 28, 28), got " +
+                               shape_str(t.shape()));
+    require_quality_shape(path, t.size(1), t.size(2), t.size(3));
+    s.images = t.to(DType::F32);
+    require_finite(s.images, path);
+  }
+  if (!s.images.defined()) throw std::runtime_error(path + ": no tensor named 'samples'");
+  if (!s.labels.empty() && static_cast<int64_t>(s.labels.size()) != s.images.size(0))
+    throw std::runtime_error(path + ": " + std::to_string(s.labels.size()) + " labels for " +
+                             std::to_string(s.images.size(0)) + " samples");
+  return s;
 }
 
-Tensor draw_samples(const Options& o, Device device) {
-  const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var, device);
-  auto net = [&](const Tensor& x, const Tensor& t) { return tm.model->forward(x, t); };
+// -n samples from the checkpoint, guided with weight w towards `labels` (one
+// per image; empty: unconditional), from the same x_T and noise for every w.
+Tensor draw_samples(const Options& o, const apps::TrainedModel& tm,
+                    const std::vector<int32_t>& labels, double w, Device device) {
+  const diffusion::Denoiser net = apps::denoiser_of(*tm.model, labels, w);
   Generator gen(o.seed);
-  const auto& c = tm.model->config;
-  const Tensor x_T = apps::draw_x_T(c, o.n, gen, device);
-  return apps::sample_with_progress(*tm.diffusion, net, x_T, o.sampler, o.sample_steps, 0.0, gen,
-                                    {}, "[quality] sampling step")
-      .x0.to(Device::CPU);
+  const int64_t n = labels.empty() ? o.n : static_cast<int64_t>(labels.size());
+  const Tensor x_T = apps::draw_x_T(tm.model->config, n, gen, device);
+  const Tensor x0 = apps::sample_with_progress(*tm.diffusion, net, x_T, o.sampler, o.sample_steps,
+                                               0.0, gen, {}, "[quality] sampling step")
+                        .x0.to(Device::CPU);
+  require_finite(x0, o.ckpt);
+  return x0;
 }
 
 std::string default_classifier_path(const std::string& data) {
@@ -325,6 +361,11 @@ std::string default_classifier_path(const std::string& data) {
             ("classifier-" + data + ".safetensors"))
         .string();
   return (fs::path(data) / "classifier.safetensors").string();
+}
+
+double frechet_to(const metrics::Predictions& p, const metrics::Gaussian& test_features) {
+  return metrics::frechet_distance(metrics::fit_gaussian(p.features, p.n, metrics::kFeatureDim),
+                                   test_features);
 }
 
 struct Row {
@@ -338,64 +379,153 @@ void print_row(const Row& r, const metrics::Gaussian& test_features) {
   int64_t present = 0;
   std::string hist;
   for (int64_t c : h) present += c > 0, hist += " " + std::to_string(c);
-  const double fd = metrics::frechet_distance(
-      metrics::fit_gaussian(r.p.features, r.p.n, metrics::kFeatureDim), test_features);
   std::printf("  %-14s %6ld %10.4f %8.3f %10.2f %7ld  [%s ]\n", r.name.c_str(),
               static_cast<long>(r.p.n), metrics::mean_confidence(r.p.probs, r.p.n, k),
-              metrics::inception_score(r.p.probs, r.p.n, k), fd, static_cast<long>(present),
-              hist.c_str());
+              metrics::inception_score(r.p.probs, r.p.n, k), frechet_to(r.p, test_features),
+              static_cast<long>(present), hist.c_str());
+}
+
+void print_agreement(const metrics::Agreement& a, int64_t n) {
+  std::printf("[quality] agreement with the asked label: %.4f of %ld samples; per class:\n ",
+              a.overall, static_cast<long>(n));
+  for (size_t c = 0; c < a.per_class.size(); ++c)
+    if (a.asked[c] > 0) std::printf(" %zu: %.3f", c, a.per_class[c]);
+  std::printf("\n");
+}
+
+// The classifier of --data, and the Gaussian of its features on (up to 5000)
+// odd-indexed test images that Frechet distances are taken to.
+struct Scorer {
+  metrics::LoadedClassifier c;
+  std::string path;
+  metrics::Gaussian test_features;
+  int64_t reference_n = 0;
+};
+
+Scorer make_scorer(const Options& o, const data::Dataset& test) {
+  metrics::ClassifierTraining ct;
+  ct.epochs = o.classifier_epochs;
+  Scorer s;
+  s.path = o.classifier.empty() ? default_classifier_path(o.data) : o.classifier;
+  s.c = metrics::load_or_train_classifier(s.path, o.data, ct);
+  // MNIST's test split is ordered (its two halves come from different
+  // writers), so interleaving keeps both sets from one distribution.
+  const int64_t half = test.images.count / 2;
+  const metrics::Predictions ref = metrics::predict(
+      *s.c.model, data::to_tensor(test.images, strided(std::min<int64_t>(half, 5000), 1)));
+  s.test_features = metrics::fit_gaussian(ref.features, ref.n, metrics::kFeatureDim);
+  s.reference_n = ref.n;
+  return s;
+}
+
+// The labels of --quality's samples from --ckpt: --label's classes (all of
+// them for a sweep without --label), -n split evenly between them.
+std::vector<int32_t> sample_labels(const Options& o, const nn::UNetConfig& c) {
+  const bool sweep = !o.guidance_sweep.empty();
+  if (o.label.empty() && !sweep) return {};
+  const std::string text = o.label.empty() ? "all" : o.label;
+  const std::vector<int32_t> classes = apps::parse_labels(text, c.num_classes);
+  const int64_t k = static_cast<int64_t>(classes.size());
+  const int64_t n = o.n_given ? o.n : kDefaultPerLabel * k;
+  return apps::repeat_each(classes, apps::per_label(n, classes, text));
+}
+
+void check_quality_flags(const Options& o) {
+  if (o.samples.empty() == o.ckpt.empty())
+    throw std::runtime_error("--quality needs exactly one of --samples FILE or --ckpt FILE");
+  if (o.ckpt.empty() && (!o.label.empty() || !o.guidance_sweep.empty()))
+    throw std::runtime_error(
+        "--label and --guidance-sweep draw samples from --ckpt (a --samples file brings its own "
+        "labels)");
+  if (o.guidance_given && o.label.empty())
+    throw std::runtime_error("--guidance weighs the labels of --label: give --label too");
+  if (o.guidance_given && !o.guidance_sweep.empty())
+    throw std::runtime_error("give one of --guidance or --guidance-sweep");
+}
+
+// --guidance-sweep: the scores at each w, printed, in guidance_sweep.csv and
+// plotted in guidance_sweep.png.
+void run_sweep(const Options& o, const apps::TrainedModel& tm, const std::vector<int32_t>& labels,
+               const Scorer& s, Device device) {
+  const std::vector<double> ws = apps::parse_weights(o.guidance_sweep);
+  const std::string csv = (std::filesystem::path(o.out) / "guidance_sweep.csv").string();
+  const std::string png = (std::filesystem::path(o.out) / "guidance_sweep.png").string();
+  std::vector<apps::SweepPoint> points;
+  const int64_t k = metrics::kNumClasses;
+  for (double w : ws) {
+    std::printf("[quality] guidance w = %g: %zu samples\n", w, labels.size());
+    const metrics::Predictions p =
+        metrics::predict(*s.c.model, draw_samples(o, tm, labels, w, device).contiguous());
+    points.push_back({w, metrics::label_agreement(p.probs, labels, k),
+                      metrics::mean_confidence(p.probs, p.n, k),
+                      metrics::inception_score(p.probs, p.n, k), frechet_to(p, s.test_features)});
+  }
+  std::printf("  %6s %10s %12s %10s %8s %10s\n", "w", "agreement", "worst class", "confidence",
+              "IS", "Frechet");
+  for (const apps::SweepPoint& p : points)
+    std::printf("  %6g %10.4f %12.4f %10.4f %8.3f %10.2f\n", p.w, p.agreement.overall,
+                apps::worst_class(p.agreement), p.confidence, p.inception_score, p.frechet);
+  apps::write_sweep_csv(csv, points);
+  imaging::write_png(png, apps::plot_sweep(points));
+  std::printf("[quality] guidance sweep: %s, plotted in %s\n", csv.c_str(), png.c_str());
 }
 
 void run_quality(const Options& o, Device device) {
-  if (o.samples.empty() == o.ckpt.empty())
-    throw std::runtime_error("--quality needs exactly one of --samples FILE or --ckpt FILE");
-  // The data, the samples file or the checkpoint's shape is checked first,
-  // before a classifier is perhaps trained.
-  Tensor samples = o.samples.empty() ? Tensor() : load_samples(o.samples);
+  check_quality_flags(o);
+  if (!o.guidance_sweep.empty()) {
+    apps::parse_weights(o.guidance_sweep);
+    apps::require_output_dir(o.out);
+    for (const char* f : {"guidance_sweep.csv", "guidance_sweep.png"})
+      apps::require_output_file("--guidance-sweep", (std::filesystem::path(o.out) / f).string());
+  }
+  // The data, the samples file or the checkpoint's shape and labels are
+  // checked first, before a classifier is perhaps trained.
+  Samples samples = o.samples.empty() ? Samples() : load_samples(o.samples);
   if (!o.ckpt.empty()) {
     const nn::UNetConfig c = nn::checkpoint_config(o.ckpt);
     require_quality_shape(o.ckpt, c.in_ch, c.resolution, c.resolution);
+    samples.labels = sample_labels(o, c);
   }
   require_quality_data(o.data);
-  metrics::ClassifierTraining ct;
-  ct.epochs = o.classifier_epochs;
-  const std::string path = o.classifier.empty() ? default_classifier_path(o.data) : o.classifier;
-  const metrics::LoadedClassifier c = metrics::load_or_train_classifier(path, o.data, ct);
-  if (!samples.defined()) {
-    samples = draw_samples(o, device);
-    require_finite(samples, o.ckpt);
-  }
-  const int64_t n = samples.size(0);
   const data::Dataset test = data::load_split(data::resolve_dataset_dir(o.data), false);
-  // Test images at even indices are scored as a row beside the samples; the
-  // reference Gaussian is fitted to (up to 5000) images at odd indices. MNIST's
-  // test split is ordered (its two halves come from different writers), so
-  // interleaving keeps both sets from one distribution.
+  const int64_t n =
+      o.samples.empty()
+          ? (samples.labels.empty() ? o.n : static_cast<int64_t>(samples.labels.size()))
+          : samples.images.size(0);
   const int64_t half = test.images.count / 2;
   if (n > half)
     throw std::runtime_error(std::to_string(n) + " samples, but the test split has only " +
                              std::to_string(half) + " even-indexed images to compare with");
-  const metrics::Predictions ref = metrics::predict(
-      *c.model, data::to_tensor(test.images, strided(std::min<int64_t>(half, 5000), 1)));
-  const metrics::Gaussian test_features =
-      metrics::fit_gaussian(ref.features, ref.n, metrics::kFeatureDim);
+  const Scorer s = make_scorer(o, test);
+  std::printf("[quality] classifier %s: test accuracy %.4f\n", s.path.c_str(), s.c.test_accuracy);
+  std::printf("[quality] Frechet distance to the features of %ld odd-indexed test images\n",
+              static_cast<long>(s.reference_n));
+  std::unique_ptr<apps::TrainedModel> tm;
+  if (!o.ckpt.empty())
+    tm = std::make_unique<apps::TrainedModel>(
+        apps::load_trained_model(o.ckpt, o.weights, o.var, device));
+  if (!o.guidance_sweep.empty()) return run_sweep(o, *tm, samples.labels, s, device);
+  if (tm) samples.images = draw_samples(o, *tm, samples.labels, o.guidance, device);
   Generator noise_gen(o.seed + apps::kNoiseRowStream);
   const std::vector<Row> rows = {
-      {"samples", metrics::predict(*c.model, samples.contiguous())},
-      {"test images", metrics::predict(*c.model, data::to_tensor(test.images, strided(n, 0)))},
-      {"uniform noise", metrics::predict(*c.model, rand({n, 1, 28, 28}, &noise_gen) * 2.0 - 1.0)}};
-  std::printf("[quality] classifier %s: test accuracy %.4f\n", path.c_str(), c.test_accuracy);
-  std::printf("[quality] Frechet distance to the features of %ld odd-indexed test images\n",
-              static_cast<long>(ref.n));
+      {"samples", metrics::predict(*s.c.model, samples.images.contiguous())},
+      {"test images", metrics::predict(*s.c.model, data::to_tensor(test.images, strided(n, 0)))},
+      {"uniform noise",
+       metrics::predict(*s.c.model, rand({n, 1, 28, 28}, &noise_gen) * 2.0 - 1.0)}};
   std::printf("  %-14s %6s %10s %8s %10s %7s  %s\n", "images", "n", "confidence", "IS", "Frechet",
               "classes", "histogram (0..9)");
-  for (const Row& r : rows) print_row(r, test_features);
+  for (const Row& r : rows) print_row(r, s.test_features);
+  if (!samples.labels.empty())
+    print_agreement(metrics::label_agreement(rows[0].p.probs, samples.labels, metrics::kNumClasses),
+                    n);
 }
 
 int run(const Options& o) {
   if (o.nll == o.quality) throw std::runtime_error("choose one of --nll or --quality");
   if (o.nll && o.ckpt.empty()) throw std::runtime_error("--nll needs --ckpt");
   if (!o.nll && o.rd) throw std::runtime_error("--rd needs --nll");
+  if (o.nll && (!o.label.empty() || o.guidance_given || !o.guidance_sweep.empty()))
+    throw std::runtime_error("--label, --guidance and --guidance-sweep are for --quality");
   if (o.rd) {
     apps::require_output_dir(o.out);
     apps::require_output_file("--rd", rd_path(o));
@@ -418,5 +548,7 @@ int main(int argc, char** argv) {
   add_flags(app, o);
   apps::one_line_parse_errors(app, "evaluate");
   CLI11_PARSE(app, argc, argv);
+  o.n_given = app.count("-n") > 0;
+  o.guidance_given = app.count("--guidance") > 0;
   return apps::run_reporting_errors("evaluate", [&] { return run(o); });
 }

@@ -4,7 +4,8 @@
 // GIF, and interpolations between test images (Fig. 8). All in the --out
 // folder: samples.png, and samples.safetensors, progression.png,
 // denoising.gif and interpolation.png when asked for; --png-dir adds one PNG
-// per sample.
+// per sample. A class-conditional checkpoint draws the classes --label asks
+// for, with classifier-free guidance of weight --guidance.
 
 #include <CLI/CLI.hpp>
 #include <cmath>
@@ -14,6 +15,7 @@
 
 #include "apps/common/choices.h"
 #include "apps/common/cli.h"
+#include "apps/common/conditioning.h"
 #include "apps/common/sampling.h"
 #include "apps/common/trained_model.h"
 #include "apps/dataset/dataset.h"
@@ -21,6 +23,7 @@
 #include "apps/sample_pictures.h"
 #include "diffusion/samplers.h"
 #include "io/safetensors.h"
+#include "nn/checkpoint.h"
 
 using namespace ag;
 
@@ -29,10 +32,10 @@ namespace {
 namespace fs = std::filesystem;
 
 struct Options {
-  std::string ckpt, weights = "ema", out = ".", device = "cpu", data = "mnist", var;
+  std::string ckpt, weights = "ema", out = ".", device = "cpu", data = "mnist", var, label;
   apps::Sampler sampler = apps::Sampler::Ancestral;
-  int64_t n = 64, sample_steps = 0, threads = 0, interp_t = 500, pairs = 4;
-  double eta = 0.0;
+  int64_t n = 0, sample_steps = 0, threads = 0, interp_t = 500, pairs = 4;  // n 0: the default
+  double eta = 0.0, guidance = apps::kDefaultGuidance;
   uint64_t seed = 0;
   bool no_clip = false, save_tensor = false, progression = false, interpolate = false, gif = false;
   std::string png_dir;
@@ -54,14 +57,18 @@ struct Outputs {
 
 // Frames of --gif (each a snapshot of all n samples, hence its cap on n).
 constexpr int64_t kGifFrames = 50, kMaxGifSamples = 256;
+// -n when not given: samples in all, or per label with --label.
+constexpr int64_t kDefaultSamples = 64, kDefaultPerLabel = 10;
 
 void add_flags(CLI::App& app, Options& o) {
   app.add_option("--ckpt", o.ckpt, "checkpoint written by train_mnist")
       ->required()
       ->check(CLI::ExistingFile);
-  app.add_option("-n", o.n, "number of samples")
+  app.add_option("-n", o.n, "number of samples (with --label: split evenly between the labels)")
       ->check(CLI::Range(int64_t{1}, apps::kMaxImages))
-      ->capture_default_str();
+      ->default_str(std::to_string(kDefaultSamples) + "; with --label " +
+                    std::to_string(kDefaultPerLabel) + " per label");
+  apps::add_label_flags(app, o.label, o.guidance);
   apps::add_choice(app, "--sampler", o.sampler, apps::sampler_choices(),
                    "ddpm (ancestral) or ddim");
   apps::add_sample_steps_flag(app, o.sample_steps);
@@ -117,7 +124,45 @@ void write_interpolation(const Options& o, const data::Dataset& test, Device dev
               path.c_str());
 }
 
-int run(const Options& o) {
+// What to draw: n images, split evenly between `classes` (one row each in
+// the grid), or unconditional ones (classes empty).
+struct Request {
+  std::vector<int32_t> classes, labels;  // labels: one per image
+  int64_t n = 0, per_label = 0;
+};
+
+// --label and -n against the checkpoint's classes; --guidance only with
+// --label.
+Request request(const Options& o, bool guidance_given) {
+  Request r;
+  if (o.label.empty()) {
+    if (guidance_given)
+      throw std::runtime_error("--guidance weighs the labels of --label: give --label too");
+    r.n = o.n > 0 ? o.n : kDefaultSamples;
+    return r;
+  }
+  r.classes = apps::parse_labels(o.label, nn::checkpoint_config(o.ckpt).num_classes);
+  r.per_label =
+      apps::per_label(o.n > 0 ? o.n : kDefaultPerLabel * static_cast<int64_t>(r.classes.size()),
+                      r.classes, o.label);
+  r.n = r.per_label * static_cast<int64_t>(r.classes.size());
+  r.labels = apps::repeat_each(r.classes, r.per_label);
+  return r;
+}
+
+// The grid: square, or with several classes one row per class, labelled with
+// the class names of the data the model was trained on.
+void write_grid(const std::string& path, const Tensor& x0, const Request& r,
+                const std::string& dataset) {
+  if (r.classes.size() <= 1)
+    return imaging::write_png(path, imaging::make_grid(x0, apps::square_grid_cols(r.n)));
+  std::vector<std::string> names;
+  for (int32_t y : r.classes) names.push_back(apps::class_name(dataset, y));
+  apps::write_labelled_rows(path, x0, names);
+}
+
+int run(const Options& o, bool guidance_given) {
+  const Request req = request(o, guidance_given);
   const Device device = apps::require_device(o.device);
   apps::set_threads(o.threads);
   apps::require_output_dir(o.out);
@@ -127,9 +172,9 @@ int run(const Options& o) {
   if (o.progression) apps::require_output_file("--progression", out.progression);
   if (o.interpolate) apps::require_output_file("--interpolate", out.interpolation);
   if (o.gif) apps::require_output_file("--gif", out.gif);
-  if (o.gif && o.n > kMaxGifSamples)
+  if (o.gif && req.n > kMaxGifSamples)
     throw std::runtime_error("--gif draws at most " + std::to_string(kMaxGifSamples) +
-                             " samples, not -n " + std::to_string(o.n));
+                             " samples, not " + std::to_string(req.n));
   if (!o.png_dir.empty()) apps::require_output_dir(o.png_dir, "--png-dir");
   const apps::TrainedModel tm = apps::load_trained_model(o.ckpt, o.weights, o.var, device);
   const nn::UNet& model = *tm.model;
@@ -150,9 +195,12 @@ int run(const Options& o) {
   const auto& c = model.config;
   std::printf("[sample] %s: %ld parameters (%s weights), step %s\n", o.ckpt.c_str(),
               static_cast<long>(model.num_parameters()), tm.weights.c_str(), tm.step.c_str());
-  auto net = [&](const Tensor& x, const Tensor& t) { return model.forward(x, t); };
+  if (!req.classes.empty())
+    std::printf("[sample] %ld per class, guidance w = %g\n", static_cast<long>(req.per_label),
+                o.guidance);
+  const diffusion::Denoiser net = apps::denoiser_of(model, req.labels, o.guidance);
   Generator gen(o.seed);
-  Tensor x_T = apps::draw_x_T(c, o.n, gen, device);
+  Tensor x_T = apps::draw_x_T(c, req.n, gen, device);
   diffusion::SampleOptions so;
   so.clip_x0 = !o.no_clip;
   const std::vector<int64_t> order =
@@ -165,12 +213,14 @@ int run(const Options& o) {
   so.record_steps.insert(so.record_steps.end(), gif_steps.begin(), gif_steps.end());
   const diffusion::SampleResult r = apps::sample_with_progress(
       d, net, x_T, o.sampler, o.sample_steps, o.eta, gen, so, "[sample] step");
-  imaging::write_png(out.grid, imaging::make_grid(r.x0, apps::square_grid_cols(o.n)));
-  std::printf("[sample] %ld samples (%s, %zu steps): %s\n", static_cast<long>(o.n),
+  write_grid(out.grid, r.x0, req, tm.dataset);
+  std::printf("[sample] %ld samples (%s, %zu steps): %s\n", static_cast<long>(req.n),
               apps::name_of(apps::sampler_choices(), o.sampler).c_str(), order.size(),
               out.grid.c_str());
   if (o.save_tensor) {
-    io::save_safetensors(out.tensor, {{"samples", r.x0}});
+    io::NamedTensors tensors = {{"samples", r.x0}};
+    if (!req.labels.empty()) tensors.push_back({"labels", from_vector(req.labels, {req.n})});
+    io::save_safetensors(out.tensor, tensors);
     std::printf("[sample] samples as a tensor: %s\n", out.tensor.c_str());
   }
   if (o.progression) {
@@ -179,14 +229,14 @@ int run(const Options& o) {
                 out.progression.c_str());
   }
   if (o.gif) {
-    apps::write_denoising_gif(out.gif, r.snapshots, gif_steps, r.x0, apps::square_grid_cols(o.n));
+    apps::write_denoising_gif(out.gif, r.snapshots, gif_steps, r.x0, apps::square_grid_cols(req.n));
     std::printf("[sample] the reverse process as a GIF: %s\n", out.gif.c_str());
   }
   if (!o.png_dir.empty()) {
     apps::write_png_dir(o.png_dir, r.x0);
     std::printf("[sample] one PNG per sample: %s/sample_00000.png ...\n", o.png_dir.c_str());
   }
-  if (o.interpolate) write_interpolation(o, test, device, d, net, gen);
+  if (o.interpolate) write_interpolation(o, test, device, d, apps::denoiser_of(model), gen);
   return 0;
 }
 
@@ -198,5 +248,5 @@ int main(int argc, char** argv) {
   add_flags(app, o);
   apps::one_line_parse_errors(app, "sample");
   CLI11_PARSE(app, argc, argv);
-  return apps::run_reporting_errors("sample", [&] { return run(o); });
+  return apps::run_reporting_errors("sample", [&] { return run(o, app.count("--guidance") > 0); });
 }

@@ -72,6 +72,20 @@ void write_progression(const std::string& path, const std::vector<diffusion::Sna
   imaging::write_png(path, plotting::render(m));
 }
 
+void write_labelled_rows(const std::string& path, const ag::Tensor& images,
+                         const std::vector<std::string>& row_names) {
+  plotting::Montage m;
+  m.scale = 2;
+  m.row_labels = row_names;
+  const int64_t per = images.size(0) / static_cast<int64_t>(row_names.size());
+  for (size_t r = 0; r < row_names.size(); ++r) {
+    m.rows.emplace_back();
+    for (int64_t i = 0; i < per; ++i)
+      m.rows.back().push_back(picture(images, static_cast<int64_t>(r) * per + i));
+  }
+  imaging::write_png(path, plotting::render(m));
+}
+
 void write_denoising_gif(const std::string& path, const std::vector<diffusion::Snapshot>& shots,
                          const std::vector<int64_t>& steps, const ag::Tensor& x0, int64_t cols) {
   std::vector<plotting::Montage> montages;

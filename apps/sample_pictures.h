@@ -31,6 +31,11 @@ void write_interpolation(const std::string& path, const ag::Tensor& xa, const ag
                          const ag::Tensor& mixed, const std::vector<double>& lambdas,
                          int64_t interp_t);
 
+// images (N, C, H, W) as len(row_names) labelled rows of N / len(row_names)
+// pictures each, in order.
+void write_labelled_rows(const std::string& path, const ag::Tensor& images,
+                         const std::vector<std::string>& row_names);
+
 // sample_00000.png, sample_00001.png, ... in `dir`, one per image.
 void write_png_dir(const std::string& dir, const ag::Tensor& images);
 

@@ -48,6 +48,13 @@ void add_model_flags(CLI::App& app, TrainOptions& o) {
       ->check(CLI::IsMember({0, 1, 3}))
       ->capture_default_str();
   app.add_flag("--flip", o.flip, "mirror training images left to right at random (not for digits)");
+  app.add_flag("--cond", o.cond,
+               "class-conditional: train on the data's labels too (classifier-free guidance; "
+               "sample --label)");
+  app.add_option("--p-uncond", o.p_uncond,
+                 "with --cond: probability that a training label is dropped to \"no label\"")
+      ->check(apps::kUnitInterval)
+      ->capture_default_str();
   app.add_option("--batch", o.batch, "images per step")
       ->check(CLI::Range(int64_t{1}, apps::kMaxBatch))
       ->capture_default_str();
@@ -166,6 +173,12 @@ void check_loss_and_variance(const TrainOptions& o) {
     throw std::runtime_error("--loss hybrid trains learned variances: add --learn-sigma");
 }
 
+// --p-uncond is the label dropout of --cond's training.
+void check_conditioning(const TrainOptions& o, const CLI::App& app) {
+  if (app.count("--p-uncond") > 0 && !o.cond)
+    throw std::runtime_error("--p-uncond drops labels of class-conditional training: add --cond");
+}
+
 // For --resume: this run's settings become the checkpoint's (a fixed setting
 // given with another value is an error); only the budget flags may change.
 void restore_run_settings(TrainOptions& o, const CLI::App& app) {
@@ -216,8 +229,12 @@ void write_final_samples(apps::Trainer& tr, const TrainOptions& o, const fs::pat
               static_cast<long>(o.sample_n), ancestral ? "ancestral" : "DDIM",
               static_cast<long>(ancestral ? o.T : o.sample_steps));
   const Tensor samples = apps::write_samples(tr, out / "samples.png", o.final_sampler);
-  io::save_safetensors((out / "samples.safetensors").string(), {{"samples", samples}});
   const nn::UNetConfig& c = tr.model.config;
+  io::NamedTensors tensors = {{"samples", samples}};
+  if (c.num_classes > 0)  // the label each sample was drawn for, which evaluate --quality checks
+    tensors.push_back(
+        {"labels", from_vector(apps::grid_labels(o.sample_n, c.num_classes), {o.sample_n})});
+  io::save_safetensors((out / "samples.safetensors").string(), tensors);
   const bool digits = c.in_ch == 1 && c.resolution == 28;  // what --quality scores
   std::printf("[train] samples: %s (as a tensor%s: %s)\n", (out / "samples.png").string().c_str(),
               digits ? " for evaluate --quality" : "",
@@ -242,7 +259,7 @@ void print_settings(const apps::Trainer& tr, const TrainOptions& o) {
   if (limit.empty()) limit = "no step limit";
   std::printf(
       "[train] %s, batch %ld, lr %g (warm-up %ld), clip %g, EMA %g; loss %s%s, t %s, param %s, "
-      "var %s, schedule %s, T %ld; seed %lu\n",
+      "var %s, schedule %s, T %ld%s; seed %lu\n",
       limit.c_str(), static_cast<long>(o.batch), o.lr, static_cast<long>(o.warmup), o.clip, o.ema,
       apps::name_of(apps::loss_choices(), o.loss).c_str(),
       o.loss == diffusion::LossType::Hybrid
@@ -252,6 +269,10 @@ void print_settings(const apps::Trainer& tr, const TrainOptions& o) {
       apps::name_of(apps::param_choices(), o.param).c_str(),
       apps::name_of(apps::var_choices(), o.var).c_str(),
       apps::name_of(apps::schedule_choices(), o.schedule).c_str(), static_cast<long>(o.T),
+      o.cond ? ("; " + std::to_string(tr.model.config.num_classes) +
+                " classes, labels dropped with p " + apps::exact_text(o.p_uncond))
+                   .c_str()
+             : "",
       static_cast<unsigned long>(o.seed));
 }
 
@@ -270,6 +291,7 @@ int run(TrainOptions& o, const CLI::App& app, const std::string& program) {
   apply_learn_sigma(o, app);
   if (!o.resume.empty()) restore_run_settings(o, app);
   check_loss_and_variance(o);
+  check_conditioning(o, app);
   const Device device = apps::require_device(o.device);
   apps::set_threads(o.threads);
   const fs::path out = output_dir(o);

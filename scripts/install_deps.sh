@@ -15,6 +15,7 @@ PACKAGES=(
   libgif-dev               # animated GIFs of the reverse process (sample --gif)
   nlohmann-json3-dev       # safetensors headers
   libcli11-dev             # command-line flags
+  dataset-fashion-mnist    # --data fashion (Fashion-MNIST, the IDX files)
   clang libclang-rt-14-dev libomp-dev  # scripts/fuzz.sh: libFuzzer, sanitizers, OpenMP
 )
 

@@ -137,8 +137,8 @@ TEST(Resume, OldCheckpointTakesTheCommandLine) {
   // Written before the linear schedule scaled with T: its T = 20 keeps the
   // unscaled betas, and says so in the checkpoint it writes now.
   EXPECT_EQ(io::load_safetensors(ckpt).metadata.at("linear_betas"), "unscaled");
-  EXPECT_NE(read(log).find(
-                "does not store --preset --subset --resolution --channels --flip --batch --lr"),
+  EXPECT_NE(read(log).find("does not store --preset --subset --resolution --channels --flip --cond "
+                           "--p-uncond --batch --lr"),
             std::string::npos)
       << read(log);
   EXPECT_NE(read(log).find("resumed " + ckpt + " at step 1"), std::string::npos) << read(log);

@@ -102,6 +102,8 @@ const std::vector<RunSetting>& run_settings() {
       number("--resolution", "resolution", &O::resolution),
       number("--channels", "channels", &O::channels),
       boolean("--flip", "flip", &O::flip),
+      boolean("--cond", "cond", &O::cond),
+      number("--p-uncond", "p_uncond", &O::p_uncond),
       number("--batch", "batch", &O::batch),
       number("--lr", "lr", &O::lr),
       number("--warmup", "warmup", &O::warmup),

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "apps/common/conditioning.h"
 #include "apps/common/loss_plot.h"
 #include "apps/common/streams.h"
 #include "apps/imaging/image.h"
@@ -114,13 +115,22 @@ void run_steps(Trainer& tr, TrainingLog& log, const std::function<bool()>& keep_
   while (keep_going()) log.record(tr.train_step());
 }
 
+std::vector<int32_t> grid_labels(int64_t n, int64_t classes) {
+  std::vector<int32_t> labels;
+  for (int64_t i = 0; i < n && classes > 0; ++i)
+    labels.push_back(static_cast<int32_t>(i % classes));
+  return labels;
+}
+
 ag::Tensor write_samples(Trainer& tr, const fs::path& path, Sampler sampler) {
   tr.ema.copy_to(tr.ema_model.named_parameters());
   tr.ema_model.eval();
   ag::Generator gen(tr.opt.seed + kGridStream);
   const TrainOptions& o = tr.opt;
+  const int64_t classes = tr.ema_model.config.num_classes;
+  const std::vector<int32_t> labels = grid_labels(o.sample_n, classes);  // a column per class
   ag::Tensor x_T = draw_x_T(tr.ema_model.config, o.sample_n, gen, tr.device);
-  auto net = [&](const ag::Tensor& x, const ag::Tensor& t) { return tr.ema_model.forward(x, t); };
+  const diffusion::Denoiser net = denoiser_of(tr.ema_model, labels, kDefaultGuidance);
   ag::Tensor x0;
   if (sampler == Sampler::Ancestral) {
     x0 = sample_with_progress(tr.diffusion, net, x_T, sampler, 0, 0.0, gen, {},
@@ -131,7 +141,8 @@ ag::Tensor write_samples(Trainer& tr, const fs::path& path, Sampler sampler) {
         diffusion::ddim_sample_loop(tr.diffusion, net, x_T, std::min(o.sample_steps, o.T), 0.0, gen)
             .x0;
   }
-  imaging::write_png(path.string(), imaging::make_grid(x0, square_grid_cols(o.sample_n)));
+  const int64_t cols = classes > 0 ? std::min(classes, o.sample_n) : square_grid_cols(o.sample_n);
+  imaging::write_png(path.string(), imaging::make_grid(x0, cols));
   return x0;
 }
 

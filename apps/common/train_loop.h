@@ -49,10 +49,15 @@ class TrainingLog {
 // log.record.
 void run_steps(Trainer& tr, TrainingLog& log, const std::function<bool()>& keep_going);
 
+// The labels of a conditional model's grid of n samples: class i % classes
+// at i (empty for an unconditional model, classes 0).
+std::vector<int32_t> grid_labels(int64_t n, int64_t classes);
+
 // A grid of samples from the EMA weights, from the same x_T every time so
 // grids over training compare like with like: by DDIM (eta 0, clipped x_0,
 // --sample-steps) for the quick grids along the way, or by `sampler` for the
-// final one. Returns the samples.
+// final one. A class-conditional model draws one column per class, guided
+// with the default weight (kDefaultGuidance). Returns the samples.
 ag::Tensor write_samples(Trainer& tr, const std::filesystem::path& path, Sampler sampler);
 
 }  // namespace apps

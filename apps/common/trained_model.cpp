@@ -68,6 +68,8 @@ TrainedModel load_trained_model(const std::string& ckpt, const std::string& weig
       diffusion_of(file.metadata, var, ckpt, device));
   t.step = training_ckpt ? file.metadata.at("step") : "?";
   t.weights = training_ckpt ? weights : "saved";
+  const auto dataset = file.metadata.find("dataset");
+  if (dataset != file.metadata.end()) t.dataset = dataset->second;
   return t;
 }
 

@@ -17,6 +17,7 @@ struct TrainedModel {
   std::unique_ptr<diffusion::GaussianDiffusion> diffusion;
   std::string step;     // training step of the checkpoint, "?" for a bare weights file
   std::string weights;  // "ema", "model" or "saved"
+  std::string dataset;  // train_mnist's --data ("mnist", "fashion", ...), empty if not recorded
 };
 
 // Loads `ckpt`; from a training checkpoint the `weights` group ("ema" or

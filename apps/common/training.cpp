@@ -16,22 +16,40 @@ constexpr const char* kHistoryKey = "t_sampler_history";
 
 }  // namespace
 
-nn::UNetConfig model_config(const std::string& preset, const data::Images& images,
-                            bool learn_sigma) {
+nn::UNetConfig model_config(const std::string& preset, const data::Images& images, bool learn_sigma,
+                            int64_t num_classes) {
   if (images.rows != images.cols)
     throw std::runtime_error("the U-Net takes square images; these are " +
                              std::to_string(images.rows) + "x" + std::to_string(images.cols) +
                              " (give --resolution)");
   nn::UNetConfig c = nn::unet_preset(preset, images.channels, images.rows);
   c.learn_sigma = learn_sigma;
+  c.num_classes = num_classes;
   return c;
+}
+
+int64_t num_classes_of(const data::Dataset& data, const std::string& name) {
+  if (data.labels.labels.empty())
+    throw std::runtime_error("--cond trains on labels, and " + name +
+                             " has none (a folder of images): train without --cond");
+  return 1 + *std::max_element(data.labels.labels.begin(), data.labels.labels.end());
+}
+
+std::vector<int32_t> drop_labels(std::vector<int32_t> labels, double p_uncond, int64_t null_label,
+                                 ag::Generator& gen) {
+  const int64_t n = static_cast<int64_t>(labels.size());
+  const std::vector<double> u = ag::rand({n}, &gen, ag::DType::F64).to_vector<double>();
+  for (int64_t i = 0; i < n; ++i)
+    if (u[i] < p_uncond) labels[i] = static_cast<int32_t>(null_label);
+  return labels;
 }
 
 Trainer::Trainer(const TrainOptions& o, ag::Device device, data::Dataset data)
     : opt(o),
       device(device),
       train(std::move(data)),
-      model(model_config(o.preset, train.images, o.var == diffusion::ModelVarType::Learned),
+      model(model_config(o.preset, train.images, o.var == diffusion::ModelVarType::Learned,
+                         o.cond ? num_classes_of(train, o.data) : 0),
             o.seed),
       ema_model(model.config, o.seed),
       adam(model.parameters(), nn::AdamConfig{o.lr}),
@@ -80,13 +98,20 @@ StepResult Trainer::train_step() {
   if (opt.flip)
     for (double u : ag::rand({B}, &data_gen, ag::DType::F64).to_vector<double>())
       flip.push_back(u < 0.5);
+  ag::Tensor y;  // labels with --cond, drawn only then: unconditional runs stay as they were
+  if (opt.cond) {
+    std::vector<int32_t> labels;
+    for (int64_t i : idx) labels.push_back(train.labels.labels[static_cast<size_t>(i)]);
+    y = ag::from_vector(drop_labels(labels, opt.p_uncond, model.config.null_label(), data_gen),
+                        {B});
+  }
   const bool importance = opt.t_sampler == diffusion::TimestepSampling::Importance;
   diffusion::ImportanceSampler::Draw draw;
   if (importance) draw = t_sampler.sample(B, data_gen);
   const ag::Tensor t = importance ? draw.t : diffusion::sample_timesteps(B, opt.T, data_gen);
   ag::Tensor x0 = data::to_tensor(train.images, idx, flip).to(device);
   ag::Tensor noise = ag::randn(x0.shape(), &data_gen, ag::DType::F32, device);
-  auto net = [&](const ag::Tensor& x, const ag::Tensor& tt) { return model.forward(x, tt); };
+  auto net = [&](const ag::Tensor& x, const ag::Tensor& tt) { return model.forward(x, tt, y); };
   const ag::Tensor losses =
       diffusion.training_losses(net, x0, t, noise, opt.loss, opt.hybrid_lambda);
   // E_{t ~ p}[L_t / (T p_t)] = (1 / T) sum_t L_t, as under uniform t.

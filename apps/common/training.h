@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "apps/common/sampling.h"
 #include "apps/dataset/dataset.h"
@@ -33,6 +34,10 @@ struct TrainOptions {
   // data is loaded, the values it was loaded at, which the model is built for.
   int64_t resolution = 0, channels = 0;
   bool flip = false;  // random horizontal flips of the training images
+  // Class-conditional training (--cond): each label dropped to "no label"
+  // with probability p_uncond, for classifier-free guidance.
+  bool cond = false;
+  double p_uncond = 0.1;
   double lr = 2e-4, clip = 1.0, ema = 0.999, minutes = 0;
   double hybrid_lambda = 0.001;  // L_hybrid's weight of L_vlb (Nichol & Dhariwal, Sec. 3.1)
   // The linear schedule's betas scaled by 1000 / T (diffusion::make_schedule);
@@ -47,9 +52,20 @@ struct StepResult {
 };
 
 // The U-Net of preset `preset` for images of `channels` x resolution x
-// resolution, with twice the output channels for learned variances.
+// resolution, with twice the output channels for learned variances and a
+// label embedding for num_classes classes (0: unconditional).
 nn::UNetConfig model_config(const std::string& preset, const data::Images& images,
-                            bool learn_sigma = false);
+                            bool learn_sigma = false, int64_t num_classes = 0);
+
+// The classes of a labelled training set for --cond: the largest label + 1.
+// Throws a one-line error when the data has no labels (a folder of images).
+int64_t num_classes_of(const data::Dataset& data, const std::string& name);
+
+// Classifier-free guidance's label dropout (Ho & Salimans 2022, Algorithm 1):
+// each label replaced by null_label with probability p_uncond, one uniform
+// draw from `gen` per label.
+std::vector<int32_t> drop_labels(std::vector<int32_t> labels, double p_uncond, int64_t null_label,
+                                 ag::Generator& gen);
 
 // Everything one run holds. The data generator draws batches, timesteps and
 // noise; the model's own generator draws dropout masks; both are saved in
@@ -69,7 +85,8 @@ struct Trainer {
   void resume(const std::string& path);
 
   // One step of Algorithm 1: x_0 from the data (each image mirrored with
-  // probability 1/2 under --flip), t ~ U{1..T} (or by importance, each
+  // probability 1/2 under --flip; with --cond its label, dropped with
+  // probability p_uncond), t ~ U{1..T} (or by importance, each
   // sample's loss weighted by 1 / (T p_t)), eps ~ N(0, I),
   // a gradient step on the loss (clipped, Adam at the warm-up lr), then the
   // EMA update. A step whose loss or gradient norm is not finite changes no

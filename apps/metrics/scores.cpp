@@ -75,6 +75,29 @@ std::vector<int64_t> class_histogram(const std::vector<double>& probs, int64_t n
   return h;
 }
 
+Agreement label_agreement(const std::vector<double>& probs, const std::vector<int32_t>& labels,
+                          int64_t k) {
+  const int64_t n = static_cast<int64_t>(labels.size());
+  if (n == 0 || static_cast<int64_t>(probs.size()) != n * k)
+    throw std::runtime_error("label_agreement: " + std::to_string(labels.size()) + " labels for " +
+                             std::to_string(probs.size()) + " probabilities of " +
+                             std::to_string(k) + " classes");
+  Agreement a{0.0, std::vector<double>(k, 0.0), std::vector<int64_t>(k, 0)};
+  int64_t agreed = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t y = labels[i];
+    if (y < 0 || y >= k) throw std::runtime_error("label_agreement: label " + std::to_string(y));
+    const bool same = argmax(&probs[i * k], k) == y;
+    agreed += same;
+    a.per_class[y] += same;
+    ++a.asked[y];
+  }
+  a.overall = static_cast<double>(agreed) / static_cast<double>(n);
+  for (int64_t c = 0; c < k; ++c)
+    a.per_class[c] = a.asked[c] > 0 ? a.per_class[c] / static_cast<double>(a.asked[c]) : NAN;
+  return a;
+}
+
 double inception_score(const std::vector<double>& probs, int64_t n, int64_t k) {
   std::vector<double> marginal(k, 0.0);
   for (int64_t i = 0; i < n; ++i)

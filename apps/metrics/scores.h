@@ -13,6 +13,18 @@ double mean_confidence(const std::vector<double>& probs, int64_t n, int64_t k);
 // How many rows have each class as their most probable one.
 std::vector<int64_t> class_histogram(const std::vector<double>& probs, int64_t n, int64_t k);
 
+// For class-conditional samples: how often the classifier's most probable
+// class is the label the sample was drawn for, over all images and per class
+// (NaN for a class no image asked for). labels holds one label in [0, k) per
+// row of probs (n, k).
+struct Agreement {
+  double overall = 0;
+  std::vector<double> per_class;  // k
+  std::vector<int64_t> asked;     // images asked for each class
+};
+Agreement label_agreement(const std::vector<double>& probs, const std::vector<int32_t>& labels,
+                          int64_t k);
+
 // exp(E_x KL(p(y|x) || p(y))), p(y) the mean of the rows: 1 when every image
 // gets the same distribution, k when each is confidently one class and the
 // classes are equally frequent (Salimans et al. 2016, with our classifier in
