@@ -45,7 +45,8 @@ struct Options {
   int64_t n = 256, batch = 64, sample_steps = 0, classifier_epochs = 2, threads = 0;
   double guidance = apps::kDefaultGuidance;
   uint64_t seed = 0;
-  bool n_given = false, guidance_given = false;  // whether -n and --guidance were given
+  // Whether -n, --guidance and --data were given.
+  bool n_given = false, guidance_given = false, data_given = false;
 };
 
 // --quality's samples from --ckpt with --label and no -n: this many per label.
@@ -83,7 +84,7 @@ void add_flags(CLI::App& app, Options& o) {
   app.add_option("--data", o.data,
                  "test images: for --nll mnist, fashion, cifar10 or a directory (as train_mnist's "
                  "--data); for --quality MNIST-style IDX data only")
-      ->capture_default_str();
+      ->default_str("the --ckpt's training data, else mnist");
   app.add_option("--classifier", o.classifier,
                  "classifier file; trained and saved there if missing "
                  "(default: data/classifier-mnist.safetensors, -fashion for fashion, "
@@ -423,6 +424,7 @@ Scorer make_scorer(const Options& o, const data::Dataset& test) {
 std::vector<int32_t> sample_labels(const Options& o, const nn::UNetConfig& c) {
   const bool sweep = !o.guidance_sweep.empty();
   if (o.label.empty() && !sweep) return {};
+  if (sweep) apps::require_conditional("--guidance-sweep", c.num_classes);
   const std::string text = o.label.empty() ? "all" : o.label;
   const std::vector<int32_t> classes = apps::parse_labels(text, c.num_classes);
   const int64_t k = static_cast<int64_t>(classes.size());
@@ -437,8 +439,11 @@ void check_quality_flags(const Options& o) {
     throw std::runtime_error(
         "--label and --guidance-sweep draw samples from --ckpt (a --samples file brings its own "
         "labels)");
-  if (o.guidance_given && o.label.empty())
+  if (o.guidance_given && o.label.empty()) {
+    if (!o.ckpt.empty())
+      apps::require_conditional("--guidance", nn::checkpoint_config(o.ckpt).num_classes);
     throw std::runtime_error("--guidance weighs the labels of --label: give --label too");
+  }
   if (o.guidance_given && !o.guidance_sweep.empty())
     throw std::runtime_error("give one of --guidance or --guidance-sweep");
 }
@@ -520,7 +525,19 @@ void run_quality(const Options& o, Device device) {
                     n);
 }
 
-int run(const Options& o) {
+// Without --data, a checkpoint's images are those it was trained on (its
+// metadata "dataset"): a Fashion-MNIST model is scored against Fashion-MNIST.
+void data_of_checkpoint(Options& o) {
+  if (o.data_given || o.ckpt.empty()) return;
+  const io::Metadata md = io::load_safetensors(o.ckpt).metadata;
+  const auto it = md.find("dataset");
+  if (it == md.end() || it->second == o.data) return;
+  o.data = it->second;
+  std::printf("[evaluate] --data %s, as %s was trained on\n", o.data.c_str(), o.ckpt.c_str());
+}
+
+int run(Options o) {
+  data_of_checkpoint(o);
   if (o.nll == o.quality) throw std::runtime_error("choose one of --nll or --quality");
   if (o.nll && o.ckpt.empty()) throw std::runtime_error("--nll needs --ckpt");
   if (!o.nll && o.rd) throw std::runtime_error("--rd needs --nll");
@@ -550,5 +567,6 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   o.n_given = app.count("-n") > 0;
   o.guidance_given = app.count("--guidance") > 0;
+  o.data_given = app.count("--data") > 0;
   return apps::run_reporting_errors("evaluate", [&] { return run(o); });
 }

@@ -23,9 +23,9 @@ std::vector<double> parse_weights(const std::string& text) {
     } catch (const std::exception&) {
       used = 0;
     }
-    if (item.empty() || used != item.size() || !(w >= 0) || !std::isfinite(w))
+    if (item.empty() || used != item.size() || !(w >= 0 && w <= 100))
       throw std::runtime_error("--guidance-sweep: '" + item +
-                               "' is not a guidance weight >= 0 (give e.g. 0,0.5,1,2,4)");
+                               "' is not a guidance weight in [0, 100] (give e.g. 0,0.5,1,2,4)");
     ws.push_back(w);
   }
   if (ws.empty() || text.back() == ',')
@@ -45,7 +45,7 @@ void write_sweep_csv(const std::string& path, const std::vector<SweepPoint>& poi
   const size_t k = points.front().agreement.per_class.size();
   for (size_t c = 0; c < k; ++c) csv += ",agreement_" + std::to_string(c);
   csv += "\n";
-  char cell[64];
+  char cell[256];
   for (const SweepPoint& p : points) {
     std::snprintf(cell, sizeof cell, "%g,%.4f,%.4f,%.4f,%.4f,%.4f", p.w, p.agreement.overall,
                   worst_class(p.agreement), p.confidence, p.inception_score, p.frechet);

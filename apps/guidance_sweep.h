@@ -16,7 +16,8 @@ struct SweepPoint {
   double confidence, inception_score, frechet;
 };
 
-// "0,0.5,1,2,4": the weights, each a number >= 0; a one-line error naming
+// "0,0.5,1,2,4": the weights, each a number in [0, 100] (as --guidance); a
+// one-line error naming
 // --guidance-sweep otherwise.
 std::vector<double> parse_weights(const std::string& text);
 

@@ -136,8 +136,10 @@ struct Request {
 Request request(const Options& o, bool guidance_given) {
   Request r;
   if (o.label.empty()) {
-    if (guidance_given)
+    if (guidance_given) {
+      apps::require_conditional("--guidance", nn::checkpoint_config(o.ckpt).num_classes);
       throw std::runtime_error("--guidance weighs the labels of --label: give --label too");
+    }
     r.n = o.n > 0 ? o.n : kDefaultSamples;
     return r;
   }

@@ -76,13 +76,20 @@ void write_labelled_rows(const std::string& path, const ag::Tensor& images,
                          const std::vector<std::string>& row_names) {
   plotting::Montage m;
   m.scale = 2;
-  m.row_labels = row_names;
   const int64_t per = images.size(0) / static_cast<int64_t>(row_names.size());
-  for (size_t r = 0; r < row_names.size(); ++r) {
-    m.rows.emplace_back();
-    for (int64_t i = 0; i < per; ++i)
-      m.rows.back().push_back(picture(images, static_cast<int64_t>(r) * per + i));
-  }
+  const int64_t lines = (per + kMaxRowPictures - 1) / kMaxRowPictures;  // rows per label
+  const int64_t cols = (per + lines - 1) / lines;
+  const imaging::Image first = picture(images, 0);
+  const imaging::Image blank{first.width, first.height, first.channels,
+                             std::vector<uint8_t>(first.pixels.size(), 0)};
+  for (size_t r = 0; r < row_names.size(); ++r)
+    for (int64_t line = 0; line < lines; ++line) {
+      m.row_labels.push_back(line == 0 ? row_names[r] : "");
+      m.rows.emplace_back();
+      for (int64_t j = line * cols; j < (line + 1) * cols; ++j)
+        m.rows.back().push_back(j < per ? picture(images, static_cast<int64_t>(r) * per + j)
+                                        : blank);
+    }
   imaging::write_png(path, plotting::render(m));
 }
 

@@ -31,8 +31,10 @@ void write_interpolation(const std::string& path, const ag::Tensor& xa, const ag
                          const ag::Tensor& mixed, const std::vector<double>& lambdas,
                          int64_t interp_t);
 
-// images (N, C, H, W) as len(row_names) labelled rows of N / len(row_names)
-// pictures each, in order.
+// images (N, C, H, W) as len(row_names) labelled groups of N / len(row_names)
+// pictures each, in order: a row each, or several rows of at most
+// kMaxRowPictures (the last padded with black) when there are more.
+constexpr int64_t kMaxRowPictures = 16;
 void write_labelled_rows(const std::string& path, const ag::Tensor& images,
                          const std::vector<std::string>& row_names);
 

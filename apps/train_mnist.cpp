@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -177,6 +178,10 @@ void check_loss_and_variance(const TrainOptions& o) {
 void check_conditioning(const TrainOptions& o, const CLI::App& app) {
   if (app.count("--p-uncond") > 0 && !o.cond)
     throw std::runtime_error("--p-uncond drops labels of class-conditional training: add --cond");
+  if (o.cond && !(o.p_uncond > 0 && o.p_uncond < 1))
+    throw std::runtime_error("--p-uncond " + apps::exact_text(o.p_uncond) +
+                             ": guidance needs both the conditional and the unconditional model "
+                             "trained, so p must lie strictly between 0 and 1");
 }
 
 // For --resume: this run's settings become the checkpoint's (a fixed setting
@@ -185,6 +190,10 @@ void restore_run_settings(TrainOptions& o, const CLI::App& app) {
   const io::SafetensorsFile file = io::load_safetensors(o.resume);
   const auto missing = apps::restore_settings(
       o, file.metadata, [&](const std::string& flag) { return given(app, flag); }, o.resume);
+  if (o.cond && std::find(missing.begin(), missing.end(), "--cond") != missing.end())
+    throw std::runtime_error("--cond: " + o.resume +
+                             " was written before --cond existed, by an unconditional run: resume "
+                             "it without --cond");
   if (!missing.empty()) {
     std::string flags;
     for (const std::string& f : missing) flags += (flags.empty() ? "" : " ") + f;

@@ -5,6 +5,7 @@
 // sweep, and the one-line errors of each.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "app_helpers.h"
@@ -14,6 +15,8 @@
 #include "apps/imaging/image.h"
 #include "apps/metrics/scores.h"
 #include "io/safetensors.h"
+#include "nn/checkpoint.h"
+#include "nn/unet.h"
 
 namespace conditional_apps_test {
 
@@ -96,6 +99,40 @@ TEST(LabelAgreement, CountsArgmaxesThatMatchTheAskedLabel) {
   EXPECT_THROW(metrics::label_agreement(probs, {0, 1, 0, 3}, 3), std::runtime_error);
 }
 
+// The programs' denoiser for labels and w is (1 + w) eps(x, t, y) - w eps(x,
+// t, no label) of the very model, and the model alone without labels.
+TEST(ConditionalDenoiser, GuidesTheModelTowardsItsLabels) {
+  nn::UNetConfig c = nn::unet_preset("tiny", 1, 28);
+  c.num_classes = 10;
+  nn::UNet model(c, 3);
+  model.eval();
+  ag::Generator gen(5);
+  // The last convolution of each block and of the network start at zero (as
+  // the paper's), so a fresh model ignores t and y: perturb every weight, so
+  // that the output clearly depends on the input and the label.
+  {
+    ag::NoGradGuard no_grad;
+    for (const ag::Tensor& p : model.parameters())
+      p.copy_(p + ag::randn(p.shape(), &gen) * 0.05);
+  }
+  const ag::Tensor x = ag::randn({2, 1, 28, 28}, &gen);
+  const ag::Tensor t = ag::from_vector(std::vector<int32_t>{10, 700}, {2});
+  auto eps = [&](std::vector<int32_t> y) {
+    return model.forward(x, t, ag::from_vector(y, {2})).to_vector<float>();
+  };
+  const std::vector<float> cond = eps({3, 8}), none = eps({10, 10});
+  const std::vector<float> guided = apps::denoiser_of(model, {3, 8}, 2.0)(x, t).to_vector<float>();
+  ASSERT_EQ(guided.size(), cond.size());
+  double differs = 0;
+  for (size_t i = 0; i < cond.size(); ++i) {
+    EXPECT_NEAR(guided[i], 3.0 * cond[i] - 2.0 * none[i], 1e-4) << i;
+    differs = std::max(differs, std::abs(double(cond[i]) - none[i]));
+  }
+  EXPECT_GT(differs, 1e-3);  // the labels matter, so the test could fail
+  const std::vector<float> plain = apps::denoiser_of(model)(x, t).to_vector<float>();
+  for (size_t i = 0; i < none.size(); ++i) ASSERT_FLOAT_EQ(plain[i], none[i]) << i;
+}
+
 // evaluate --quality on test images saved as "samples" with labels: the
 // right labels agree everywhere, labels shifted by one nowhere.
 TEST(LabelAgreement, EvaluateScoresSamplesFilesWithLabels) {
@@ -163,6 +200,17 @@ TEST(ConditionalTraining, CheckpointRecordsTheClassesAndResumesExactly) {
       found = true;
     }
   EXPECT_TRUE(found);
+  // Training reached the label embedding: rows moved from their initial values.
+  const nn::UNet init(nn::checkpoint_config(ckpt.string()), 0);
+  std::vector<float> before, after;
+  for (const auto& [name, t] : init.named_parameters())
+    if (name == "label_emb.weight") before = t.to_vector<float>();
+  for (const auto& [name, t] : f.tensors)
+    if (name == "model.label_emb.weight") after = t.to_vector<float>();
+  ASSERT_EQ(before.size(), after.size());
+  int64_t moved = 0;
+  for (size_t i = 0; i < before.size(); ++i) moved += before[i] != after[i];
+  EXPECT_GT(moved, 0);
   // The final samples carry the label each was drawn for: class i % 10.
   const io::SafetensorsFile s =
       io::load_safetensors((dir / "straight" / "samples.safetensors").string());
@@ -189,6 +237,12 @@ TEST(ConditionalTraining, CheckpointRecordsTheClassesAndResumesExactly) {
 TEST(ConditionalTraining, MisusesAreOneLineErrors) {
   const fs::path dir = empty_dir("cond_errors");
   const fs::path data = make_dataset("cond_errors_data", 8), log = dir / "log.txt";
+  expect_error(TRAIN_MNIST_EXE,
+               "--data " + data.string() + " --out " + (dir / "c").string() + kSmall +
+                   " --steps 1 --cond --p-uncond 0",
+               log,
+               "train_mnist: error: --p-uncond 0: guidance needs both the conditional and the "
+               "unconditional model trained, so p must lie strictly between 0 and 1\n");
   expect_error(TRAIN_MNIST_EXE,
                "--data " + data.string() + " --out " + (dir / "a").string() + kSmall +
                    " --steps 1 --p-uncond 0.2",
@@ -247,16 +301,22 @@ TEST(ConditionalSampling, LabelsGridsAndErrors) {
                     log),
             0)
       << read(log);
-  expect_error(
-      SAMPLE_EXE,
-      "--ckpt " + (plain / "ckpt.safetensors").string() + " --label 7 --out " + one.string(), log,
-      e + "--label: this checkpoint is unconditional (trained without --cond)\n");
+  const std::string plain_ckpt = (plain / "ckpt.safetensors").string();
+  expect_error(SAMPLE_EXE, "--ckpt " + plain_ckpt + " --label 7 --out " + one.string(), log,
+               e + "--label: this checkpoint is unconditional (trained without --cond)\n");
+  expect_error(SAMPLE_EXE, "--ckpt " + plain_ckpt + " --guidance 1 --out " + one.string(), log,
+               e + "--guidance: this checkpoint is unconditional (trained without --cond)\n");
+  // Many images of one label wrap into rows of at most 16.
+  ASSERT_EQ(run_exe(SAMPLE_EXE, base + one.string() + " --label 1,2 -n 40", log), 0) << read(log);
+  const auto [w40, h40] = png_size(one / "samples.png");
+  EXPECT_LT(w40, 3 * h40) << w40 << "x" << h40;  // 4 rows of 10 (645x258), not 2 of 20
 }
 
 TEST(ConditionalEvaluation, AgreementAndGuidanceSweep) {
   const fs::path data = make_dataset("cond_sweep_data", 200);
   const fs::path dir = empty_dir("cond_sweep");
-  const fs::path ckpt = conditional_checkpoint(data, dir / "run"), log = dir / "log.txt";
+  const fs::path ckpt = conditional_checkpoint(data, dir / "run", " --lr 0.01"),
+                 log = dir / "log.txt";
   const std::string args = "--quality --ckpt " + ckpt.string() + " --data " + data.string() +
                            " --classifier " + (dir / "clf.safetensors").string() +
                            " --classifier-epochs 2 --sampler ddim --sample-steps 2 --threads 1 "
@@ -272,19 +332,35 @@ TEST(ConditionalEvaluation, AgreementAndGuidanceSweep) {
             0u)
       << csv;
   EXPECT_EQ(lines(dir / "guidance_sweep.csv"), 3);
-  EXPECT_NE(csv.find("\n0,"), std::string::npos) << csv;
-  EXPECT_NE(csv.find("\n2,"), std::string::npos) << csv;
+  // Rows for w = 0 and w = 2, whose scores differ (guidance changed the samples).
+  const size_t row0 = csv.find("\n0,"), row2 = csv.find("\n2,");
+  ASSERT_NE(row0, std::string::npos) << csv;
+  ASSERT_NE(row2, std::string::npos) << csv;
+  EXPECT_NE(csv.substr(row0 + 3, csv.find('\n', row0 + 1) - row0 - 3),
+            csv.substr(row2 + 3, csv.find('\n', row2 + 1) - row2 - 3))
+      << csv;
   EXPECT_TRUE(fs::exists(dir / "guidance_sweep.png"));
 
   const std::string e = "evaluate: error: ";
-  expect_error(EVALUATE_EXE, args + " --guidance-sweep 0,x", log,
-               e + "--guidance-sweep: 'x' is not a guidance weight >= 0 (give e.g. 0,0.5,1,2,4)\n");
+  expect_error(
+      EVALUATE_EXE, args + " --guidance-sweep 0,x", log,
+      e + "--guidance-sweep: 'x' is not a guidance weight in [0, 100] (give e.g. 0,0.5,1,2,4)\n");
   expect_error(EVALUATE_EXE, args + " --label all --guidance 1 --guidance-sweep 0,1", log,
                e + "give one of --guidance or --guidance-sweep\n");
   expect_error(EVALUATE_EXE, args + " --guidance 1", log,
                e + "--guidance weighs the labels of --label: give --label too\n");
   expect_error(EVALUATE_EXE, "--nll --ckpt " + ckpt.string() + " --label 3", log,
                e + "--label, --guidance and --guidance-sweep are for --quality\n");
+  // Without --data, the checkpoint's own training data.
+  ASSERT_EQ(
+      run_exe(EVALUATE_EXE, "--nll --ckpt " + ckpt.string() + " -n 2 --batch 2 --threads 1", log),
+      0)
+      << read(log);
+  EXPECT_NE(read(log).find("[evaluate] --data " + data.string() + ", as " + ckpt.string() +
+                           " was trained on"),
+            std::string::npos)
+      << read(log);
+  EXPECT_NE(read(log).find("2 test images, T = 20"), std::string::npos) << read(log);
 }
 
 }  // namespace conditional_apps_test

@@ -28,9 +28,13 @@ int32_t parse_label(const std::string& item, int64_t num_classes) {
 
 }  // namespace
 
-std::vector<int32_t> parse_labels(const std::string& text, int64_t num_classes) {
+void require_conditional(const std::string& flag, int64_t num_classes) {
   if (num_classes <= 0)
-    throw std::runtime_error("--label: this checkpoint is unconditional (trained without --cond)");
+    throw std::runtime_error(flag + ": this checkpoint is unconditional (trained without --cond)");
+}
+
+std::vector<int32_t> parse_labels(const std::string& text, int64_t num_classes) {
+  require_conditional("--label", num_classes);
   std::vector<int32_t> labels;
   if (text == "all") {
     for (int64_t k = 0; k < num_classes; ++k) labels.push_back(static_cast<int32_t>(k));

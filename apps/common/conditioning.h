@@ -16,6 +16,10 @@ namespace apps {
 // - w eps(x, no label). docs/evaluation.md measures other values.
 constexpr double kDefaultGuidance = 1.0;
 
+// Throws "<flag>: this checkpoint is unconditional (trained without --cond)"
+// for a model of no classes.
+void require_conditional(const std::string& flag, int64_t num_classes);
+
 // --label: "7", "0,3,7" or "all" (every class in order) for a model of
 // num_classes classes (0: unconditional). Throws a one-line error for an
 // unconditional model, a label outside [0, num_classes) or text that is not
