@@ -27,6 +27,7 @@
 #include "apps/metrics/classifier.h"
 #include "apps/metrics/scores.h"
 #include "apps/plotting/plot.h"
+#include "autograd/distributed.h"
 #include "diffusion/likelihood.h"
 #include "diffusion/samplers.h"
 #include "io/atomic_file.h"
@@ -136,10 +137,17 @@ BoundSums bound_sums(const Options& o, const apps::TrainedModel& tm,
   apps::ProgressBar bar("[nll] terms", T * ((sums.n + o.batch - 1) / o.batch), "term");
   int64_t done_batches = 0;
   for (int64_t b = 0; b < sums.n; b += o.batch) {
+    // Under mpirun each rank takes its rows of the batch, with the noise one
+    // process would draw for them (Generator::set_rows). Only a last batch
+    // smaller than the ranks leaves a rank without rows.
+    const int64_t count = std::min(sums.n, b + o.batch) - b;
+    const ag::dist::Rows rows = ag::dist::my_rows(count);
+    if (rows.count() == 0) break;
     std::vector<int64_t> idx;
-    for (int64_t i = b; i < std::min(sums.n, b + o.batch); ++i) idx.push_back(i);
+    for (int64_t i = b + rows.begin; i < b + rows.end; ++i) idx.push_back(i);
     diffusion::BoundOptions bo;
     bo.progress = [&](int64_t done, int64_t) { bar.update(done_batches * T + done); };
+    ag::RowsGuard my_rows(gen, rows.begin, count);
     const diffusion::BoundResult r =
         diffusion::calc_bpd_loop(d, net, data::to_tensor(test.images, idx).to(device), gen, bo);
     ++done_batches;
@@ -151,6 +159,10 @@ BoundSums bound_sums(const Options& o, const apps::TrainedModel& tm,
     }
   }
   bar.finish(done_batches * T);
+  sums.prior = ag::dist::sum(sums.prior);
+  sums.total_sq = ag::dist::sum(sums.total_sq);
+  sums.terms = ag::dist::sum(sums.terms);
+  sums.x0_mse = ag::dist::sum(sums.x0_mse);
   return sums;
 }
 
@@ -260,7 +272,7 @@ void run_nll(const Options& o, Device device) {
     std::printf("    t = %5ld  rate %8.4f  distortion %7.3f\n", static_cast<long>(p.t), p.rate,
                 p.distortion);
   }
-  if (o.rd) {
+  if (o.rd && ag::dist::is_main()) {
     write_rate_distortion_csv(rd_path(o), points);
     imaging::write_png(rd_path(o, "rd.png"), plot_rate_distortion(points));
     std::printf("[nll] rate-distortion, all %ld timesteps: %s, plotted in %s\n",
@@ -539,6 +551,10 @@ void data_of_checkpoint(Options& o) {
 int run(Options o) {
   data_of_checkpoint(o);
   if (o.nll == o.quality) throw std::runtime_error("choose one of --nll or --quality");
+  if (o.quality && ag::dist::size() > 1)
+    throw std::runtime_error(
+        "--quality runs as one process (under mpirun, --nll shares its "
+        "images between the processes)");
   if (o.nll && o.ckpt.empty()) throw std::runtime_error("--nll needs --ckpt");
   if (!o.nll && o.rd) throw std::runtime_error("--rd needs --nll");
   if (o.nll && (!o.label.empty() || o.guidance_given || !o.guidance_sweep.empty()))

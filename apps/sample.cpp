@@ -163,6 +163,17 @@ void write_grid(const std::string& path, const Tensor& x0, const Request& r,
   apps::write_labelled_rows(path, x0, names);
 }
 
+// The whole batch of samples and snapshots on every rank, from each rank's
+// rows (one process: r itself).
+diffusion::SampleResult gather(diffusion::SampleResult r, int64_t n) {
+  r.x0 = ag::dist::gather_rows(r.x0, n);
+  for (diffusion::Snapshot& s : r.snapshots) {
+    s.xt = ag::dist::gather_rows(s.xt, n);
+    s.pred_x0 = ag::dist::gather_rows(s.pred_x0, n);
+  }
+  return r;
+}
+
 int run(const Options& o, bool guidance_given) {
   const Request req = request(o, guidance_given);
   const Device device = apps::require_device(o.device);
@@ -200,9 +211,21 @@ int run(const Options& o, bool guidance_given) {
   if (!req.classes.empty())
     std::printf("[sample] %ld per class, guidance w = %g\n", static_cast<long>(req.per_label),
                 o.guidance);
-  const diffusion::Denoiser net = apps::denoiser_of(model, req.labels, o.guidance);
+  // Under mpirun each rank draws its rows of the samples, the same ones one
+  // process draws (Generator::set_rows), and rank 0 writes them all.
+  if (req.n < ag::dist::size())
+    throw std::runtime_error("-n " + std::to_string(req.n) + ": fewer samples than the " +
+                             std::to_string(ag::dist::size()) + " processes");
+  const ag::dist::Rows rows = ag::dist::my_rows(req.n);
+  const diffusion::Denoiser net =
+      apps::denoiser_of(model, apps::part_of(req.labels, rows), o.guidance);
   Generator gen(o.seed);
-  Tensor x_T = apps::draw_x_T(c, req.n, gen, device);
+  Tensor x_T;
+  diffusion::SampleResult r;
+  {
+    ag::RowsGuard my_rows(gen, rows.begin, req.n);
+    x_T = apps::draw_x_T(c, rows.count(), gen, device);
+  }
   diffusion::SampleOptions so;
   so.clip_x0 = !o.no_clip;
   const std::vector<int64_t> order =
@@ -213,8 +236,13 @@ int run(const Options& o, bool guidance_given) {
       o.gif ? apps::evenly_spaced(order, kGifFrames) : std::vector<int64_t>{};
   so.record_steps = progression_steps;
   so.record_steps.insert(so.record_steps.end(), gif_steps.begin(), gif_steps.end());
-  const diffusion::SampleResult r = apps::sample_with_progress(
-      d, net, x_T, o.sampler, o.sample_steps, o.eta, gen, so, "[sample] step");
+  {
+    ag::RowsGuard my_rows(gen, rows.begin, req.n);
+    r = apps::sample_with_progress(d, net, x_T, o.sampler, o.sample_steps, o.eta, gen, so,
+                                   "[sample] step");
+  }
+  r = gather(r, req.n);
+  if (!ag::dist::is_main()) return 0;
   write_grid(out.grid, r.x0, req, tm.dataset);
   std::printf("[sample] %ld samples (%s, %zu steps): %s\n", static_cast<long>(req.n),
               apps::name_of(apps::sampler_choices(), o.sampler).c_str(), order.size(),

@@ -20,6 +20,7 @@
 #include "apps/common/run_settings.h"
 #include "apps/common/train_loop.h"
 #include "apps/common/training.h"
+#include "autograd/distributed.h"
 #include "io/safetensors.h"
 
 using namespace ag;
@@ -184,6 +185,17 @@ void check_conditioning(const TrainOptions& o, const CLI::App& app) {
                              "trained, so p must lie strictly between 0 and 1");
 }
 
+// Under mpirun every process takes rows of each batch and of each grid.
+void check_processes(const TrainOptions& o) {
+  const int64_t ranks = ag::dist::size();
+  if (o.batch < ranks)
+    throw std::runtime_error("--batch " + std::to_string(o.batch) + ": fewer images than the " +
+                             std::to_string(ranks) + " processes (--batch is the global batch)");
+  if (o.sample_n < ranks)
+    throw std::runtime_error("--sample-n " + std::to_string(o.sample_n) +
+                             ": fewer samples than the " + std::to_string(ranks) + " processes");
+}
+
 // For --resume: this run's settings become the checkpoint's (a fixed setting
 // given with another value is an error); only the budget flags may change.
 void restore_run_settings(TrainOptions& o, const CLI::App& app) {
@@ -210,25 +222,49 @@ void resume(apps::Trainer& tr, const std::string& path) {
   std::printf("[train] resumed %s at step %ld\n", path.c_str(), static_cast<long>(tr.step));
 }
 
+// A data-parallel run's time per step on rank 0, by what it was spent on,
+// and the bytes of gradients each step all-reduces (docs/distributed.md).
+void print_step_times(const apps::Trainer& tr) {
+  const apps::StepTimes& t = tr.times;
+  const double per = 1000.0 / static_cast<double>(std::max<int64_t>(1, t.steps));
+  int64_t bytes = 0;
+  for (const Tensor& p : tr.model.parameters())
+    bytes += p.numel() * static_cast<int64_t>(dtype_size(p.dtype()));
+  std::printf(
+      "[train] %d processes, per step on rank 0: compute %.1f ms, waiting for the others %.1f ms, "
+      "all-reduce of %.2f MB of gradients %.1f ms\n",
+      ag::dist::size(), t.compute * per, t.wait * per, static_cast<double>(bytes) / 1e6,
+      t.all_reduce * per);
+}
+
 // Trains until --steps, --minutes or Ctrl-C, logging every step's loss to
 // loss.csv; a checkpoint and the loss curve every --ckpt-every steps and at
 // the end (after Ctrl-C too), a quick sample grid every --sample-every steps.
-void train_loop(apps::Trainer& tr, const TrainOptions& o, const fs::path& out,
+// SIGTERM stops it as Ctrl-C does: mpirun turns a Ctrl-C into SIGTERM to
+// every rank. Returns whether either stopped it (on any rank).
+bool train_loop(apps::Trainer& tr, const TrainOptions& o, const fs::path& out,
                 const std::string& program) {
   apps::TrainingLog log(tr, out, !o.resume.empty());
   std::signal(SIGINT, on_sigint);
+  std::signal(SIGTERM, on_sigint);
   const int64_t target = o.steps > 0 ? o.steps : INT64_MAX;
   const auto start = std::chrono::steady_clock::now();
   auto minutes = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60;
   };
+  // Every rank of a data-parallel run stops at the same step: when any of
+  // them is told to (one process: when it is).
   apps::run_steps(tr, log, [&] {
-    return tr.step < target && (o.minutes <= 0 || minutes() < o.minutes) && !g_interrupted;
+    return tr.step < target &&
+           !ag::dist::any((o.minutes > 0 && minutes() >= o.minutes) || g_interrupted);
   });
   log.finish();
-  if (g_interrupted)
+  if (ag::dist::size() > 1) print_step_times(tr);
+  const bool interrupted = ag::dist::any(g_interrupted);
+  if (interrupted)
     std::printf("[train] interrupted; to go on: %s --resume %s\n", program.c_str(),
                 log.checkpoint().c_str());
+  return interrupted;
 }
 
 // The final grid from the EMA weights, and the same samples as a tensor.
@@ -243,7 +279,7 @@ void write_final_samples(apps::Trainer& tr, const TrainOptions& o, const fs::pat
   if (c.num_classes > 0)  // the label each sample was drawn for, which evaluate --quality checks
     tensors.push_back(
         {"labels", from_vector(apps::grid_labels(o.sample_n, c.num_classes), {o.sample_n})});
-  io::save_safetensors((out / "samples.safetensors").string(), tensors);
+  if (ag::dist::is_main()) io::save_safetensors((out / "samples.safetensors").string(), tensors);
   const bool digits = c.in_ch == 1 && c.resolution == 28;  // what --quality scores
   std::printf("[train] samples: %s (as a tensor%s: %s)\n", (out / "samples.png").string().c_str(),
               digits ? " for evaluate --quality" : "",
@@ -254,11 +290,15 @@ void write_final_samples(apps::Trainer& tr, const TrainOptions& o, const fs::pat
 void print_settings(const apps::Trainer& tr, const TrainOptions& o) {
   std::printf(
       "[train] %ld training images, %ldx%ldx%ld%s; %s U-Net, %ld parameters; on %s, %d CPU "
-      "threads\n",
+      "threads%s\n",
       static_cast<long>(tr.train.images.count), static_cast<long>(tr.train.images.channels),
       static_cast<long>(tr.train.images.rows), static_cast<long>(tr.train.images.cols),
       o.flip ? ", random flips" : "", o.preset.c_str(),
-      static_cast<long>(tr.model.num_parameters()), device_name(tr.device), omp_get_max_threads());
+      static_cast<long>(tr.model.num_parameters()), device_name(tr.device), omp_get_max_threads(),
+      ag::dist::size() > 1
+          ? (" in each of " + std::to_string(ag::dist::size()) + " processes (data-parallel)")
+                .c_str()
+          : "");
   std::string limit = o.steps > 0 ? std::to_string(o.steps) + " steps" : "";
   if (o.minutes > 0) {
     char minutes[48];
@@ -301,6 +341,7 @@ int run(TrainOptions& o, const CLI::App& app, const std::string& program) {
   if (!o.resume.empty()) restore_run_settings(o, app);
   check_loss_and_variance(o);
   check_conditioning(o, app);
+  check_processes(o);
   const Device device = apps::require_device(o.device);
   apps::set_threads(o.threads);
   const fs::path out = output_dir(o);
@@ -310,8 +351,7 @@ int run(TrainOptions& o, const CLI::App& app, const std::string& program) {
   apps::Trainer tr(o, device, std::move(train));
   print_settings(tr, o);
   if (!o.resume.empty()) resume(tr, o.resume);
-  train_loop(tr, o, out, program);
-  if (g_interrupted) return 130;
+  if (train_loop(tr, o, out, program)) return 130;
   write_final_samples(tr, o, out);
   return 0;
 }

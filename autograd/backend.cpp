@@ -35,6 +35,7 @@ namespace {
 }  // namespace
 
 int cuda_device_count() { return 0; }
+void cuda_select_device(int) {}
 std::string cuda_unavailable_reason() { return "this build has no CUDA backend"; }
 std::string load_cublas() { no_cuda_backend(); }
 Backend& cuda_backend() { no_cuda_backend(); }

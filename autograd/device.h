@@ -15,6 +15,9 @@ void synchronize(Device d);
 
 // Number of usable CUDA devices; 0 when none is present or the build has no CUDA.
 int cuda_device_count();
+// Makes GPU `index` this process's CUDA device (one GPU per rank of a
+// data-parallel run); call before any CUDA work. A no-op without CUDA.
+void cuda_select_device(int index);
 // Why cuda_device_count() is 0, in a few words ("" when it is not).
 std::string cuda_unavailable_reason();
 // Loads cuBLAS and returns the file it came from. A CUDA build opens cuBLAS

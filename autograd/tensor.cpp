@@ -133,11 +133,26 @@ Tensor from_host(const std::vector<T>& data, const Shape& shape, DType dtype, De
 
 Tensor random_tensor(RandomKind kind, const Shape& shape, Generator* gen, DType dtype,
                      Device device) {
-  Generator& g = gen ? *gen : default_generator();
-  Tensor t = empty(shape, dtype, device);
-  uint64_t offset = g.reserve(static_cast<uint64_t>(t.numel()));
-  backend(device).random(kind, g.seed(), offset, 0.0, t.ref());
-  return t;
+  return random_draw(kind, shape, gen ? *gen : default_generator(), 0.0, dtype, device);
+}
+
+// Rows [begin, begin + shape[0]) of a draw of g.rows_total() rows: element i
+// of a draw at block offset o is word i % 4 of block o + i / 4, so the rows
+// start at word (begin * row) % 4 of block o + begin * row / 4.
+Tensor draw_rows(RandomKind kind, const Shape& shape, Generator& g, double p, DType dtype,
+                 Device device) {
+  const int64_t rows = shape.empty() ? -1 : shape[0];
+  if (rows < 1 || g.rows_begin() + rows > g.rows_total())
+    throw std::runtime_error("random draw of shape " + shape_str(shape) + ": not rows " +
+                             std::to_string(g.rows_begin()) + ".. of a batch of " +
+                             std::to_string(g.rows_total()) + " (Generator::set_rows)");
+  const uint64_t row = static_cast<uint64_t>(shape_numel(shape) / rows);
+  const uint64_t start = static_cast<uint64_t>(g.rows_begin()) * row;
+  const uint64_t base = g.reserve(static_cast<uint64_t>(g.rows_total()) * row);
+  const int64_t skip = static_cast<int64_t>(start % 4), n = shape_numel(shape);
+  Tensor wide = empty({skip + n}, dtype, device);
+  backend(device).random(kind, g.seed(), base + start / 4, p, wide.ref());
+  return make_view(wide, shape, contiguous_strides(shape), skip);
 }
 }  // namespace
 
@@ -163,6 +178,14 @@ Tensor rand(const Shape& shape, Generator* gen, DType dtype, Device device) {
 }
 Tensor randn(const Shape& shape, Generator* gen, DType dtype, Device device) {
   return random_tensor(RandomKind::Normal, shape, gen, dtype, device);
+}
+Tensor random_draw(RandomKind kind, const Shape& shape, Generator& g, double p, DType dtype,
+                   Device device) {
+  if (g.rows_total() > 0) return draw_rows(kind, shape, g, p, dtype, device);
+  Tensor t = empty(shape, dtype, device);
+  const uint64_t offset = g.reserve(static_cast<uint64_t>(t.numel()));
+  backend(device).random(kind, g.seed(), offset, p, t.ref());
+  return t;
 }
 
 Tensor Tensor::to(Device d) const {

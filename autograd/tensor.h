@@ -115,6 +115,10 @@ Tensor rand(const Shape& shape, Generator* gen = nullptr, DType dtype = DType::F
             Device device = Device::CPU);
 Tensor randn(const Shape& shape, Generator* gen = nullptr, DType dtype = DType::F32,
              Device device = Device::CPU);
+// What rand, randn and dropout's masks draw: `kind` (Bernoulli with
+// probability p of a 1) from g, honouring its rows (Generator::set_rows).
+Tensor random_draw(RandomKind kind, const Shape& shape, Generator& g, double p, DType dtype,
+                   Device device);
 
 Shape contiguous_strides(const Shape& shape);
 // A new TensorImpl viewing `base`'s storage; no autograd history.

@@ -8,6 +8,9 @@
 #           grid of samples, and the classifier's scores of them
 #   bench   apps/bench on cuda beside PyTorch for tiny, base and paper at
 #           batch 128 (bench/unet_vs_torch.py --device cuda)
+#   dp      with two GPUs or more and an MPI build: 20 steps of train_mnist
+#           on cuda in one process and in one process per GPU (NCCL), whose
+#           loss.csv must agree (docs/distributed.md)
 #
 #   scripts/gpu_check.sh build test train bench
 #
@@ -72,7 +75,26 @@ bench() {
     --presets tiny,base,paper --batches 128 --rounds 3 --markdown
 }
 
-[ $# -gt 0 ] || { echo "usage: $0 prepare | build | test | train | bench ..." >&2; exit 1; }
+data_parallel() {
+  local gpus
+  gpus=$(nvidia-smi -L | wc -l)
+  if [ "$gpus" -lt 2 ] || ! grep -q "AG_MPI:BOOL=ON" build/CMakeCache.txt; then
+    echo "[gpu_check] dp: needs 2 GPUs or more and an MPI build ($gpus GPU(s) here)" | tee "$OUT/dp.log"
+    return
+  fi
+  local flags="--device cuda --steps 20 --batch 64 --sample-every 0 --sample-n $gpus --final-sampler ddim --data $(mnist_dir)"
+  logged dp_one build/apps/train_mnist $flags --out "$OUT/dp_one"
+  logged dp_many mpirun --allow-run-as-root -np "$gpus" build/apps/train_mnist $flags --out "$OUT/dp_many"
+  python3 - "$OUT/dp_one/loss.csv" "$OUT/dp_many/loss.csv" <<'PY' | tee "$OUT/dp.log"
+import sys
+rows = [[float(r.split(",")[1]) for r in open(f).read().split()[1:]] for f in sys.argv[1:]]
+worst = max(abs(a - b) / abs(a) for a, b in zip(*rows))
+print(f"[gpu_check] dp: {len(rows[0])} steps, largest relative loss difference {worst:.2e}")
+sys.exit(0 if len(rows[0]) == len(rows[1]) == 20 and worst < 1e-5 else 1)
+PY
+}
+
+[ $# -gt 0 ] || { echo "usage: $0 prepare | build | test | train | bench | dp ..." >&2; exit 1; }
 for stage in "$@"; do
   case "$stage" in
     prepare) prepare ;;
@@ -80,6 +102,7 @@ for stage in "$@"; do
     test) suite ;;
     train) train ;;
     bench) bench ;;
+    dp) data_parallel ;;
     *) echo "gpu_check: unknown stage '$stage'" >&2; exit 1 ;;
   esac
 done

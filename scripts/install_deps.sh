@@ -16,6 +16,7 @@ PACKAGES=(
   nlohmann-json3-dev       # safetensors headers
   libcli11-dev             # command-line flags
   dataset-fashion-mnist    # --data fashion (Fashion-MNIST, the IDX files)
+  openmpi-bin libopenmpi-dev openssh-client  # mpirun data-parallel runs (mpirun needs an rsh agent, one machine too)
   clang libclang-rt-14-dev libomp-dev  # scripts/fuzz.sh: libFuzzer, sanitizers, OpenMP
 )
 

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "autograd/device.h"
+#include "autograd/distributed.h"
 
 namespace apps {
 
@@ -139,12 +140,20 @@ int run_reporting_errors(const char* program, const std::function<int()>& body) 
   // the signal's default action would kill the program and leave its
   // temporary file behind.
   std::signal(SIGXFSZ, SIG_IGN);
+  // Under mpirun: one run of size() ranks, rank 0 alone printing; an error
+  // on any rank ends them all (abort_run).
+  ag::dist::init();
+  if (!ag::dist::is_main() && std::freopen("/dev/null", "w", stdout) == nullptr)
+    ag::dist::abort_run("cannot silence the output of rank " + std::to_string(ag::dist::rank()));
+  int rc = 1;
   try {
-    return body();
+    rc = body();
   } catch (const std::exception& e) {
+    if (ag::dist::size() > 1) ag::dist::abort_run(std::string(program) + ": " + e.what());
     std::fprintf(stderr, "%s: error: %s\n", program, e.what());
-    return 1;
   }
+  ag::dist::finalize();
+  return rc;
 }
 
 }  // namespace apps

@@ -71,6 +71,9 @@ void require_output_file(const char* flag, const std::string& path);
 // Runs body with stdout line-buffered (so it interleaves with progress bars on
 // stderr) and SIGXFSZ ignored (so a write past ulimit -f fails like one to a
 // full disk); an exception prints "<program>: error: <what>" and returns 1.
+// Under mpirun it is one rank of a data-parallel run (ag::dist::init): ranks
+// other than 0 print nothing to stdout, and an exception on any rank ends
+// every rank with that one line and a non-zero exit (ag::dist::abort_run).
 int run_reporting_errors(const char* program, const std::function<int()>& body);
 
 }  // namespace apps

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "autograd/distributed.h"
+
 namespace apps {
 
 std::string format_duration(double seconds) {
@@ -86,6 +88,7 @@ void ProgressBar::update(int64_t done, const std::string& status) {
 void ProgressBar::finish(int64_t done, const std::string& status) { draw(done, status, true); }
 
 void ProgressBar::draw(int64_t done, const std::string& status, bool final) {
+  if (!ag::dist::is_main()) return;  // one line for a data-parallel run: rank 0's
   const auto now = std::chrono::steady_clock::now();
   last_draw_ = now;
   last_done_ = done;

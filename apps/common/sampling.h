@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/distributed.h"
 #include "diffusion/samplers.h"
 #include "nn/unet.h"
 
@@ -15,6 +16,13 @@ enum class Sampler { Ancestral, Ddim };
 
 // x_T ~ N(0, I): n images of the model's shape, float32, on `device`.
 ag::Tensor draw_x_T(const nn::UNetConfig& config, int64_t n, ag::Generator& gen, ag::Device device);
+
+// The elements `rows` of `all` (a rank's part of a batch); empty stays empty.
+template <class T>
+std::vector<T> part_of(const std::vector<T>& all, const ag::dist::Rows& rows) {
+  if (all.empty()) return all;
+  return {all.begin() + rows.begin, all.begin() + rows.end};
+}
 
 // Columns of a grid of n images that is as square as it can be.
 int64_t square_grid_cols(int64_t n);

@@ -9,6 +9,7 @@
 #include "apps/common/loss_plot.h"
 #include "apps/common/streams.h"
 #include "apps/imaging/image.h"
+#include "autograd/distributed.h"
 #include "io/atomic_file.h"
 
 namespace apps {
@@ -43,16 +44,15 @@ TrainingLog::TrainingLog(Trainer& tr, const fs::path& out, bool resumed)
       ckpt_(out / "ckpt.safetensors"),
       csv_(out / "loss.csv"),
       curve_(out / "loss.png"),
-      history_(resumed && fs::exists(csv_) ? keep_loss_history(csv_, tr.step) : LossHistory{}),
-      log_(csv_, std::ios::app),
+      main_(ag::dist::is_main()),
+      history_(main_ && resumed && fs::exists(csv_) ? keep_loss_history(csv_, tr.step)
+                                                    : LossHistory{}),
       bar_("[train] step", tr.opt.steps, "step", tr.step, time_limit_s(tr.opt)),
       start_(std::chrono::steady_clock::now()),
       first_step_(tr.step) {
-  if (history_.step.empty()) {
-    log_.close();
-    log_.open(csv_, std::ios::trunc);
-    log_ << kLossCsvHeader;
-  }
+  if (!main_) return;
+  log_.open(csv_, history_.step.empty() ? std::ios::trunc : std::ios::app);
+  if (history_.step.empty()) log_ << kLossCsvHeader;
   if (!log_) throw std::runtime_error(csv_.string() + ": cannot open for writing");
 }
 
@@ -65,13 +65,15 @@ std::string TrainingLog::status() const {
 }
 
 void TrainingLog::record(const StepResult& r) {
-  history_.step.push_back(static_cast<double>(tr_.step));
-  history_.loss.push_back(r.loss);
-  history_.smoothed.push_back(tr_.smoothed_loss);
-  write_loss_row(log_, tr_.step, r.loss, tr_.smoothed_loss);
-  require_written(log_, csv_);
+  if (main_) {
+    history_.step.push_back(static_cast<double>(tr_.step));
+    history_.loss.push_back(r.loss);
+    history_.smoothed.push_back(tr_.smoothed_loss);
+    write_loss_row(log_, tr_.step, r.loss, tr_.smoothed_loss);
+    require_written(log_, csv_);
+  }
   if (r.skipped) warn_skipped(r);
-  if (bar_.due()) bar_.update(tr_.step, status());
+  if (main_ && bar_.due()) bar_.update(tr_.step, status());
   const TrainOptions& o = tr_.opt;
   if (tr_.step % o.ckpt_every == 0 && tr_.skipped_in_a_row == 0) save_checkpoint();
   if (o.sample_every > 0 && tr_.step % o.sample_every == 0) {
@@ -82,11 +84,12 @@ void TrainingLog::record(const StepResult& r) {
 }
 
 void TrainingLog::warn_skipped(const StepResult& r) {
-  std::printf(
-      "[train] warning: step %ld skipped (loss %g, gradient norm %g: not finite); %ld in "
-      "a row, %ld in all\n",
-      static_cast<long>(tr_.step), r.loss, r.grad_norm, static_cast<long>(tr_.skipped_in_a_row),
-      static_cast<long>(tr_.skipped));
+  if (main_)
+    std::printf(
+        "[train] warning: step %ld skipped (loss %g, gradient norm %g: not finite); %ld in "
+        "a row, %ld in all\n",
+        static_cast<long>(tr_.step), r.loss, r.grad_norm, static_cast<long>(tr_.skipped_in_a_row),
+        static_cast<long>(tr_.skipped));
   if (tr_.skipped_in_a_row < kMaxSkippedInARow) return;
   throw std::runtime_error(
       std::to_string(kMaxSkippedInARow) + " steps in a row (to step " + std::to_string(tr_.step) +
@@ -98,12 +101,14 @@ void TrainingLog::warn_skipped(const StepResult& r) {
 
 // The loss log first, so that it holds every step the checkpoint has done.
 void TrainingLog::save_checkpoint() {
+  if (!main_) return;
   require_written(log_.flush(), csv_);
   nn::save_training_checkpoint(ckpt_.string(), tr_.state());
   imaging::write_png(curve_.string(), plot_loss(history_));
 }
 
 void TrainingLog::finish() {
+  if (!main_) return;
   bar_.finish(tr_.step, status());
   save_checkpoint();
   std::printf("[train] checkpoint: %s (step %ld)\n", ckpt_.string().c_str(),
@@ -129,8 +134,12 @@ ag::Tensor write_samples(Trainer& tr, const fs::path& path, Sampler sampler) {
   const TrainOptions& o = tr.opt;
   const int64_t classes = tr.ema_model.config.num_classes;
   const std::vector<int32_t> labels = grid_labels(o.sample_n, classes);  // a column per class
-  ag::Tensor x_T = draw_x_T(tr.ema_model.config, o.sample_n, gen, tr.device);
-  const diffusion::Denoiser net = denoiser_of(tr.ema_model, labels, kDefaultGuidance);
+  // Each rank draws its rows of the grid (one process: all of them).
+  const ag::dist::Rows rows = ag::dist::my_rows(o.sample_n);
+  ag::RowsGuard my_rows(gen, rows.begin, o.sample_n);
+  ag::Tensor x_T = draw_x_T(tr.ema_model.config, rows.count(), gen, tr.device);
+  const diffusion::Denoiser net =
+      denoiser_of(tr.ema_model, part_of(labels, rows), kDefaultGuidance);
   ag::Tensor x0;
   if (sampler == Sampler::Ancestral) {
     x0 = sample_with_progress(tr.diffusion, net, x_T, sampler, 0, 0.0, gen, {},
@@ -141,8 +150,9 @@ ag::Tensor write_samples(Trainer& tr, const fs::path& path, Sampler sampler) {
         diffusion::ddim_sample_loop(tr.diffusion, net, x_T, std::min(o.sample_steps, o.T), 0.0, gen)
             .x0;
   }
+  x0 = ag::dist::gather_rows(x0, o.sample_n);
   const int64_t cols = classes > 0 ? std::min(classes, o.sample_n) : square_grid_cols(o.sample_n);
-  imaging::write_png(path.string(), imaging::make_grid(x0, cols));
+  if (ag::dist::is_main()) imaging::write_png(path.string(), imaging::make_grid(x0, cols));
   return x0;
 }
 

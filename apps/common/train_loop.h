@@ -17,7 +17,8 @@ namespace apps {
 // A run stops after this many skipped steps in a row (StepResult::skipped).
 constexpr int64_t kMaxSkippedInARow = 10;
 
-// The files of a run in its --out folder, continued (loss.csv cut back to the
+// The files of a run in its --out folder (written by rank 0 of a
+// data-parallel run alone), continued (loss.csv cut back to the
 // checkpoint's step and appended, the curve redrawn with the history) when
 // the run was resumed.
 class TrainingLog {
@@ -38,6 +39,7 @@ class TrainingLog {
   void save_checkpoint();
   Trainer& tr_;
   std::filesystem::path out_, ckpt_, csv_, curve_;
+  bool main_;            // rank 0 of a data-parallel run, the one that writes
   LossHistory history_;  // every step's loss, for the curve
   std::ofstream log_;
   ProgressBar bar_;

@@ -1,12 +1,15 @@
 #include "apps/common/training.h"
 
 #include <algorithm>
+#include <chrono>
 #include <stdexcept>
 #include <string>
 
 #include "apps/common/run_settings.h"
 #include "apps/common/streams.h"
+#include "autograd/distributed.h"
 #include "diffusion/samplers.h"
+#include "nn/data_parallel.h"
 
 namespace apps {
 
@@ -60,6 +63,7 @@ Trainer::Trainer(const TrainOptions& o, ag::Device device, data::Dataset data)
       t_sampler(o.T) {
   model.to(device);
   ema_model.to(device);
+  nn::broadcast_parameters(model.parameters());
 }
 
 nn::TrainingState Trainer::state() {
@@ -90,7 +94,17 @@ void Trainer::resume(const std::string& path) {
 }
 
 StepResult Trainer::train_step() {
+  using Clock = std::chrono::steady_clock;
+  auto seconds = [](Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+  };
+  const Clock::time_point start = Clock::now();
+  ++times.steps;
   const int64_t n = train.images.count, B = opt.batch;
+  // The whole batch is drawn on every rank, each taking its rows of it
+  // (one process: all of them), so any number of ranks trains on the same
+  // images, labels, t and noise.
+  const ag::dist::Rows rows = ag::dist::my_rows(B);
   std::vector<int64_t> idx;
   for (double u : ag::rand({B}, &data_gen, ag::DType::F64).to_vector<double>())
     idx.push_back(std::min(n - 1, static_cast<int64_t>(u * n)));
@@ -102,36 +116,60 @@ StepResult Trainer::train_step() {
   if (opt.cond) {
     std::vector<int32_t> labels;
     for (int64_t i : idx) labels.push_back(train.labels.labels[static_cast<size_t>(i)]);
-    y = ag::from_vector(drop_labels(labels, opt.p_uncond, model.config.null_label(), data_gen),
-                        {B});
+    y = ag::slice(ag::from_vector(
+                      drop_labels(labels, opt.p_uncond, model.config.null_label(), data_gen), {B}),
+                  0, rows.begin, rows.end)
+            .contiguous();
   }
   const bool importance = opt.t_sampler == diffusion::TimestepSampling::Importance;
   diffusion::ImportanceSampler::Draw draw;
   if (importance) draw = t_sampler.sample(B, data_gen);
-  const ag::Tensor t = importance ? draw.t : diffusion::sample_timesteps(B, opt.T, data_gen);
-  ag::Tensor x0 = data::to_tensor(train.images, idx, flip).to(device);
+  const ag::Tensor all_t = importance ? draw.t : diffusion::sample_timesteps(B, opt.T, data_gen);
+  const ag::Tensor t = ag::slice(all_t, 0, rows.begin, rows.end).contiguous();
+  ag::Tensor x0 = data::to_tensor(train.images, part_of(idx, rows), part_of(flip, rows)).to(device);
+  ag::RowsGuard noise_rows(data_gen, rows.begin, B), dropout_rows(model.dropout_rng, rows.begin, B);
   ag::Tensor noise = ag::randn(x0.shape(), &data_gen, ag::DType::F32, device);
   auto net = [&](const ag::Tensor& x, const ag::Tensor& tt) { return model.forward(x, tt, y); };
   const ag::Tensor losses =
       diffusion.training_losses(net, x0, t, noise, opt.loss, opt.hybrid_lambda);
-  // E_{t ~ p}[L_t / (T p_t)] = (1 / T) sum_t L_t, as under uniform t.
-  ag::Tensor loss =
-      importance
-          ? ag::mean(losses * ag::from_vector(draw.weights, {B}).to(ag::DType::F32).to(device))
-          : ag::mean(losses);
-  const double value = loss.item();
+  // The batch mean as a sum over the ranks' rows: sum_i w_i L_i / B, with
+  // w_i = 1 / (T p_t) under importance sampling, as E_{t ~ p}[L_t / (T p_t)]
+  // = (1 / T) sum_t L_t, as under uniform t.
+  const ag::Tensor weighted =
+      importance ? losses * ag::from_vector(part_of(draw.weights, rows), {rows.count()})
+                                .to(ag::DType::F32)
+                                .to(device)
+                 : losses;
+  ag::Tensor loss = ag::sum(weighted) * (1.0 / static_cast<double>(B));
+  const double mine = loss.item();
+  const Clock::time_point forward_done = Clock::now();
+  const double value = ag::dist::sum(mine);
+  const Clock::time_point summed = Clock::now();
+  times.compute += seconds(start, forward_done);
+  times.wait += seconds(forward_done, summed);
   ++step;
   if (!std::isfinite(value)) return skip(value, NAN);
   if (importance)
-    t_sampler.update(t.to_vector<int32_t>(),
-                     losses.detach().to(ag::DType::F64).to(ag::Device::CPU).to_vector<double>());
+    t_sampler.update(
+        all_t.to_vector<int32_t>(),
+        ag::dist::gather_rows(losses.detach().to(ag::DType::F64).to(ag::Device::CPU), B)
+            .to_vector<double>());
   loss.backward();
+  const Clock::time_point backward_done = Clock::now();
+  if (ag::dist::size() > 1) ag::dist::barrier();  // to time the all-reduce alone
+  const Clock::time_point all_there = Clock::now();
+  nn::all_reduce_gradients(model.parameters());
+  const Clock::time_point reduced = Clock::now();
+  times.compute += seconds(summed, backward_done);
+  times.wait += seconds(backward_done, all_there);
+  times.all_reduce += seconds(all_there, reduced);
   const double norm = opt.clip > 0 ? nn::clip_grad_norm(model.parameters(), opt.clip)
                                    : nn::grad_norm(model.parameters());
   if (!std::isfinite(norm)) return skip(value, norm);
   adam.step(nn::warmup_lr(opt.lr, adam.step_count() + 1, opt.warmup));
   adam.zero_grad();
   ema.update(model.named_parameters());
+  times.compute += seconds(reduced, Clock::now());
   skipped_in_a_row = 0;
   smoothed_loss = std::isnan(smoothed_loss) ? value : 0.98 * smoothed_loss + 0.02 * value;
   return {value, norm, false};

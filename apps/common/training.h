@@ -46,6 +46,15 @@ struct TrainOptions {
   uint64_t seed = 0;
 };
 
+// Where a data-parallel run's steps spend their time, summed over steps (in
+// seconds): computing (forward, backward, the update), waiting for the
+// slowest rank (at the loss's sum and before the gradients' all-reduce) and
+// in the all-reduce itself. One process: all of it is compute.
+struct StepTimes {
+  double compute = 0, wait = 0, all_reduce = 0;
+  int64_t steps = 0;
+};
+
 struct StepResult {
   double loss, grad_norm;  // the batch's loss; the gradients' norm before clipping
   bool skipped;            // not finite: no update was made
@@ -110,6 +119,7 @@ struct Trainer {
   // finite one), for the progress line and loss.csv. Checkpoints keep it
   // exactly, so a resumed loss.csv reads as if the run had not stopped.
   double smoothed_loss = NAN;
+  StepTimes times;
 
  private:
   StepResult skip(double loss, double grad_norm);

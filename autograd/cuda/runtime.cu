@@ -51,6 +51,8 @@ int cuda_device_count() { return device_query().count; }
 
 std::string cuda_unavailable_reason() { return device_query().error; }
 
+void cuda_select_device(int index) { AG_CUDA_CHECK(cudaSetDevice(index)); }
+
 namespace cuda {
 
 void check(cudaError_t err, const char* call, SourceLocation at) {

@@ -9,10 +9,8 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   if (!(p >= 0.0 && p < 1.0))
     throw std::runtime_error("dropout: probability " + std::to_string(p) + " is outside [0, 1)");
   if (!training || p == 0.0) return x;
-  Generator& g = gen ? *gen : default_generator();
-  Tensor mask = empty(x.shape(), x.dtype(), x.device());
-  uint64_t offset = g.reserve(static_cast<uint64_t>(mask.numel()));
-  detail::backend_of(x).random(RandomKind::Bernoulli, g.seed(), offset, 1.0 - p, mask.ref());
+  Tensor mask = random_draw(RandomKind::Bernoulli, x.shape(), gen ? *gen : default_generator(),
+                            1.0 - p, x.dtype(), x.device());
   detail::backend_of(x).unary(UnaryOp::Affine, mask.ref(), mask.ref(), 1.0 / (1.0 - p), 0.0);
   return mul(x, mask);
 }
