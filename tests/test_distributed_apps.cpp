@@ -21,9 +21,12 @@ using namespace apps_test;
 #define MPIEXEC_EXE ""
 #endif
 
-// Root in CI's containers; more ranks than cores where a machine has fewer.
+// Root in CI's containers; more ranks than cores where a machine has fewer;
+// shared memory without the cross-process copies (CMA) that containers
+// without ptrace rights refuse.
 std::string mpirun(int np, const char* exe) {
-  return std::string(MPIEXEC_EXE) + " --allow-run-as-root --oversubscribe -np " +
+  return std::string(MPIEXEC_EXE) +
+         " --allow-run-as-root --oversubscribe --mca btl_vader_single_copy_mechanism none -np " +
          std::to_string(np) + " " + exe;
 }
 
