@@ -240,8 +240,8 @@ void print_step_times(const apps::Trainer& tr) {
 // Trains until --steps, --minutes or Ctrl-C, logging every step's loss to
 // loss.csv; a checkpoint and the loss curve every --ckpt-every steps and at
 // the end (after Ctrl-C too), a quick sample grid every --sample-every steps.
-// SIGTERM stops it as Ctrl-C does: mpirun turns a Ctrl-C into SIGTERM to
-// every rank. Returns whether either stopped it (on any rank).
+// SIGTERM stops it as Ctrl-C does (what mpirun, on its own Ctrl-C, and job
+// schedulers send). Returns whether either stopped it (on any rank).
 bool train_loop(apps::Trainer& tr, const TrainOptions& o, const fs::path& out,
                 const std::string& program) {
   apps::TrainingLog log(tr, out, !o.resume.empty());
@@ -264,6 +264,9 @@ bool train_loop(apps::Trainer& tr, const TrainOptions& o, const fs::path& out,
   if (interrupted)
     std::printf("[train] interrupted; to go on: %s --resume %s\n", program.c_str(),
                 log.checkpoint().c_str());
+  // No rank exits before rank 0 has written: mpirun ends a run's other
+  // processes once one exits with a non-zero status (130 here).
+  ag::dist::barrier();
   return interrupted;
 }
 

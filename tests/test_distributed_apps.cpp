@@ -157,6 +157,30 @@ TEST(DataParallel, ShardedSamplingAndBoundsMatchOneProcess) {
   EXPECT_NEAR(bound("nll2.log"), bound("nll1.log"), 1e-4);
 }
 
+// SIGTERM to the ranks (what a scheduler or mpirun sends) stops them at one
+// step: rank 0 leaves a whole checkpoint of that step (no temporary file)
+// and the command that goes on.
+TEST(DataParallel, SigtermStopsEveryRankWithAWholeCheckpoint) {
+  SKIP_WITHOUT_MPI();
+  static const fs::path data = make_dataset("dist_digits", 40);
+  const fs::path dir = fs::path(::testing::TempDir()) / "dp_sigterm", log = dir.string() + ".log";
+  fs::remove_all(dir);
+  const std::string train = mpirun(2, TRAIN_MNIST_EXE) + " --data " + data.string() +
+                            " --T 20 --batch 8 --threads 1 --sample-every 0 --steps 100000000" +
+                            " --out " + dir.string() + " > " + log.string() + " 2>&1";
+  // the ranks' command lines start with the program, mpirun's with mpirun
+  const std::string ranks = std::string("^") + TRAIN_MNIST_EXE + " .*--out " + dir.string();
+  std::system((train + " & sleep 4; pkill -TERM -f '" + ranks + "'; wait").c_str());
+  const std::string printed = read(log);
+  ASSERT_NE(printed.find("[train] interrupted; to go on: "), std::string::npos) << printed;
+  const std::vector<double> l = losses(dir / "loss.csv");
+  ASSERT_FALSE(l.empty());
+  const io::SafetensorsFile ckpt = io::load_safetensors((dir / "ckpt.safetensors").string());
+  EXPECT_EQ(ckpt.metadata.at("step"), std::to_string(l.size()));
+  for (const auto& entry : fs::directory_iterator(dir))
+    EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << entry.path();
+}
+
 TEST(DataParallel, AnErrorOnAnyRankEndsTheRunWithOneLine) {
   SKIP_WITHOUT_MPI();
   const TrainRun model = train(1, "dp_err_model", "");
