@@ -165,12 +165,17 @@ TEST(DataParallel, SigtermStopsEveryRankWithAWholeCheckpoint) {
   static const fs::path data = make_dataset("dist_digits", 40);
   const fs::path dir = fs::path(::testing::TempDir()) / "dp_sigterm", log = dir.string() + ".log";
   fs::remove_all(dir);
+  // --minutes 1: a run that the signal missed ends by itself, and fails below
   const std::string train = mpirun(2, TRAIN_MNIST_EXE) + " --data " + data.string() +
-                            " --T 20 --batch 8 --threads 1 --sample-every 0 --steps 100000000" +
+                            " --T 20 --batch 8 --threads 1 --sample-every 0 --minutes 1" +
                             " --out " + dir.string() + " > " + log.string() + " 2>&1";
   // the ranks' command lines start with the program, mpirun's with mpirun
+  // (found in /proc: no procps needed)
   const std::string ranks = std::string("^") + TRAIN_MNIST_EXE + " .*--out " + dir.string();
-  std::system((train + " & sleep 4; pkill -TERM -f '" + ranks + "'; wait").c_str());
+  const std::string term =
+      "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q '" + ranks +
+      "' && kill -TERM ${p#/proc/}; done";
+  std::system((train + " & sleep 4; " + term + "; wait").c_str());
   const std::string printed = read(log);
   ASSERT_NE(printed.find("[train] interrupted; to go on: "), std::string::npos) << printed;
   const std::vector<double> l = losses(dir / "loss.csv");
