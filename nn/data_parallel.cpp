@@ -33,9 +33,16 @@ void broadcast_parameters(const std::vector<ag::Tensor>& params) {
 void all_reduce_gradients(const std::vector<ag::Tensor>& params, int64_t bucket_bytes) {
   if (ag::dist::size() == 1) return;
   ag::NoGradGuard no_grad;
+  // Which parameters have a gradient on any rank: those are reduced (zeros
+  // from a rank without one), the others keep none, as in one process.
+  std::vector<double> has;
+  for (const ag::Tensor& p : params) has.push_back(p.grad().defined() ? 1.0 : 0.0);
+  has = ag::dist::sum(has);
   std::vector<ag::Tensor> bucket;
   int64_t bytes = 0;
-  for (const ag::Tensor& p : params) {
+  for (size_t i = 0; i < params.size(); ++i) {
+    const ag::Tensor& p = params[i];
+    if (has[i] == 0) continue;
     if (!p.grad().defined()) p.set_grad(ag::zeros_like(p));
     const ag::Tensor g = p.grad();
     // a bucket holds one dtype, as its buffer does
