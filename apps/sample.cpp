@@ -220,12 +220,6 @@ int run(const Options& o, bool guidance_given) {
   const diffusion::Denoiser net =
       apps::denoiser_of(model, apps::part_of(req.labels, rows), o.guidance);
   Generator gen(o.seed);
-  Tensor x_T;
-  diffusion::SampleResult r;
-  {
-    ag::RowsGuard my_rows(gen, rows.begin, req.n);
-    x_T = apps::draw_x_T(c, rows.count(), gen, device);
-  }
   diffusion::SampleOptions so;
   so.clip_x0 = !o.no_clip;
   const std::vector<int64_t> order =
@@ -236,12 +230,14 @@ int run(const Options& o, bool guidance_given) {
       o.gif ? apps::evenly_spaced(order, kGifFrames) : std::vector<int64_t>{};
   so.record_steps = progression_steps;
   so.record_steps.insert(so.record_steps.end(), gif_steps.begin(), gif_steps.end());
+  diffusion::SampleResult r;
   {
-    ag::RowsGuard my_rows(gen, rows.begin, req.n);
-    r = apps::sample_with_progress(d, net, x_T, o.sampler, o.sample_steps, o.eta, gen, so,
-                                   "[sample] step");
+    ag::RowsGuard my_rows(gen, rows.begin, req.n);  // x_T and every step's noise
+    const Tensor x_T = apps::draw_x_T(c, rows.count(), gen, device);
+    r = gather(apps::sample_with_progress(d, net, x_T, o.sampler, o.sample_steps, o.eta, gen, so,
+                                          "[sample] step"),
+               req.n);
   }
-  r = gather(r, req.n);
   if (!ag::dist::is_main()) return 0;
   write_grid(out.grid, r.x0, req, tm.dataset);
   std::printf("[sample] %ld samples (%s, %zu steps): %s\n", static_cast<long>(req.n),

@@ -45,17 +45,16 @@ MPI_Datatype mpi_type(DType dtype, const char* what) {
   throw std::runtime_error(std::string(what) + ": float32 or float64 tensors only");
 }
 
-void check_contiguous(const Tensor& t, const char* what) {
-  if (!t.is_contiguous()) throw std::runtime_error(std::string(what) + ": a contiguous tensor");
-}
-
-// CPU tensors go to MPI as they are; CUDA ones, where NCCL is not there to
-// take them, by way of a host copy.
+// Runs an in-place MPI collective, mpi(data, type), on t's memory: a CPU
+// tensor's own, a CUDA tensor's by way of a host copy (where NCCL is not
+// there to take it).
 template <typename F>
-void on_host(const Tensor& t, F&& mpi_call) {
-  if (t.device() == Device::CPU) return mpi_call(t.data_ptr());
+void on_host(const Tensor& t, const char* what, F&& mpi) {
+  if (!t.is_contiguous()) throw std::runtime_error(std::string(what) + ": a contiguous tensor");
+  const MPI_Datatype type = mpi_type(t.dtype(), what);
+  if (t.device() == Device::CPU) return mpi(t.data_ptr(), type);
   Tensor host = t.to(Device::CPU);
-  mpi_call(host.data_ptr());
+  mpi(host.data_ptr(), type);
   backend(t.device())
       .copy_from_host(host.data_ptr(), t.data_ptr(),
                       static_cast<size_t>(t.numel()) * dtype_size(t.dtype()));
@@ -120,13 +119,11 @@ Rows rows_of(int64_t n, int r, int ranks) {
 
 void all_reduce_sum([[maybe_unused]] const Tensor& t) {
   if (g_size == 1) return;
-#ifdef AG_WITH_MPI
-  check_contiguous(t, "all_reduce_sum");
-  const MPI_Datatype type = mpi_type(t.dtype(), "all_reduce_sum");
 #ifdef AG_WITH_NCCL
   if (t.device() == Device::CUDA) return cuda::nccl_all_reduce_sum(t, g_rank, g_size, local_size());
 #endif
-  on_host(t, [&](void* p) {
+#ifdef AG_WITH_MPI
+  on_host(t, "all_reduce_sum", [&](void* p, MPI_Datatype type) {
     MPI_Allreduce(MPI_IN_PLACE, p, static_cast<int>(t.numel()), type, MPI_SUM, MPI_COMM_WORLD);
   });
 #endif
@@ -153,13 +150,13 @@ void barrier() {
 
 void broadcast([[maybe_unused]] const Tensor& t) {
   if (g_size == 1) return;
-#ifdef AG_WITH_MPI
-  check_contiguous(t, "broadcast");
-  const MPI_Datatype type = mpi_type(t.dtype(), "broadcast");
 #ifdef AG_WITH_NCCL
   if (t.device() == Device::CUDA) return cuda::nccl_broadcast(t, g_rank, g_size, local_size());
 #endif
-  on_host(t, [&](void* p) { MPI_Bcast(p, static_cast<int>(t.numel()), type, 0, MPI_COMM_WORLD); });
+#ifdef AG_WITH_MPI
+  on_host(t, "broadcast", [&](void* p, MPI_Datatype type) {
+    MPI_Bcast(p, static_cast<int>(t.numel()), type, 0, MPI_COMM_WORLD);
+  });
 #endif
 }
 

@@ -17,8 +17,8 @@ cd "$(dirname "$0")/.."
 # sources compiled as one) parses the shared headers once a batch: 5m55s
 # here in .ci/run on 2 cores (2026-12-07), against 6m26s without it on a
 # busier machine, which helps keep all of .ci/run under 20 minutes. It is
-# also the build without MPI (-DAG_MPI=OFF: one process, the mpirun tests
-# skip), so the suite passes that way too, and MPI's own allocations stay
+# also the build without MPI (-DAG_MPI=OFF: one process; the mpirun tests
+# are not built there), so the suite passes that way too, and MPI's own allocations stay
 # out of LeakSanitizer's way.
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_UNITY_BUILD=ON \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -march=native" \

@@ -2,7 +2,7 @@
 // data-parallel training takes the same steps (the same loss at every step,
 // the same final weights up to float32 summation order), resumes with any
 // number of processes, and sharded sampling and bounds give one process's
-// answers. Skipped, saying so, in a build without MPI.
+// answers. Built only where MPI is (tests/CMakeLists.txt).
 #include <cmath>
 #include <sstream>
 #include <string>
@@ -13,13 +13,6 @@
 namespace distributed_apps_test {
 
 using namespace apps_test;
-
-#ifdef MPIEXEC_EXE
-#define SKIP_WITHOUT_MPI()
-#else
-#define SKIP_WITHOUT_MPI() GTEST_SKIP() << "this build has no MPI (-DAG_MPI=OFF)"
-#define MPIEXEC_EXE ""
-#endif
 
 // Root in CI's containers; more ranks than cores where a machine has fewer;
 // shared memory without the cross-process copies (CMA) that containers
@@ -94,7 +87,6 @@ void expect_same_training(const TrainRun& one, const TrainRun& two) {
 }
 
 TEST(DataParallel, TwoProcessesTrainAsOne) {
-  SKIP_WITHOUT_MPI();
   // batch 7: ranks of 4 and 3 rows
   const std::string flags = " --batch 7 --final-sampler ddpm";
   const TrainRun one = train(1, "dp_one", flags), two = train(2, "dp_two", flags);
@@ -105,7 +97,6 @@ TEST(DataParallel, TwoProcessesTrainAsOne) {
 }
 
 TEST(DataParallel, ConditionalLearnedVarianceRunsTrainAsOne) {
-  SKIP_WITHOUT_MPI();
   // labels and their dropout, L_vlb with importance-sampled t (the bound's
   // history gathered from every rank)
   const std::string flags = " --cond --var learned --loss vlb --t-sampler importance";
@@ -113,7 +104,6 @@ TEST(DataParallel, ConditionalLearnedVarianceRunsTrainAsOne) {
 }
 
 TEST(DataParallel, ResumesWithAnyNumberOfProcesses) {
-  SKIP_WITHOUT_MPI();
   const TrainRun whole = train(1, "dp_whole", "");
   for (int first : {1, 2}) {  // 10 steps in `first` processes, 10 more in the other number
     const int then = 3 - first;
@@ -128,7 +118,6 @@ TEST(DataParallel, ResumesWithAnyNumberOfProcesses) {
 }
 
 TEST(DataParallel, ShardedSamplingAndBoundsMatchOneProcess) {
-  SKIP_WITHOUT_MPI();
   const TrainRun model = train(1, "dp_model", "");
   const std::string ckpt = (model.dir / "ckpt.safetensors").string();
   const fs::path dir = model.dir;
@@ -161,7 +150,6 @@ TEST(DataParallel, ShardedSamplingAndBoundsMatchOneProcess) {
 // step: rank 0 leaves a whole checkpoint of that step (no temporary file)
 // and the command that goes on.
 TEST(DataParallel, SigtermStopsEveryRankWithAWholeCheckpoint) {
-  SKIP_WITHOUT_MPI();
   static const fs::path data = make_dataset("dist_digits", 40);
   const fs::path dir = fs::path(::testing::TempDir()) / "dp_sigterm", log = dir.string() + ".log";
   fs::remove_all(dir);
@@ -187,7 +175,6 @@ TEST(DataParallel, SigtermStopsEveryRankWithAWholeCheckpoint) {
 }
 
 TEST(DataParallel, AnErrorOnAnyRankEndsTheRunWithOneLine) {
-  SKIP_WITHOUT_MPI();
   const TrainRun model = train(1, "dp_err_model", "");
   const fs::path log = model.dir.string() + "_err.log";
   EXPECT_NE(run_np(2, SAMPLE_EXE,

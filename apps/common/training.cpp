@@ -116,10 +116,9 @@ StepResult Trainer::train_step() {
   if (opt.cond) {
     std::vector<int32_t> labels;
     for (int64_t i : idx) labels.push_back(train.labels.labels[static_cast<size_t>(i)]);
-    y = ag::slice(ag::from_vector(
-                      drop_labels(labels, opt.p_uncond, model.config.null_label(), data_gen), {B}),
-                  0, rows.begin, rows.end)
-            .contiguous();
+    y = ag::from_vector(
+        part_of(drop_labels(labels, opt.p_uncond, model.config.null_label(), data_gen), rows),
+        {rows.count()});
   }
   const bool importance = opt.t_sampler == diffusion::TimestepSampling::Importance;
   diffusion::ImportanceSampler::Draw draw;
@@ -156,7 +155,7 @@ StepResult Trainer::train_step() {
             .to_vector<double>());
   loss.backward();
   const Clock::time_point backward_done = Clock::now();
-  if (ag::dist::size() > 1) ag::dist::barrier();  // to time the all-reduce alone
+  ag::dist::barrier();  // to time the all-reduce alone
   const Clock::time_point all_there = Clock::now();
   nn::all_reduce_gradients(model.parameters());
   const Clock::time_point reduced = Clock::now();
